@@ -1,0 +1,205 @@
+/* kyso/db.h -- the event log, the MQTT outbox and the client directory in PostgreSQL.
+ *
+ * Two faces:
+ *  - struct db: the gateway's asynchronous client. Sans-I/O: it owns its libpq connections
+ *    (writer lanes, one reader), the gateway watches their sockets and calls back in. Loop
+ *    thread only; nothing here blocks.
+ *  - struct db_admin: blocking calls for kysoctl only (migrations, audit verification, client
+ *    administration). Never called from the gateway's loop.
+ *
+ * Every event row is part of a hash chain (one chain per node and lane): its hash is SHA-256
+ * over the previous row's hash and its own canonical content (docs/audit.md). Rows are inserted
+ * in lane batches, one pipeline sync per batch (PERFORMANCE.md section 3): a caller is told
+ * "committed" only after its batch's sync came back clean.
+ */
+#ifndef KYSO_DB_H
+#define KYSO_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DB_MUSTCHECK __attribute__((warn_unused_result))
+
+struct db;       /* opaque: writer lanes and one reader connection */
+struct db_admin; /* opaque: one blocking connection, kysoctl only */
+
+enum db_err { /* append only: values are stored in audit rows and logs */
+	DB_OK = 0,
+	DB_E_NOMEM = 1,
+	DB_E_BUSY = 2,   /* bounded queue full: the gateway answers 900/9005 */
+	DB_E_CONN = 3,   /* not connected: a new `sign` gets 900/9002 */
+	DB_E_QUERY = 4,  /* this item failed; its batch was re-sent without it */
+	DB_E_INVAL = 5,  /* bad argument or configuration */
+	DB_E_SCHEMA = 6, /* migrations missing, unknown or out of order */
+	DB_E_AUDIT = 7,  /* db_admin_audit_verify: the chain is broken (see the report) */
+	DB_E_EXISTS = 8, /* admin: the row exists already */
+	DB_E_NOTFOUND = 9,
+	DB_E_CLOSED = 10, /* db_free() ran while the item was queued */
+};
+const char *db_strerror(enum db_err rc);
+
+/* Wall clock in microseconds since the epoch and monotonic milliseconds, supplied by the owner
+ * so that unit tests can drive time. */
+typedef uint64_t db_clock_fn(void *arg, bool monotonic);
+
+/* Once per appended item, in order per lane, only after its commit (DB_OK) or its definite
+ * failure (DB_E_QUERY, DB_E_CLOSED). May append more work; must not call db_free(). */
+typedef void db_done_fn(void *arg, uint64_t tag, enum db_err rc);
+
+struct db_config {
+	const char *conninfo; /* libpq URI or key=value; host numeric or a socket folder */
+	const char *node_id;  /* [A-Za-z0-9_.-]{1,64}: chain ids and outbox ownership */
+	int lanes;            /* writer connections, 1..16 (default 4) */
+	int batch_rows;       /* flush a lane at this many rows, 1..1000 (default 50) */
+	int batch_ms;         /* ... or this long after its oldest row, 0..1000 (default 2) */
+	int queue_cap;        /* items waiting per lane, 1..1000000 (default 10000) */
+	int connect_timeout_ms;   /* per attempt (default 5000) */
+	int reconnect_min_ms;     /* jittered back-off floor (default 100) */
+	int reconnect_max_ms;     /* ... and ceiling (default 5000) */
+	int client_refresh_ms;    /* reload the client directory this often (default 2000) */
+	db_clock_fn *clock;
+	db_done_fn *done;
+	void *arg; /* passed to clock, done and every other callback below */
+};
+
+/* Copies what it needs from *cfg. Starts connecting on the first db_on_tick(). NULL on a bad
+ * configuration (errbuf says why) or no memory. */
+struct db *db_new(const struct db_config *cfg, char *errbuf, size_t errlen);
+/* Closes every connection. Items still queued or in flight get done(DB_E_CLOSED) first. */
+void db_free(struct db *db);
+
+/* Connections 0 .. db_conn_count() - 1, fixed at db_new(). Any db_ call may move or close
+ * their sockets: re-sync every watch after it. */
+int db_conn_count(const struct db *db);
+int db_conn_fd(const struct db *db, int i); /* -1: nothing to watch now */
+bool db_conn_want_write(const struct db *db, int i);
+enum db_err db_conn_on_readable(struct db *db, int i) DB_MUSTCHECK;
+enum db_err db_conn_on_writable(struct db *db, int i) DB_MUSTCHECK;
+/* Connect deadlines, reconnect back-off, batch timers, client refresh. Call at least every
+ * db_next_tick_ms() milliseconds. */
+void db_on_tick(struct db *db);
+int db_next_tick_ms(const struct db *db);
+
+/* True when every writer lane and the reader are connected and the schema is at the version
+ * this build knows (the gateway's /readyz). */
+bool db_ready(const struct db *db);
+
+/* A node event (ARCHITECTURE.md section 5: connections, auth failures, error answers, late
+ * device answers). All strings are copied; NULL means absent. */
+struct db_node_event {
+	const char *kind;        /* required: e.g. "conn.open", "conn.close", "auth.fail", "error" */
+	const char *peer;        /* peer address text */
+	const char *client_id;   /* the authenticated client, if any */
+	const char *txn;         /* a transaction this event names, if any */
+	const char *detail_json; /* a JSON object (text), required */
+	const char *mqtt_topic;  /* when set, an outbox row with this topic ... */
+	const char *mqtt_payload; /* ... and this payload is written in the same batch */
+	uint32_t lane_key;        /* picks the lane: same key, same lane, same order */
+};
+/* Queues one row (and its outbox row). DB_E_BUSY when the lane's queue is full; DB_E_INVAL on
+ * a missing field. While disconnected items wait in the queue and are sent after the
+ * reconnect; a batch whose commit is in doubt is resolved by re-reading the chain head. */
+enum db_err db_node_event_append(struct db *db, uint64_t tag,
+                                 const struct db_node_event *ev) DB_MUSTCHECK;
+
+/* The MQTT outbox of this node, read through the reader connection. */
+struct db_outbox_row {
+	int64_t id;
+	const char *topic;
+	const char *payload;
+	size_t payload_len;
+};
+/* rows are valid only during the call. rc != DB_OK: nothing was read (n == 0). */
+typedef void db_outbox_fn(void *arg, const struct db_outbox_row *rows, int n, enum db_err rc);
+/* At most one fetch in flight: DB_E_BUSY while one is. Rows in id order, oldest first. */
+enum db_err db_outbox_fetch(struct db *db, int max_rows, db_outbox_fn *cb) DB_MUSTCHECK;
+/* Deletes published rows (after the broker's PUBACK). Fire and forget: a row whose delete is
+ * lost is published again later (MQTT QoS 1 is at-least-once anyway). Copies ids. */
+enum db_err db_outbox_delete(struct db *db, const int64_t *ids, int n) DB_MUSTCHECK;
+/* Rows waiting in this node's outbox at the last fetch (for /metrics). */
+int64_t db_outbox_depth(const struct db *db);
+
+/* The client directory, reloaded every client_refresh_ms while connected. */
+enum db_client_role { /* append only */
+	DB_ROLE_AP = 0,
+	DB_ROLE_AGENT = 1,
+	DB_ROLE_OPERATOR = 2,
+	DB_ROLE_CONNECTOR = 3,
+};
+const char *db_role_name(enum db_client_role role);
+bool db_role_parse(const char *name, enum db_client_role *out);
+struct db_client {
+	const char *client_id;      /* [a-z0-9-]{1,32} */
+	const uint8_t *key_hash;    /* 32 bytes: SHA-256 of the secret's 32 raw bytes, or NULL */
+	const char *cert_sha256;    /* hex fingerprint of an mTLS certificate, or NULL */
+	enum db_client_role role;
+	const char *orgs_json;      /* JSON array of org slugs */
+	const char *display_prefix; /* prepended to display texts, may be "" */
+	const char *destination;    /* connector: "central" or a province slug, else NULL */
+	int quota_inflight;         /* 0: the configured default */
+};
+/* Called with the whole active (not revoked) directory after each reload; valid only during
+ * the call. */
+typedef void db_clients_fn(void *arg, const struct db_client *clients, int n);
+void db_set_clients_cb(struct db *db, db_clients_fn *cb);
+
+/* Figures for /metrics. Commit latency: from a batch's send to its sync result. */
+#define DB_LAT_BUCKETS 12
+extern const double db_lat_bucket_ms[DB_LAT_BUCKETS]; /* upper bounds; the last is +Inf */
+struct db_stats {
+	uint64_t queued;    /* items waiting over all lanes */
+	uint64_t inflight;  /* items in batches awaiting their sync */
+	uint64_t committed; /* items committed since db_new() */
+	uint64_t failed;    /* items that got DB_E_QUERY */
+	uint64_t reconnects;
+	uint64_t commit_count; /* batches committed */
+	double commit_sum_ms;
+	uint64_t commit_lat[DB_LAT_BUCKETS]; /* cumulative, Prometheus style */
+};
+void db_stats_get(const struct db *db, struct db_stats *out);
+
+/* ---- Blocking administration: kysoctl only ---- */
+
+struct db_admin *db_admin_open(const char *conninfo, char *errbuf, size_t errlen);
+void db_admin_close(struct db_admin *adm);
+
+/* Applies the migrations this build carries (db/migrations/NNNN_*.sql, compiled in), each in
+ * its own transaction, recorded in schema_migrations. *applied: how many were new. */
+enum db_err db_admin_migrate(struct db_admin *adm, int *applied, char *errbuf,
+                             size_t errlen) DB_MUSTCHECK;
+/* The newest migration version this build carries. */
+int db_schema_version(void);
+
+struct db_audit_report {
+	int64_t rows_checked;
+	int chains;
+	bool broken;
+	char table[32];  /* where the first break is: "txn_event" or "node_event" */
+	char chain[96];
+	int64_t pos;     /* its position in the chain */
+	char reason[96]; /* "hash mismatch", "position missing", ... */
+};
+/* Walks every chain end to end. DB_OK: intact; DB_E_AUDIT: rep says where it first broke. */
+enum db_err db_admin_audit_verify(struct db_admin *adm, struct db_audit_report *rep,
+                                  char *errbuf, size_t errlen) DB_MUSTCHECK;
+
+/* Client administration. key_hash: 32 bytes or NULL; orgs_json: a JSON array text. */
+enum db_err db_admin_client_add(struct db_admin *adm, const struct db_client *c, char *errbuf,
+                                size_t errlen) DB_MUSTCHECK;
+enum db_err db_admin_client_revoke(struct db_admin *adm, const char *client_id, char *errbuf,
+                                   size_t errlen) DB_MUSTCHECK;
+/* Calls cb once with every client, revoked ones included (revoked_at set). */
+struct db_client_listing {
+	struct db_client c;
+	const char *created_at;
+	const char *revoked_at; /* NULL while active */
+};
+typedef void db_client_list_fn(void *arg, const struct db_client_listing *rows, int n);
+enum db_err db_admin_client_list(struct db_admin *adm, db_client_list_fn *cb, void *arg,
+                                 char *errbuf, size_t errlen) DB_MUSTCHECK;
+/* Ensures an org row exists (slug, name, province slug); used by the demo data. */
+enum db_err db_admin_org_ensure(struct db_admin *adm, const char *slug, const char *name,
+                                const char *province, char *errbuf, size_t errlen) DB_MUSTCHECK;
+
+#endif
