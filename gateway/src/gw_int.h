@@ -1,0 +1,111 @@
+/* gw_int.h -- the gateway's internals shared between its files. Everything here belongs to
+ * the loop thread. */
+#ifndef GW_INT_H
+#define GW_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+#include <libwebsockets.h>
+#include <jansson.h>
+
+#include <kyso/db.h>
+
+#include "gw_auth.h"
+#include "gw_config.h"
+#include "gw_log.h"
+#include "gw_metrics.h"
+#include "gw_proto.h"
+
+/* One uv_poll on a socket some library owns (STYLE.md 2.2). */
+struct gw_fdwatch {
+	uv_poll_t *poll; /* heap: must outlive uv_close() */
+	int fd;          /* fd the handle was made for, -1 if none */
+	int events;      /* what it was last started with */
+	int idx;         /* which of the owner's sockets, e.g. a db connection */
+	uv_poll_cb cb;   /* finds this watch in handle->data */
+	void *owner;
+};
+int gw_fdwatch_sync(struct gw_fdwatch *w, uv_loop_t *loop, int fd, int events);
+void gw_fdwatch_stop(struct gw_fdwatch *w);
+
+/* An outgoing frame, LWS_PRE bytes of headroom before the payload. */
+struct gw_outmsg {
+	struct gw_outmsg *next;
+	size_t len;
+	unsigned char buf[];
+};
+
+/* Per-connection data of /v1/ws, allocated and zeroed by lws (per_session_data_size). */
+struct gw_session {
+	struct gw_session *next, *prev; /* gw->sessions: to close them all on drain */
+	struct lws *wsi;
+	uint64_t id;
+	struct gw_principal who;
+	char peer[64];
+	uint8_t *rx;      /* the frame being assembled, at most cfg.frame_max bytes */
+	size_t rx_len;    /* bytes kept in rx */
+	size_t rx_total;  /* bytes of this message so far, kept or not */
+	bool rx_binary;
+	struct gw_outmsg *out_head, *out_tail;
+	int out_count;
+	bool rx_paused;   /* lws_rx_flow_control(0) while our output queue is full */
+	bool closing;     /* close with close_code at the next WRITEABLE */
+	int close_code;
+};
+
+struct gw_mqtt;
+
+struct gw {
+	uv_loop_t *loop;
+	char config_path[GW_CFG_STR_MAX];
+	struct gw_config cfg;
+	struct lws_context *lws;
+	struct db *db;
+	struct gw_fdwatch *dbw;
+	int ndbw;
+	uv_timer_t db_timer;
+	uint64_t event_tag;
+	struct gw_mqtt *mqtt;
+	struct gw_auth *auth;
+	struct gw_metrics metrics;
+	struct gw_session *sessions;
+	uint64_t next_session_id;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t drain_timer;
+	uv_timer_t health_timer;
+	uint64_t drain_deadline_ms;
+	bool draining;
+	int exit_code;
+};
+
+/* gw_db.c: the db object on the loop. */
+int gw_db_start(struct gw *gw, char *err, size_t errlen);
+void gw_db_sync(struct gw *gw); /* after every db_ call */
+void gw_db_stop(struct gw *gw);
+
+/* gw_events.c: node events -> PostgreSQL (and the MQTT outbox in the same batch). detail is
+ * consumed (json_decref). segment: the MQTT topic's last part ("conn", "auth", "error"). */
+void gw_event_node(struct gw *gw, const char *kind, const char *segment, const char *peer,
+                   const char *client_id, json_t *detail);
+void gw_event_done(void *arg, uint64_t tag, enum db_err rc);
+
+/* gw_mqtt.c: libmosquitto on the loop, draining the outbox. */
+struct gw_mqtt *gw_mqtt_new(struct gw *gw);
+void gw_mqtt_kick(struct gw_mqtt *m); /* new outbox rows may be waiting */
+void gw_mqtt_stop(struct gw_mqtt *m); /* disconnect, close handles; frees after the closes */
+/* Publishes a retained health message now (best effort, not through the outbox). */
+void gw_mqtt_health(struct gw_mqtt *m, const char *state);
+
+/* gw_server.c: lws on the loop, HTTP endpoints and /v1/ws. */
+int gw_server_start(struct gw *gw, char *err, size_t errlen);
+void gw_server_close_all(struct gw *gw, int close_code);
+bool gw_server_ready(const struct gw *gw);
+
+/* gw_clock.c */
+uint64_t gw_now_us(void);    /* wall clock */
+uint64_t gw_mono_ms(void);   /* monotonic */
+
+#endif

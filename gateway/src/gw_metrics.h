@@ -1,0 +1,38 @@
+/* gw_metrics.h -- the gateway's counters and their Prometheus text (GET /metrics).
+ * Loop thread only: plain integers, no atomics. */
+#ifndef GW_METRICS_H
+#define GW_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kyso/db.h>
+
+#define GW_METRICS_CODES 64 /* distinct (code, sub) pairs counted; more go to "other" */
+
+struct gw_metrics {
+	uint64_t conns_open;       /* gauge: authenticated WebSocket sessions */
+	uint64_t conns_total;      /* sessions ever opened */
+	uint64_t auth_failures;    /* refused upgrades (401) */
+	uint64_t auth_limited;     /* refused because the address is rate-limited (429) */
+	uint64_t frames_in;        /* text frames received */
+	uint64_t frames_out;       /* frames sent */
+	uint64_t node_events;      /* node events appended */
+	uint64_t node_events_lost; /* node events the database queue refused (full) */
+	uint64_t mqtt_published;   /* outbox rows acknowledged by the broker */
+	uint64_t mqtt_connected;   /* gauge: 1 while the broker session is up */
+	uint64_t db_ready;         /* gauge */
+	struct {
+		int code, sub;
+		uint64_t n;
+	} errors[GW_METRICS_CODES];
+	uint64_t errors_other;
+};
+
+void gw_metrics_error(struct gw_metrics *m, int code, int sub);
+
+/* Renders everything, plus the database figures, into a malloc'd string. NULL: no memory. */
+char *gw_metrics_render(const struct gw_metrics *m, const struct db_stats *dbs,
+                        int64_t outbox_depth, size_t *len);
+
+#endif
