@@ -16,8 +16,8 @@
 #define WS_PROTOCOL "kyso.v1"
 #define ANSWER_MAX  2048 /* error and pong answers are small */
 
-struct gw_http { /* per-request data of plain HTTP (protocols[0]) */
-	char *body;
+struct gw_http {      /* per-request data of plain HTTP (protocols[0]) */
+	uint8_t *buf; /* LWS_PRE bytes of headroom, then the body */
 	size_t len;
 	bool sent;
 };
@@ -367,7 +367,14 @@ http_begin(struct lws *wsi, struct gw_http *h, unsigned int status, const char *
 	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
 	                                  *end = buf + sizeof(buf) - 1;
 
-	h->body = body;
+	/* lws may write framing in front of what it is given: keep LWS_PRE bytes free. */
+	h->buf = body != NULL ? malloc(LWS_PRE + len) : NULL;
+	if (h->buf == NULL) {
+		free(body);
+		return 1;
+	}
+	memcpy(h->buf + LWS_PRE, body, len);
+	free(body);
 	h->len = len;
 	if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
@@ -448,20 +455,20 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		if (h == NULL || h->sent)
 			break;
 		h->sent = true;
-		if (lws_write(wsi, (unsigned char *)h->body, h->len, LWS_WRITE_HTTP_FINAL) !=
-		    (int)h->len)
+		if (lws_write(wsi, h->buf + LWS_PRE, h->len, LWS_WRITE_HTTP_FINAL) != (int)h->len)
 			return 1;
-		free(h->body);
-		h->body = NULL;
+		free(h->buf);
+		h->buf = NULL;
+		h->sent = false;
+		/* May free h (the per-request data): nothing touches it after this. */
 		if (lws_http_transaction_completed(wsi))
 			return -1;
-		h->sent = false;
 		break;
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (h != NULL) {
-			free(h->body);
-			h->body = NULL;
+			free(h->buf);
+			h->buf = NULL;
 		}
 		break;
 	default:

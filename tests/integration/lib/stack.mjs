@@ -169,7 +169,9 @@ export class MqttProbe {
     const args = ['-h', env.KYSO_MQTT_HOST, '-p', env.KYSO_MQTT_PORT, '-q', '1', '-v',
                   '-t', topic, '-d'];
     if (opts.persistent) args.push('-c', '-i', opts.persistent);
-    this.proc = spawn('mosquitto_sub', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // stdbuf: mosquitto_sub buffers its output when it writes to a pipe.
+    this.proc = spawn('stdbuf', ['-oL', 'mosquitto_sub', ...args],
+                      { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stderr.setEncoding('utf8');
     this.proc.stderr.on('data', (d) => { this.stderr += d; });
     let buf = '';

@@ -1,0 +1,206 @@
+/* db_conn.c -- one libpq connection's life: non-blocking connect, deadline, drop, back-off.
+ * STYLE.md 2.6: PQconnectStartParams() and PQconnectPoll() in the direction it asks; the
+ * deadline is ours (libpq ignores connect_timeout in this mode). A dropped connection reports
+ * fd -1 at once and is PQfinish()ed only at the next db_on_tick(), after the gateway has
+ * re-synced its watch (STYLE.md 2.2). */
+#include <stdio.h>
+#include <string.h>
+
+#include "db_int.h"
+
+void
+db__conn_init(struct db__conn *c, int idx, bool pipeline)
+{
+	memset(c, 0, sizeof(*c));
+	c->idx = idx;
+	c->pipeline = pipeline;
+	c->state = DB_CONN_DOWN;
+}
+
+/* xorshift64*: jitter only, not a secret. */
+static uint64_t
+jitter_next(struct db *db)
+{
+	uint64_t x = db->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	db->rng = x;
+	return x * 2685821657736338717ull;
+}
+
+/* Exponential from reconnect_min_ms, capped at reconnect_max_ms, drawn in [d/2, d]. */
+static uint64_t
+backoff_ms(struct db *db, int attempts)
+{
+	uint64_t d = (uint64_t)db->reconnect_min_ms;
+	int i;
+
+	for (i = 1; i < attempts && d < (uint64_t)db->reconnect_max_ms; i++)
+		d *= 2;
+	if (d > (uint64_t)db->reconnect_max_ms)
+		d = (uint64_t)db->reconnect_max_ms;
+	return d / 2 + jitter_next(db) % (d / 2 + 1);
+}
+
+void
+db__conn_drop(struct db *db, struct db__conn *c, const char *why)
+{
+	uint64_t now = db__now_ms(db);
+
+	if (c->pq != NULL) {
+		const char *msg = PQerrorMessage(c->pq);
+
+		snprintf(db->last_err, sizeof(db->last_err), "conn %d: %s: %s", c->idx, why,
+		         msg != NULL ? msg : "");
+		db__conn_reap(c); /* an older zombie's fd was reported -1 long ago */
+		c->zombie = c->pq;
+		c->pq = NULL;
+	}
+	c->state = DB_CONN_DOWN;
+	c->flush_pending = false;
+	c->attempts++;
+	c->retry_at_ms = now + backoff_ms(db, c->attempts);
+}
+
+void
+db__conn_reap(struct db__conn *c)
+{
+	if (c->zombie != NULL) {
+		PQfinish(c->zombie);
+		c->zombie = NULL;
+	}
+}
+
+void
+db__conn_close(struct db__conn *c)
+{
+	db__conn_reap(c);
+	if (c->pq != NULL) {
+		PQfinish(c->pq);
+		c->pq = NULL;
+	}
+	c->state = DB_CONN_DOWN;
+}
+
+static void
+quiet_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+static void
+conn_start(struct db *db, struct db__conn *c, uint64_t now_ms)
+{
+	char app[DB_NODE_MAX + 16];
+	const char *keys[] = { "dbname", "application_name", NULL };
+	const char *vals[] = { db->conninfo, app, NULL };
+
+	snprintf(app, sizeof(app), "kyso-%s-%d", db->node_id, c->idx);
+	/* expand_dbname = 1: conninfo may be a URI or key=value text; application_name after it
+	 * overrides one given there. */
+	c->pq = PQconnectStartParams(keys, vals, 1);
+	if (c->pq == NULL || PQstatus(c->pq) == CONNECTION_BAD) {
+		db__conn_drop(db, c, "connect start");
+		return;
+	}
+	/* Server notices (e.g. the FATAL before a server-side close) are not ours to print on the
+	 * gateway's stderr: the drop itself is handled and counted. */
+	PQsetNoticeProcessor(c->pq, quiet_notice, NULL);
+	c->state = DB_CONN_CONNECTING;
+	c->poll = PGRES_POLLING_WRITING; /* libpq: as if the last poll asked for writing */
+	c->deadline_ms = now_ms + (uint64_t)db->connect_timeout_ms;
+}
+
+bool
+db__conn_tick(struct db *db, struct db__conn *c, uint64_t now_ms)
+{
+	switch (c->state) {
+	case DB_CONN_DOWN:
+		if (now_ms >= c->retry_at_ms)
+			conn_start(db, c, now_ms);
+		return false;
+	case DB_CONN_CONNECTING:
+	case DB_CONN_SETUP:
+		if (now_ms < c->deadline_ms)
+			return false;
+		db__conn_drop(db, c, "connect timeout");
+		return true;
+	case DB_CONN_UP:
+		break;
+	}
+	return false;
+}
+
+int
+db__conn_tick_ms(const struct db__conn *c, uint64_t now_ms)
+{
+	uint64_t at;
+
+	switch (c->state) {
+	case DB_CONN_DOWN:
+		at = c->retry_at_ms;
+		break;
+	case DB_CONN_CONNECTING:
+	case DB_CONN_SETUP:
+		at = c->deadline_ms;
+		break;
+	default:
+		return 1000;
+	}
+	if (at <= now_ms)
+		return 0;
+	return at - now_ms > 1000 ? 1000 : (int)(at - now_ms);
+}
+
+enum db__poll_rc
+db__conn_poll(struct db *db, struct db__conn *c)
+{
+	PostgresPollingStatusType st = PQconnectPoll(c->pq);
+
+	if (st == PGRES_POLLING_FAILED) {
+		db__conn_drop(db, c, "connect");
+		return DB_POLL_FAILED;
+	}
+	if (st != PGRES_POLLING_OK) {
+		c->poll = st;
+		return DB_POLL_WAIT;
+	}
+	if (PQsetnonblocking(c->pq, 1) != 0 || (c->pipeline && PQenterPipelineMode(c->pq) != 1)) {
+		db__conn_drop(db, c, "pipeline setup");
+		return DB_POLL_FAILED;
+	}
+	if (c->was_up)
+		db->st.reconnects++;
+	c->was_up = true;
+	c->state = DB_CONN_SETUP;
+	c->deadline_ms = db__now_ms(db) + (uint64_t)db->connect_timeout_ms;
+	return DB_POLL_UP;
+}
+
+bool
+db__conn_flush(struct db *db, struct db__conn *c)
+{
+	int r = PQflush(c->pq);
+
+	(void)db;
+	if (r < 0)
+		return false;
+	c->flush_pending = r == 1;
+	return true;
+}
+
+bool
+db__conn_lost_error(const PGresult *res, const PGconn *pq)
+{
+	const char *state;
+
+	if (PQstatus(pq) == CONNECTION_BAD)
+		return true;
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (state == NULL)
+		return true; /* generated by libpq itself: the connection, not the statement */
+	return strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
+}

@@ -1,0 +1,237 @@
+/* db_int.h -- internals shared by the files of kyso_db. Not installed, not a contract: the unit
+ * tests include it to inspect lanes and the canonical encoding.
+ *
+ * Threads: a struct db and everything under it belong to the gateway's loop thread. */
+#ifndef KYSO_DB_INT_H
+#define KYSO_DB_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "kyso/db.h"
+
+#define DB_HASH_LEN 32
+/* Hard ceilings on what one event may carry: a queued item is a copy, so these bound memory
+ * per item (queue_cap x lanes x this). */
+#define DB_MAX_SHORT   256          /* kind, peer, client_id, txn, topic */
+#define DB_MAX_DETAIL  (64 * 1024)  /* detail_json */
+#define DB_MAX_PAYLOAD (256 * 1024) /* mqtt_payload */
+#define DB_MAX_LANES   16
+#define DB_NODE_MAX    64
+
+/* ---- migrations (generated from db/migrations/ at build time) ---- */
+struct db__migration {
+	int version;
+	const char *name;
+	const char *sql;
+};
+extern const struct db__migration db__migrations[];
+extern const int db__migration_count;
+
+/* ---- canonical content and hash chain (db_chain.c, docs/audit.md) ---- */
+typedef void db__sink_fn(void *ctx, const void *p, size_t n);
+
+struct db__node_canon {
+	const char *chain;
+	int64_t pos;
+	const char *node;
+	const char *kind;
+	const char *peer;      /* NULL: absent */
+	const char *client_id; /* NULL: absent */
+	const char *txn;       /* NULL: absent */
+	int64_t at_us;
+	const char *detail;
+};
+struct db__txn_canon {
+	const char *chain;
+	int64_t pos;
+	const char *txn;
+	int64_t seq;
+	const char *state;
+	bool has_status;
+	int64_t status;
+	bool has_sub;
+	int64_t sub;
+	const char *node;
+	int64_t at_us;
+	const char *detail;
+};
+void db__canon_node_event(const struct db__node_canon *c, db__sink_fn *sink, void *ctx);
+void db__canon_txn_event(const struct db__txn_canon *c, db__sink_fn *sink, void *ctx);
+/* out = SHA-256(prev || canonical content). DB_E_NOMEM when OpenSSL cannot allocate. */
+enum db_err db__node_event_hash(const uint8_t prev[DB_HASH_LEN], const struct db__node_canon *c,
+                                uint8_t out[DB_HASH_LEN]) DB_MUSTCHECK;
+enum db_err db__txn_event_hash(const uint8_t prev[DB_HASH_LEN], const struct db__txn_canon *c,
+                               uint8_t out[DB_HASH_LEN]) DB_MUSTCHECK;
+/* Lower-case hex <-> bytes. hex_decode: false unless exactly 2 * n hex digits. */
+void db__hex_encode(const uint8_t *b, size_t n, char *out /* 2n + 1 */);
+bool db__hex_decode(const char *hex, uint8_t *out, size_t n);
+
+/* ---- connections (db_conn.c) ---- */
+enum db__conn_state {
+	DB_CONN_DOWN = 0,   /* waiting for retry_at_ms */
+	DB_CONN_CONNECTING, /* PQconnectPoll in progress, deadline_ms armed */
+	DB_CONN_SETUP,      /* connected, running its first queries (head, schema) */
+	DB_CONN_UP,
+};
+struct db__conn {
+	PGconn *pq;
+	PGconn *zombie; /* dropped: fd already reported -1, PQfinish at the next tick */
+	enum db__conn_state state;
+	PostgresPollingStatusType poll; /* while CONNECTING: the direction PQconnectPoll wants */
+	bool flush_pending;             /* PQflush returned 1: want write */
+	bool pipeline;                  /* lanes: pipeline mode */
+	uint64_t deadline_ms;
+	uint64_t retry_at_ms;
+	int attempts; /* failed attempts in a row, for the back-off */
+	int idx;
+	bool was_up; /* connected before: the next success counts as a reconnect */
+};
+
+/* ---- writer lanes (db_lane.c) ---- */
+struct db__item {
+	struct db__item *next;
+	uint64_t tag;
+	uint64_t enq_ms; /* monotonic, for batch_ms */
+	int64_t at_us;   /* wall clock at append: the row's `at` */
+	bool failed;     /* got a statement error: reported with DB_E_QUERY at settle */
+	int64_t pos;     /* assigned at each send */
+	uint8_t prev[DB_HASH_LEN];
+	uint8_t hash[DB_HASH_LEN];
+	const char *kind, *peer, *client_id, *txn, *detail, *topic, *payload; /* into data[] */
+	char data[];
+};
+struct db__lane {
+	struct db__conn c;
+	char chain[DB_NODE_MAX + 16]; /* "<node_id>/<lane>" */
+	/* The FIFO of items not yet sent (bounded by queue_cap). */
+	struct db__item *q_head, *q_tail;
+	int q_len;
+	/* The batch in flight (at most one): items in append order, failed ones included. */
+	struct db__item *b_head, *b_tail;
+	int b_len;
+	bool b_sent;        /* statements and sync handed to libpq on this connection */
+	bool b_doubt;       /* the connection dropped after the send: resolve by the head */
+	int b_res;          /* statement results seen so far */
+	bool b_error;       /* a statement failed: settle re-sends */
+	bool b_retry;       /* a transient error: re-send the whole batch */
+	bool await_null;    /* a statement result was read: its NULL follows */
+	uint64_t b_sent_us; /* wall clock at send, for the commit latency */
+	/* Head of this lane's chain as committed, known once the head query answered. */
+	bool head_known;
+	bool head_pending; /* the head query is in flight */
+	int64_t head_pos;
+	uint8_t head_hash[DB_HASH_LEN];
+};
+
+/* ---- reader (db_reader.c) ---- */
+enum db__rtask_kind {
+	DB_RT_SCHEMA = 0,
+	DB_RT_CLIENTS,
+	DB_RT_OUTBOX_FETCH,
+	DB_RT_OUTBOX_DELETE,
+};
+struct db__rtask {
+	struct db__rtask *next;
+	enum db__rtask_kind kind;
+	int max_rows;   /* fetch */
+	char *ids_text; /* delete: "{1,2,3}" */
+};
+#define DB_READER_QUEUE_MAX 64
+
+struct db__reader {
+	struct db__conn c;
+	struct db__rtask *q_head, *q_tail; /* q_head is in flight when busy */
+	int q_len;
+	bool busy;
+	bool schema_ok;
+	int schema_seen;
+	uint64_t clients_due_ms;
+	db_outbox_fn *fetch_cb; /* set while a fetch is queued or in flight */
+	int64_t outbox_depth;
+	db_clients_fn *clients_cb;
+};
+
+struct db {
+	/* configuration, copied */
+	char *conninfo;
+	char node_id[DB_NODE_MAX + 1];
+	int lanes, batch_rows, batch_ms, queue_cap;
+	int connect_timeout_ms, reconnect_min_ms, reconnect_max_ms, client_refresh_ms;
+	db_clock_fn *clock;
+	db_done_fn *done;
+	void *arg;
+
+	bool started;
+	bool closing;       /* db_free() is delivering DB_E_CLOSED: refuse new work */
+	char last_err[160]; /* why the last connection dropped (debugging aid) */
+	uint64_t rng;       /* xorshift state for the back-off jitter */
+	struct db__lane lane[DB_MAX_LANES];
+	struct db__reader rd;
+	struct db_stats st;
+};
+
+static inline uint64_t
+db__now_ms(const struct db *db)
+{
+	return db->clock(db->arg, true);
+}
+static inline int64_t
+db__wall_us(const struct db *db)
+{
+	return (int64_t)db->clock(db->arg, false);
+}
+
+/* db_conn.c */
+void db__conn_init(struct db__conn *c, int idx, bool pipeline);
+/* Starts an attempt when due; drops the connection on a passed deadline (returns true then:
+ * the owner runs its on_drop). */
+bool db__conn_tick(struct db *db, struct db__conn *c, uint64_t now_ms);
+enum db__poll_rc {
+	DB_POLL_WAIT = 0, /* still connecting */
+	DB_POLL_UP,       /* connected: the owner starts its setup queries */
+	DB_POLL_FAILED,   /* dropped: the owner runs its on_drop */
+};
+enum db__poll_rc db__conn_poll(struct db *db, struct db__conn *c);
+/* Drops the connection: fd becomes -1 now, PQfinish at the next tick, back-off armed. */
+void db__conn_drop(struct db *db, struct db__conn *c, const char *why);
+void db__conn_reap(struct db__conn *c);
+void db__conn_close(struct db__conn *c);
+/* PQflush: false when the connection broke. */
+bool db__conn_flush(struct db *db, struct db__conn *c);
+/* Class 08 (connection exception) and 57P (operator intervention): the connection, not the
+ * statement, failed. */
+bool db__conn_lost_error(const PGresult *res, const PGconn *pq);
+int db__conn_tick_ms(const struct db__conn *c, uint64_t now_ms);
+
+/* db_lane.c */
+void db__lane_on_up(struct db *db, struct db__lane *l);
+enum db_err db__lane_on_readable(struct db *db, struct db__lane *l);
+void db__lane_on_drop(struct db *db, struct db__lane *l);
+void db__lane_tick(struct db *db, struct db__lane *l, uint64_t now_ms);
+int db__lane_tick_ms(const struct db *db, const struct db__lane *l, uint64_t now_ms);
+void db__lane_free(struct db *db, struct db__lane *l);
+
+/* db_reader.c */
+void db__reader_on_up(struct db *db);
+enum db_err db__reader_on_readable(struct db *db);
+void db__reader_on_drop(struct db *db);
+void db__reader_tick(struct db *db, uint64_t now_ms);
+int db__reader_tick_ms(const struct db *db, uint64_t now_ms);
+void db__reader_free(struct db *db);
+
+/* db_admin.c, db_audit.c: the blocking face. */
+struct db_admin {
+	PGconn *pq;
+};
+/* For the integration test only. */
+enum db_err db__admin_exec(struct db_admin *adm, const char *sql, char *errbuf,
+                           size_t errlen) DB_MUSTCHECK;
+/* conninfo (URI or key=value) with its dbname replaced, as key='value' text. */
+enum db_err db__conninfo_with_dbname(const char *conninfo, const char *dbname, char *out,
+                                     size_t cap) DB_MUSTCHECK;
+
+#endif

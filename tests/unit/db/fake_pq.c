@@ -1,0 +1,544 @@
+/* fake_pq.c -- see fake_pq.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "fake_pq.h"
+
+struct fake_server fake;
+
+enum {
+	CMD_QUERY,
+	CMD_SYNC
+};
+struct cmd {
+	int kind;
+	const char *sql; /* static strings of kyso_db */
+	int n;
+	char *p[16];
+	int len[16];
+	bool null[16];
+};
+
+struct fres {
+	ExecStatusType st;
+	const char *sqlstate;
+	int nrows, ncols;
+	char *v[64][4];
+};
+
+#define MAXQ 2048
+struct fconn {
+	int fd;
+	bool live, broken, pipeline, aborted;
+	struct cmd sent[MAXQ];
+	int nsent;
+	struct fres *ready[MAXQ * 2]; /* NULL entries are the NULL after a statement */
+	int nready, rpos;
+	struct fake_row staged[FAKE_MAX_ROWS];
+	int nstaged;
+};
+
+static struct fconn conns[64];
+static int next_fd = 100;
+
+void
+fake_reset(void)
+{
+	int i;
+
+	memset(&fake, 0, sizeof(fake));
+	fake.schema_version = 1;
+	for (i = 0; i < 64; i++)
+		conns[i].live = false; /* left by a failed test */
+}
+
+static struct fconn *
+by_fd(int fd)
+{
+	int i;
+
+	for (i = 0; i < 64; i++)
+		if (conns[i].live && conns[i].fd == fd)
+			return &conns[i];
+	return NULL;
+}
+
+static void
+cmd_free(struct cmd *c)
+{
+	int i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->p[i]);
+	memset(c, 0, sizeof(*c));
+}
+
+static struct fres *
+res_new(ExecStatusType st)
+{
+	struct fres *r = calloc(1, sizeof(*r));
+
+	r->st = st;
+	return r;
+}
+
+static void
+push(struct fconn *f, struct fres *r)
+{
+	f->ready[f->nready++] = r;
+}
+
+static void
+push_stmt(struct fconn *f, struct fres *r)
+{
+	push(f, r);
+	push(f, NULL);
+}
+
+static void
+head_result(struct fconn *f, const struct cmd *c)
+{
+	struct fres *r = res_new(PGRES_TUPLES_OK);
+	const struct fake_row *best = NULL;
+	char pos[24];
+	int i;
+
+	for (i = 0; i < fake.nrows; i++)
+		if (strcmp(fake.rows[i].chain, c->p[0]) == 0 &&
+		    (best == NULL || fake.rows[i].pos > best->pos))
+			best = &fake.rows[i];
+	r->ncols = 2;
+	if (best != NULL) {
+		static const char hx[] = "0123456789abcdef";
+		char *h = calloc(1, 65);
+
+		for (i = 0; i < 32; i++) {
+			h[2 * i] = hx[best->hash[i] >> 4];
+			h[2 * i + 1] = hx[best->hash[i] & 15];
+		}
+		snprintf(pos, sizeof(pos), "%lld", (long long)best->pos);
+		r->nrows = 1;
+		r->v[0][0] = strdup(pos);
+		r->v[0][1] = h;
+	}
+	push_stmt(f, r);
+}
+
+static void
+insert_result(struct fconn *f, const struct cmd *c)
+{
+	struct fake_row *row;
+	struct fres *r;
+
+	if (strcmp(c->p[3], "bad") == 0) {
+		r = res_new(PGRES_FATAL_ERROR);
+		r->sqlstate = "22P02"; /* invalid_text_representation: the row's fault */
+		push_stmt(f, r);
+		f->aborted = true;
+		return;
+	}
+	row = &f->staged[f->nstaged++];
+	memset(row, 0, sizeof(*row));
+	snprintf(row->chain, sizeof(row->chain), "%s", c->p[0]);
+	row->pos = strtoll(c->p[1], NULL, 10);
+	snprintf(row->kind, sizeof(row->kind), "%s", c->p[3]);
+	memcpy(row->prev, c->p[9], 32);
+	memcpy(row->hash, c->p[10], 32);
+	row->outbox = c->n == 13;
+	push_stmt(f, res_new(PGRES_COMMAND_OK));
+}
+
+/* Pipeline sync: commit the staged rows unless a statement failed. */
+static void
+sync_result(struct fconn *f)
+{
+	int i, j;
+
+	if (!f->aborted) {
+		for (i = 0; i < f->nstaged; i++) {
+			bool dup = false;
+
+			for (j = 0; j < fake.nrows; j++) /* ON CONFLICT (chain, pos) DO NOTHING */
+				dup |= strcmp(fake.rows[j].chain, f->staged[i].chain) == 0 &&
+				       fake.rows[j].pos == f->staged[i].pos;
+			if (!dup && fake.nrows < FAKE_MAX_ROWS)
+				fake.rows[fake.nrows++] = f->staged[i];
+		}
+	}
+	f->nstaged = 0;
+	f->aborted = false;
+	push(f, res_new(PGRES_PIPELINE_SYNC));
+}
+
+static void
+reader_result(struct fconn *f, const struct cmd *c)
+{
+	struct fres *r = res_new(PGRES_TUPLES_OK);
+	char buf[24];
+	int i;
+
+	if (strstr(c->sql, "schema_migrations") != NULL) {
+		r->ncols = 1;
+		r->nrows = 1;
+		snprintf(buf, sizeof(buf), "%d", fake.schema_version);
+		r->v[0][0] = strdup(buf);
+	} else if (strstr(c->sql, "DELETE") != NULL) {
+		r->st = PGRES_COMMAND_OK;
+	} else if (strstr(c->sql, "FROM outbox") != NULL) {
+		r->ncols = 4;
+		r->nrows = fake.outbox_rows;
+		for (i = 0; i < fake.outbox_rows; i++) {
+			snprintf(buf, sizeof(buf), "%d", i + 1);
+			r->v[i][0] = strdup(buf);
+			r->v[i][1] = strdup("kyso/v1/t");
+			r->v[i][2] = strdup("{}");
+			snprintf(buf, sizeof(buf), "%d", fake.outbox_rows + 5);
+			r->v[i][3] = strdup(buf);
+		}
+	} else {
+		r->ncols = 8; /* ap_client: an empty directory */
+	}
+	push_stmt(f, r);
+}
+
+void
+fake_answer(int fd)
+{
+	struct fconn *f = by_fd(fd);
+	int i, done = 0;
+
+	if (f == NULL || f->broken)
+		return;
+	for (i = 0; i < f->nsent; i++) {
+		struct cmd *c = &f->sent[i];
+
+		if (c->kind == CMD_SYNC) {
+			if (fake.hold_sync)
+				break;
+			sync_result(f);
+		} else if (!f->pipeline) {
+			reader_result(f, c);
+		} else if (f->aborted) {
+			push_stmt(f, res_new(PGRES_PIPELINE_ABORTED));
+		} else if (strncmp(c->sql, "SELECT pos", 10) == 0) {
+			head_result(f, c);
+		} else {
+			insert_result(f, c);
+		}
+		done++;
+	}
+	for (i = 0; i < done; i++)
+		cmd_free(&f->sent[i]);
+	memmove(f->sent, f->sent + done, (size_t)(f->nsent - done) * sizeof(f->sent[0]));
+	memset(f->sent + f->nsent - done, 0, (size_t)done * sizeof(f->sent[0]));
+	f->nsent -= done;
+}
+
+void
+fake_break(int fd)
+{
+	struct fconn *f = by_fd(fd);
+
+	if (f != NULL)
+		f->broken = true;
+}
+
+int
+fake_pending_queries(int fd)
+{
+	struct fconn *f = by_fd(fd);
+	int i, n = 0;
+
+	for (i = 0; f != NULL && i < f->nsent; i++)
+		n += f->sent[i].kind == CMD_QUERY;
+	return n;
+}
+
+int
+fake_pending_syncs(int fd)
+{
+	struct fconn *f = by_fd(fd);
+	int i, n = 0;
+
+	for (i = 0; f != NULL && i < f->nsent; i++)
+		n += f->sent[i].kind == CMD_SYNC;
+	return n;
+}
+
+int64_t
+fake_pending_pos(int fd, int k)
+{
+	struct fconn *f = by_fd(fd);
+	int i;
+
+	for (i = 0; f != NULL && i < f->nsent; i++)
+		if (f->sent[i].kind == CMD_QUERY && k-- == 0)
+			return strtoll(f->sent[i].p[1], NULL, 10);
+	return -1;
+}
+
+int
+fake_live_conns(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < 64; i++)
+		n += conns[i].live;
+	return n;
+}
+
+/* ---- the wrapped libpq ---- */
+
+PGconn *__wrap_PQconnectStartParams(const char *const *k, const char *const *v, int e);
+PostgresPollingStatusType __wrap_PQconnectPoll(PGconn *c);
+ConnStatusType __wrap_PQstatus(const PGconn *c);
+int __wrap_PQsocket(const PGconn *c);
+char *__wrap_PQerrorMessage(const PGconn *c);
+void __wrap_PQfinish(PGconn *c);
+int __wrap_PQsetnonblocking(PGconn *c, int arg);
+int __wrap_PQenterPipelineMode(PGconn *c);
+PQnoticeProcessor __wrap_PQsetNoticeProcessor(PGconn *c, PQnoticeProcessor p, void *arg);
+int __wrap_PQsendQueryParams(PGconn *c, const char *q, int n, const Oid *t, const char *const *v,
+                             const int *l, const int *f, int rf);
+int __wrap_PQpipelineSync(PGconn *c);
+int __wrap_PQflush(PGconn *c);
+int __wrap_PQconsumeInput(PGconn *c);
+int __wrap_PQisBusy(PGconn *c);
+PGresult *__wrap_PQgetResult(PGconn *c);
+ExecStatusType __wrap_PQresultStatus(const PGresult *r);
+char *__wrap_PQresultErrorField(const PGresult *r, int code);
+void __wrap_PQclear(PGresult *r);
+int __wrap_PQntuples(const PGresult *r);
+int __wrap_PQnfields(const PGresult *r);
+char *__wrap_PQgetvalue(const PGresult *r, int row, int col);
+int __wrap_PQgetisnull(const PGresult *r, int row, int col);
+int __wrap_PQgetlength(const PGresult *r, int row, int col);
+
+#define F(c)  ((struct fconn *)(void *)(c))
+#define CF(c) ((const struct fconn *)(const void *)(c))
+#define R(r)  ((const struct fres *)(const void *)(r))
+
+PGconn *
+__wrap_PQconnectStartParams(const char *const *k, const char *const *v, int e)
+{
+	int i;
+
+	(void)k;
+	(void)v;
+	(void)e;
+	fake.connects++;
+	for (i = 0; i < 64; i++) {
+		if (!conns[i].live) {
+			memset(&conns[i], 0, sizeof(conns[i]));
+			conns[i].live = true;
+			conns[i].fd = next_fd++;
+			return (PGconn *)(void *)&conns[i];
+		}
+	}
+	return NULL;
+}
+
+PostgresPollingStatusType
+__wrap_PQconnectPoll(PGconn *c)
+{
+	if (F(c)->broken)
+		return PGRES_POLLING_FAILED;
+	return fake.connect_hangs ? PGRES_POLLING_WRITING : PGRES_POLLING_OK;
+}
+
+ConnStatusType
+__wrap_PQstatus(const PGconn *c)
+{
+	return CF(c)->broken ? CONNECTION_BAD : CONNECTION_OK;
+}
+
+int
+__wrap_PQsocket(const PGconn *c)
+{
+	return CF(c)->fd;
+}
+
+char *
+__wrap_PQerrorMessage(const PGconn *c)
+{
+	(void)c;
+	return (char *)(uintptr_t) "fake error\n";
+}
+
+void
+__wrap_PQfinish(PGconn *c)
+{
+	struct fconn *f = F(c);
+	int i;
+
+	fake.finishes++;
+	for (i = 0; i < f->nsent; i++)
+		cmd_free(&f->sent[i]);
+	for (i = f->rpos; i < f->nready; i++)
+		__wrap_PQclear((PGresult *)(void *)f->ready[i]);
+	f->live = false;
+}
+
+int
+__wrap_PQsetnonblocking(PGconn *c, int arg)
+{
+	(void)c;
+	(void)arg;
+	return 0;
+}
+
+int
+__wrap_PQenterPipelineMode(PGconn *c)
+{
+	F(c)->pipeline = true;
+	return 1;
+}
+
+PQnoticeProcessor
+__wrap_PQsetNoticeProcessor(PGconn *c, PQnoticeProcessor p, void *arg)
+{
+	(void)c;
+	(void)p;
+	(void)arg;
+	return NULL;
+}
+
+int
+__wrap_PQsendQueryParams(PGconn *c, const char *q, int n, const Oid *t, const char *const *v,
+                         const int *l, const int *fm, int rf)
+{
+	struct fconn *f = F(c);
+	struct cmd *cmd;
+	int i;
+
+	(void)t;
+	(void)rf;
+	if (f->broken || f->nsent >= MAXQ || n > 16)
+		return 0;
+	cmd = &f->sent[f->nsent++];
+	cmd->kind = CMD_QUERY;
+	cmd->sql = q;
+	cmd->n = n;
+	for (i = 0; i < n; i++) {
+		size_t len = v[i] == NULL ? 0 : (fm != NULL && fm[i]) ? (size_t)l[i] : strlen(v[i]);
+
+		cmd->null[i] = v[i] == NULL;
+		cmd->p[i] = calloc(1, len + 1);
+		if (v[i] != NULL)
+			memcpy(cmd->p[i], v[i], len);
+		cmd->len[i] = (int)len;
+	}
+	return 1;
+}
+
+int
+__wrap_PQpipelineSync(PGconn *c)
+{
+	struct fconn *f = F(c);
+
+	if (f->broken || f->nsent >= MAXQ)
+		return 0;
+	f->sent[f->nsent++].kind = CMD_SYNC;
+	return 1;
+}
+
+int
+__wrap_PQflush(PGconn *c)
+{
+	return F(c)->broken ? -1 : 0;
+}
+
+int
+__wrap_PQconsumeInput(PGconn *c)
+{
+	return F(c)->broken ? 0 : 1;
+}
+
+int
+__wrap_PQisBusy(PGconn *c)
+{
+	const struct fconn *f = F(c);
+
+	if (f->rpos < f->nready)
+		return 0;
+	return f->nsent > 0;
+}
+
+PGresult *
+__wrap_PQgetResult(PGconn *c)
+{
+	struct fconn *f = F(c);
+	struct fres *r;
+
+	if (f->rpos >= f->nready) {
+		f->rpos = f->nready = 0;
+		return NULL;
+	}
+	r = f->ready[f->rpos++];
+	if (f->rpos == f->nready)
+		f->rpos = f->nready = 0;
+	return (PGresult *)(void *)r;
+}
+
+ExecStatusType
+__wrap_PQresultStatus(const PGresult *r)
+{
+	return r == NULL ? PGRES_FATAL_ERROR : R(r)->st;
+}
+
+char *
+__wrap_PQresultErrorField(const PGresult *r, int code)
+{
+	if (r == NULL || code != PG_DIAG_SQLSTATE)
+		return NULL;
+	return (char *)(uintptr_t)R(r)->sqlstate;
+}
+
+void
+__wrap_PQclear(PGresult *r)
+{
+	struct fres *x = (struct fres *)(void *)r;
+	int i, j;
+
+	if (x == NULL)
+		return;
+	for (i = 0; i < x->nrows; i++)
+		for (j = 0; j < 4; j++)
+			free(x->v[i][j]);
+	free(x);
+}
+
+int
+__wrap_PQntuples(const PGresult *r)
+{
+	return R(r)->nrows;
+}
+
+int
+__wrap_PQnfields(const PGresult *r)
+{
+	return R(r)->ncols;
+}
+
+char *
+__wrap_PQgetvalue(const PGresult *r, int row, int col)
+{
+	const char *v = col < 4 ? R(r)->v[row][col] : NULL;
+
+	return (char *)(uintptr_t)(v != NULL ? v : "");
+}
+
+int
+__wrap_PQgetisnull(const PGresult *r, int row, int col)
+{
+	return col >= 4 || R(r)->v[row][col] == NULL;
+}
+
+int
+__wrap_PQgetlength(const PGresult *r, int row, int col)
+{
+	return (int)strlen(__wrap_PQgetvalue(r, row, col));
+}

@@ -1,0 +1,389 @@
+/* integration-db: kyso_db against a real PostgreSQL 15 (env KYSO_PG_URL).
+ *
+ * Creates a scratch database, migrates it, drives the asynchronous client with a plain poll()
+ * loop (as the gateway does with libuv): 1,000 node events over four lanes, one of them with
+ * bad JSON that must fail alone, outbox rows, the client directory, a server-side kill of
+ * every lane connection in the middle of a second burst (in-doubt batches), then checks the
+ * chains with audit verify, tampers one row and checks that exactly that row is reported. */
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db_int.h"
+
+#define N_EVENTS 1000
+#define N_MORE   500
+#define BAD_TAG  437
+#define LANES    4
+#define NODE     "it-node"
+
+static int failures;
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
+			failures++;                                                                \
+		}                                                                                  \
+	} while (0)
+
+struct ctx {
+	int ok, query, other;
+	uint64_t last_tag[LANES + 1];
+	bool order_ok;
+	int clients_seen;
+	bool saw_client;
+	int outbox_n;
+	int64_t outbox_ids[2000];
+	bool fetch_done;
+};
+
+static uint64_t
+test_clock(void *arg, bool monotonic)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(monotonic ? CLOCK_MONOTONIC : CLOCK_REALTIME, &ts);
+	if (monotonic)
+		return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void
+on_done(void *arg, uint64_t tag, enum db_err rc)
+{
+	struct ctx *c = arg;
+	int lane = (int)(tag % 7 % LANES); /* lane_key = tag % 7 */
+
+	if (rc == DB_OK)
+		c->ok++;
+	else if (rc == DB_E_QUERY && tag == BAD_TAG)
+		c->query++;
+	else
+		c->other++;
+	if (c->last_tag[lane] != 0 && tag <= c->last_tag[lane])
+		c->order_ok = false;
+	c->last_tag[lane] = tag;
+}
+
+static void
+on_clients(void *arg, const struct db_client *cl, int n)
+{
+	struct ctx *c = arg;
+	int i;
+
+	c->clients_seen = n;
+	for (i = 0; i < n; i++)
+		if (strcmp(cl[i].client_id, "portal-1") == 0 && cl[i].role == DB_ROLE_AP &&
+		    cl[i].key_hash != NULL && cl[i].key_hash[0] == 0xab)
+			c->saw_client = true;
+}
+
+static void
+on_outbox(void *arg, const struct db_outbox_row *rows, int n, enum db_err rc)
+{
+	struct ctx *c = arg;
+	int i;
+
+	CHECK(rc == DB_OK);
+	for (i = 0; i < n && c->outbox_n < 2000; i++) {
+		CHECK(strncmp(rows[i].topic, "kyso/v1/test/", 13) == 0);
+		CHECK(rows[i].payload_len == strlen(rows[i].payload));
+		c->outbox_ids[c->outbox_n++] = rows[i].id;
+	}
+	c->fetch_done = true;
+}
+
+/* One turn of the loop: poll every connection, dispatch, tick. */
+static void
+loop_once(struct db *db)
+{
+	struct pollfd pfd[LANES + 1];
+	int i, n = db_conn_count(db), t = db_next_tick_ms(db);
+
+	for (i = 0; i < n; i++) {
+		pfd[i].fd = db_conn_fd(db, i);
+		pfd[i].events = (short)(POLLIN | (db_conn_want_write(db, i) ? POLLOUT : 0));
+		pfd[i].revents = 0;
+	}
+	if (poll(pfd, (nfds_t)n, t > 50 ? 50 : t) > 0) {
+		for (i = 0; i < n; i++) {
+			enum db_err rc = DB_OK;
+
+			if (pfd[i].fd < 0 || db_conn_fd(db, i) != pfd[i].fd)
+				continue; /* moved by an earlier call: look again next turn */
+			if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
+				rc = db_conn_on_readable(db, i);
+			if (rc == DB_OK && (pfd[i].revents & POLLOUT) &&
+			    db_conn_fd(db, i) == pfd[i].fd)
+				rc = db_conn_on_writable(db, i);
+			/* DB_E_CONN: dropped; db_on_tick reconnects. Nothing else to do here. */
+			CHECK(rc == DB_OK || rc == DB_E_CONN);
+		}
+	}
+	db_on_tick(db);
+}
+
+static bool
+run_until(struct db *db, bool (*cond)(struct db *, struct ctx *), struct ctx *c, int ms)
+{
+	uint64_t end = test_clock(NULL, true) + (uint64_t)ms;
+
+	while (!cond(db, c)) {
+		if (test_clock(NULL, true) > end)
+			return false;
+		loop_once(db);
+	}
+	return true;
+}
+
+static bool
+is_ready(struct db *db, struct ctx *c)
+{
+	(void)c;
+	return db_ready(db);
+}
+
+static int want_done;
+static bool
+all_done(struct db *db, struct ctx *c)
+{
+	(void)db;
+	return c->ok + c->query + c->other >= want_done;
+}
+
+static bool
+clients_loaded(struct db *db, struct ctx *c)
+{
+	(void)db;
+	return c->saw_client;
+}
+
+static bool
+fetched(struct db *db, struct ctx *c)
+{
+	(void)db;
+	return c->fetch_done;
+}
+
+static void
+append_range(struct db *db, struct ctx *c, int from, int to)
+{
+	char detail[128], payload[64];
+	int i;
+
+	for (i = from; i < to; i++) {
+		struct db_node_event ev = { 0 };
+		enum db_err rc;
+
+		snprintf(detail, sizeof(detail), "{\"i\": %d,  \"note\": \"spaces  kept\"}", i);
+		snprintf(payload, sizeof(payload), "{\"i\":%d}", i);
+		ev.kind = i % 3 == 0 ? "conn.open" : "auth.fail";
+		ev.peer = i % 2 == 0 ? "192.0.2.7:4431" : NULL;
+		ev.client_id = i % 5 == 0 ? "portal-1" : NULL;
+		ev.detail_json = i == BAD_TAG ? "{not json" : detail;
+		ev.mqtt_topic = i % 10 == 0 ? "kyso/v1/test/event" : NULL;
+		ev.mqtt_payload = i % 10 == 0 ? payload : NULL;
+		ev.lane_key = (uint32_t)(i % 7);
+		while ((rc = db_node_event_append(db, (uint64_t)i, &ev)) == DB_E_BUSY)
+			loop_once(db);
+		CHECK(rc == DB_OK);
+		(void)c;
+	}
+}
+
+static struct db_admin *
+admin(const char *conninfo)
+{
+	char err[256];
+	struct db_admin *adm = db_admin_open(conninfo, err, sizeof(err));
+
+	if (adm == NULL) {
+		fprintf(stderr, "admin open: %s\n", err);
+		exit(1);
+	}
+	return adm;
+}
+
+static void
+sql(struct db_admin *adm, const char *q)
+{
+	char err[256];
+
+	if (db__admin_exec(adm, q, err, sizeof(err)) != DB_OK) {
+		fprintf(stderr, "%s: %s\n", q, err);
+		exit(1);
+	}
+}
+
+static void
+phase_admin(struct db_admin *adm)
+{
+	char err[256];
+	uint8_t key[32];
+	struct db_client cl = { 0 };
+	int applied = -1;
+
+	CHECK(db_admin_migrate(adm, &applied, err, sizeof(err)) == DB_OK);
+	CHECK(applied == db_schema_version());
+	CHECK(db_admin_migrate(adm, &applied, err, sizeof(err)) == DB_OK);
+	CHECK(applied == 0);
+	CHECK(db_admin_org_ensure(adm, "so-khcn-ha-noi", "So KH&CN Ha Noi", "ha-noi", err,
+	                          sizeof(err)) == DB_OK);
+	CHECK(db_admin_org_ensure(adm, "so-khcn-ha-noi", "again", "ha-noi", err, sizeof(err)) ==
+	      DB_OK);
+	memset(key, 0xab, sizeof(key));
+	cl.client_id = "portal-1";
+	cl.key_hash = key;
+	cl.role = DB_ROLE_AP;
+	cl.orgs_json = "[\"so-khcn-ha-noi\"]";
+	cl.display_prefix = "[HN] ";
+	CHECK(db_admin_client_add(adm, &cl, err, sizeof(err)) == DB_OK);
+	CHECK(db_admin_client_add(adm, &cl, err, sizeof(err)) == DB_E_EXISTS);
+	cl.client_id = "gone-1";
+	CHECK(db_admin_client_add(adm, &cl, err, sizeof(err)) == DB_OK);
+	CHECK(db_admin_client_revoke(adm, "gone-1", err, sizeof(err)) == DB_OK);
+	CHECK(db_admin_client_revoke(adm, "gone-1", err, sizeof(err)) == DB_E_NOTFOUND);
+}
+
+static void
+list_cb(void *arg, const struct db_client_listing *rows, int n)
+{
+	int *revoked = arg, i;
+
+	for (i = 0; i < n; i++)
+		if (rows[i].revoked_at != NULL)
+			(*revoked)++;
+	CHECK(n == 2);
+}
+
+static void
+phase_async(const char *conninfo, struct db_admin *adm)
+{
+	struct ctx c = { .order_ok = true };
+	struct db_config cfg = { .conninfo = conninfo,
+		                 .node_id = NODE,
+		                 .lanes = LANES,
+		                 .batch_ms = -1,
+		                 .client_refresh_ms = 200,
+		                 .reconnect_min_ms = 20,
+		                 .reconnect_max_ms = 200,
+		                 .clock = test_clock,
+		                 .done = on_done,
+		                 .arg = &c };
+	char err[256];
+	struct db_stats st;
+	struct db *db = db_new(&cfg, err, sizeof(err));
+	int i;
+
+	CHECK(db != NULL);
+	if (db == NULL)
+		return;
+	db_set_clients_cb(db, on_clients);
+	db_on_tick(db);
+	CHECK(run_until(db, is_ready, &c, 10000));
+	append_range(db, &c, 1, N_EVENTS + 1);
+	want_done = N_EVENTS;
+	CHECK(run_until(db, all_done, &c, 30000));
+	CHECK(c.ok == N_EVENTS - 1 && c.query == 1 && c.other == 0);
+	CHECK(run_until(db, clients_loaded, &c, 5000));
+	CHECK(c.clients_seen == 1); /* the revoked one is not in the directory */
+
+	/* A second burst; every lane connection is killed by the server while it runs. */
+	append_range(db, &c, N_EVENTS + 1, N_EVENTS + N_MORE + 1);
+	for (i = 0; i < 3; i++)
+		loop_once(db);
+	sql(adm, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	         "WHERE application_name LIKE 'kyso-" NODE "-%'");
+	want_done = N_EVENTS + N_MORE;
+	CHECK(run_until(db, all_done, &c, 30000));
+	CHECK(c.ok == N_EVENTS + N_MORE - 1 && c.query == 1 && c.other == 0);
+	CHECK(c.order_ok);
+	CHECK(run_until(db, is_ready, &c, 10000));
+	db_stats_get(db, &st);
+	CHECK(st.committed == (uint64_t)(N_EVENTS + N_MORE - 1) && st.failed == 1);
+	CHECK(st.reconnects >= 1 && st.commit_count > 0);
+	CHECK(st.commit_lat[DB_LAT_BUCKETS - 1] == st.commit_count);
+	fprintf(stderr, "batches %llu for %llu rows, reconnects %llu, mean commit %.2f ms\n",
+	        (unsigned long long)st.commit_count, (unsigned long long)st.committed,
+	        (unsigned long long)st.reconnects, st.commit_sum_ms / (double)st.commit_count);
+
+	/* Outbox: every tenth event (the bad one had none). */
+	CHECK(db_outbox_fetch(db, 1000, on_outbox) == DB_OK);
+	CHECK(db_outbox_fetch(db, 1000, on_outbox) == DB_E_BUSY);
+	CHECK(run_until(db, fetched, &c, 5000));
+	CHECK(c.outbox_n == (N_EVENTS + N_MORE) / 10);
+	CHECK(db_outbox_depth(db) == (N_EVENTS + N_MORE) / 10);
+	CHECK(db_outbox_delete(db, c.outbox_ids, c.outbox_n) == DB_OK);
+	c.fetch_done = false;
+	c.outbox_n = 0;
+	CHECK(db_outbox_fetch(db, 1000, on_outbox) == DB_OK);
+	CHECK(run_until(db, fetched, &c, 5000));
+	CHECK(c.outbox_n == 0 && db_outbox_depth(db) == 0);
+	db_free(db);
+}
+
+static void
+phase_audit(struct db_admin *adm)
+{
+	struct db_audit_report rep;
+	char err[256];
+	int revoked = 0;
+
+	CHECK(db_admin_client_list(adm, list_cb, &revoked, err, sizeof(err)) == DB_OK);
+	CHECK(revoked == 1);
+	CHECK(db_admin_audit_verify(adm, &rep, err, sizeof(err)) == DB_OK);
+	CHECK(!rep.broken && rep.chains == LANES);
+	CHECK(rep.rows_checked == N_EVENTS + N_MORE - 1);
+	/* The trigger refuses edits ... */
+	CHECK(db__admin_exec(adm, "UPDATE node_event SET kind = 'x' WHERE pos = 1", err,
+	                     sizeof(err)) == DB_E_QUERY);
+	/* ... so a tamperer disables it first, and the chain finds the row. */
+	sql(adm, "ALTER TABLE node_event DISABLE TRIGGER node_event_append_only");
+	sql(adm, "UPDATE node_event SET detail = '{\"i\": 0}' WHERE chain = '" NODE "/2' "
+	         "AND pos = 57");
+	sql(adm, "ALTER TABLE node_event ENABLE TRIGGER node_event_append_only");
+	CHECK(db_admin_audit_verify(adm, &rep, err, sizeof(err)) == DB_E_AUDIT);
+	CHECK(rep.broken && strcmp(rep.table, "node_event") == 0);
+	CHECK(strcmp(rep.chain, NODE "/2") == 0 && rep.pos == 57);
+	CHECK(strcmp(rep.reason, "hash mismatch") == 0);
+	fprintf(stderr, "audit: %s\n", err);
+}
+
+int
+main(void)
+{
+	const char *url = getenv("KYSO_PG_URL");
+	char dbname[64], conninfo[1024], q[128];
+	struct db_admin *root, *adm;
+
+	if (url == NULL || url[0] == '\0') {
+		fprintf(stderr, "integration-db: set KYSO_PG_URL to a PostgreSQL 15 server\n");
+		return 77;
+	}
+	snprintf(dbname, sizeof(dbname), "kyso_it_db_%ld", (long)getpid());
+	if (db__conninfo_with_dbname(url, dbname, conninfo, sizeof(conninfo)) != DB_OK) {
+		fprintf(stderr, "bad KYSO_PG_URL\n");
+		return 1;
+	}
+	root = admin(url);
+	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s", dbname);
+	sql(root, q);
+	snprintf(q, sizeof(q), "CREATE DATABASE %s", dbname);
+	sql(root, q);
+	adm = admin(conninfo);
+	phase_admin(adm);
+	phase_async(conninfo, adm);
+	phase_audit(adm);
+	db_admin_close(adm);
+	snprintf(q, sizeof(q), "DROP DATABASE %s WITH (FORCE)", dbname);
+	sql(root, q);
+	db_admin_close(root);
+	fprintf(stderr, "integration-db: %s\n", failures == 0 ? "ok" : "FAILED");
+	return failures == 0 ? 0 : 1;
+}
