@@ -12,41 +12,41 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GW_CFG_STR_MAX  512 /* every string value, paths included */
-#define GW_CFG_ERR_MAX  256
+#define GW_CFG_STR_MAX 512 /* every string value, paths included */
+#define GW_CFG_ERR_MAX 256
 
 struct gw_config {
-	char node_id[65];          /* "node_id" [A-Za-z0-9_.-]{1,64}, default "node-1" */
+	char node_id[65]; /* "node_id" [A-Za-z0-9_.-]{1,64}, default "node-1" */
 	/* listener */
-	char listen_address[64];   /* "listen.address": numeric IPv4/IPv6, default "127.0.0.1" */
-	int listen_port;           /* "listen.port": 1..65535, default 8443 */
-	bool tls;                  /* "listen.tls": default true */
+	char listen_address[64]; /* "listen.address": numeric IPv4/IPv6, default "127.0.0.1" */
+	int listen_port;         /* "listen.port": 1..65535, default 8443 */
+	bool tls;                /* "listen.tls": default true */
 	char tls_cert[GW_CFG_STR_MAX]; /* "tls.cert": PEM chain file */
 	char tls_key[GW_CFG_STR_MAX];  /* "tls.key": PEM key, SECRET: must not be world-readable */
 	char tls_client_ca[GW_CFG_STR_MAX]; /* "tls.client_ca": CA for mTLS clients, "" = none */
 	/* development */
-	bool dev_mode;             /* "dev.mode": default false; plain ws only with this on loopback */
-	int dev_time_scale;        /* "dev.time_scale": 1..1000, default 1; >1 needs loopback */
+	bool dev_mode;      /* "dev.mode": default false; plain ws only with this on loopback */
+	int dev_time_scale; /* "dev.time_scale": 1..1000, default 1; >1 needs loopback */
 	/* database */
 	char db_conninfo[GW_CFG_STR_MAX]; /* "db.conninfo": libpq URI; env KYSO_PG_URL overrides */
-	int db_lanes;              /* "db.lanes": 1..16, default 4 */
-	int db_batch_rows;         /* "db.batch_rows": 1..1000, default 50 */
-	int db_batch_ms;           /* "db.batch_ms": 0..1000, default 2 */
-	int db_queue_cap;          /* "db.queue_cap": 1..1000000, default 10000 */
+	int db_lanes;                     /* "db.lanes": 1..16, default 4 */
+	int db_batch_rows;                /* "db.batch_rows": 1..1000, default 50 */
+	int db_batch_ms;                  /* "db.batch_ms": 0..1000, default 2 */
+	int db_queue_cap;                 /* "db.queue_cap": 1..1000000, default 10000 */
 	/* broker */
-	char mqtt_host[64];        /* "mqtt.host": numeric, default "127.0.0.1"; env KYSO_MQTT_HOST */
-	int mqtt_port;             /* "mqtt.port": 1..65535, default 1883; env KYSO_MQTT_PORT */
-	int mqtt_inflight;         /* "mqtt.inflight": 1..1000, default 100 */
-	int mqtt_keepalive_s;      /* "mqtt.keepalive_s": 5..600, default 30 */
+	char mqtt_host[64];   /* "mqtt.host": numeric, default "127.0.0.1"; env KYSO_MQTT_HOST */
+	int mqtt_port;        /* "mqtt.port": 1..65535, default 1883; env KYSO_MQTT_PORT */
+	int mqtt_inflight;    /* "mqtt.inflight": 1..1000, default 100 */
+	int mqtt_keepalive_s; /* "mqtt.keepalive_s": 5..600, default 30 */
 	/* limits (PROTOCOL.md section 3) */
-	int frame_max;             /* "limits.frame_bytes": 1024..1048576, default 65536 */
-	int frame_hard_cap;        /* "limits.frame_hard_cap": frame_max..16777216, default 1048576 */
-	int inflight_per_conn;     /* "limits.inflight_per_conn": 1..4096, default 256 */
-	int max_sessions;          /* "limits.max_sessions": 1..1000000, default 10000 */
-	int auth_fail_per_min;     /* "limits.auth_failures_per_minute": 1..10000, default 20 */
+	int frame_max;         /* "limits.frame_bytes": 1024..1048576, default 65536 */
+	int frame_hard_cap;    /* "limits.frame_hard_cap": frame_max..16777216, default 1048576 */
+	int inflight_per_conn; /* "limits.inflight_per_conn": 1..4096, default 256 */
+	int max_sessions;      /* "limits.max_sessions": 1..1000000, default 10000 */
+	int auth_fail_per_min; /* "limits.auth_failures_per_minute": 1..10000, default 20 */
 	/* lifecycle */
-	int drain_timeout_s;       /* "shutdown.drain_timeout_s": 1..300, default 10 */
-	int log_level;             /* "log.level": "error"|"warn"|"info"|"debug", default "info" */
+	int drain_timeout_s; /* "shutdown.drain_timeout_s": 1..300, default 10 */
+	int log_level;       /* "log.level": "error"|"warn"|"info"|"debug", default "info" */
 };
 
 enum gw_cfg_flag {

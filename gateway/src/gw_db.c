@@ -102,7 +102,8 @@ gw_db_start(struct gw *gw, char *err, size_t errlen)
 		return -1;
 	}
 	for (int i = 0; i < gw->ndbw; i++)
-		gw->dbw[i] = (struct gw_fdwatch){ .fd = -1, .idx = i, .cb = db_poll_cb, .owner = gw };
+		gw->dbw[i] =
+		        (struct gw_fdwatch){ .fd = -1, .idx = i, .cb = db_poll_cb, .owner = gw };
 	uv_timer_init(gw->loop, &gw->db_timer);
 	gw->db_timer.data = gw;
 	uv_timer_start(&gw->db_timer, db_timer_cb, 0, 0);

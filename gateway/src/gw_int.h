@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <uv.h>
-#include <libwebsockets.h>
 #include <jansson.h>
+#include <libwebsockets.h>
+#include <uv.h>
 
 #include <kyso/db.h>
 
@@ -45,14 +45,14 @@ struct gw_session {
 	uint64_t id;
 	struct gw_principal who;
 	char peer[64];
-	uint8_t *rx;      /* the frame being assembled, at most cfg.frame_max bytes */
-	size_t rx_len;    /* bytes kept in rx */
-	size_t rx_total;  /* bytes of this message so far, kept or not */
+	uint8_t *rx;     /* the frame being assembled, at most cfg.frame_max bytes */
+	size_t rx_len;   /* bytes kept in rx */
+	size_t rx_total; /* bytes of this message so far, kept or not */
 	bool rx_binary;
 	struct gw_outmsg *out_head, *out_tail;
 	int out_count;
-	bool rx_paused;   /* lws_rx_flow_control(0) while our output queue is full */
-	bool closing;     /* close with close_code at the next WRITEABLE */
+	bool rx_paused; /* lws_rx_flow_control(0) while our output queue is full */
+	bool closing;   /* close with close_code at the next WRITEABLE */
 	int close_code;
 };
 
@@ -105,7 +105,7 @@ void gw_server_close_all(struct gw *gw, int close_code);
 bool gw_server_ready(const struct gw *gw);
 
 /* gw_clock.c */
-uint64_t gw_now_us(void);    /* wall clock */
-uint64_t gw_mono_ms(void);   /* monotonic */
+uint64_t gw_now_us(void);  /* wall clock */
+uint64_t gw_mono_ms(void); /* monotonic */
 
 #endif

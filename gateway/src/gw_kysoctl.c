@@ -173,19 +173,32 @@ cmd_client_add(struct db_admin *adm, int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'i': cl.client_id = optarg; break;
-		case 'r': role = optarg; break;
-		case 'o': json_array_append_new(orgs, json_string(optarg)); break;
-		case 'p': cl.display_prefix = optarg; break;
-		case 'd': cl.destination = optarg; break;
-		case 'c': cl.cert_sha256 = optarg; break;
+		case 'i':
+			cl.client_id = optarg;
+			break;
+		case 'r':
+			role = optarg;
+			break;
+		case 'o':
+			json_array_append_new(orgs, json_string(optarg));
+			break;
+		case 'p':
+			cl.display_prefix = optarg;
+			break;
+		case 'd':
+			cl.destination = optarg;
+			break;
+		case 'c':
+			cl.cert_sha256 = optarg;
+			break;
 		case 'q':
 			q = strtol(optarg, &end, 10);
 			if (*end != '\0' || q < 0 || q > 100000)
 				goto out;
 			cl.quota_inflight = (int)q;
 			break;
-		default: goto out;
+		default:
+			goto out;
 		}
 	}
 	if (cl.client_id == NULL || !client_id_valid(cl.client_id)) {
@@ -226,13 +239,13 @@ list_rows(void *arg, const struct db_client_listing *rows, int n)
 			json_t *orgs = json_loads(r->c.orgs_json ? r->c.orgs_json : "[]", 0, NULL);
 
 			json_array_append_new(
-			        arr, json_pack("{s:s, s:s, s:o, s:s, s:s?, s:s?, s:s?}", "id",
-			                       r->c.client_id, "role", db_role_name(r->c.role),
-			                       "orgs", orgs != NULL ? orgs : json_array(),
-			                       "display_prefix",
-			                       r->c.display_prefix ? r->c.display_prefix : "",
-			                       "destination", r->c.destination, "created_at",
-			                       r->created_at, "revoked_at", r->revoked_at));
+			        arr,
+			        json_pack("{s:s, s:s, s:o, s:s, s:s?, s:s?, s:s?}", "id",
+			                  r->c.client_id, "role", db_role_name(r->c.role), "orgs",
+			                  orgs != NULL ? orgs : json_array(), "display_prefix",
+			                  r->c.display_prefix ? r->c.display_prefix : "",
+			                  "destination", r->c.destination, "created_at",
+			                  r->created_at, "revoked_at", r->revoked_at));
 		} else {
 			printf("%-32s %-9s %-8s %s\n", r->c.client_id, db_role_name(r->c.role),
 			       r->revoked_at ? "revoked" : "active",

@@ -1,10 +1,10 @@
 /* gw_main.c -- kyso-gateway: configuration, the loop, signals, start and drain. */
+#include <sys/resource.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <kyso/gw.h>
 
@@ -90,8 +90,9 @@ reload(struct gw *gw)
 	char err[GW_CFG_ERR_MAX], ignored[512];
 
 	if (!gw_config_load(gw->config_path, &next, err)) {
-		gw_log(GW_LOG_ERR, "msg=\"reload refused, keeping the running configuration\" "
-		                   "err=\"%s\"",
+		gw_log(GW_LOG_ERR,
+		       "msg=\"reload refused, keeping the running configuration\" "
+		       "err=\"%s\"",
 		       err);
 		return;
 	}

@@ -29,8 +29,7 @@ struct out {
 	int failed;
 };
 
-static void
-put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 put(struct out *o, const char *fmt, ...)
@@ -74,8 +73,7 @@ db_figures(struct out *o, const struct db_stats *s, int64_t outbox_depth)
 {
 	uint64_t cum = 0;
 
-	metric(o, "kyso_db_queue_depth", "gauge", "Events waiting for a database lane.",
-	       s->queued);
+	metric(o, "kyso_db_queue_depth", "gauge", "Events waiting for a database lane.", s->queued);
 	metric(o, "kyso_db_inflight", "gauge", "Events in batches awaiting their commit.",
 	       s->inflight);
 	metric(o, "kyso_db_committed_total", "counter", "Events committed.", s->committed);

@@ -29,8 +29,8 @@ struct gw_mqtt {
 	struct gw_fdwatch watch;
 	uv_timer_t timer; /* 1 s: loop_misc, reconnects, outbox sweep */
 	bool connected;
-	bool fetching;    /* an outbox fetch is in flight */
-	bool kicked;      /* rows were committed while we were busy */
+	bool fetching; /* an outbox fetch is in flight */
+	bool kicked;   /* rows were committed while we were busy */
 	bool stopping;
 	int backoff_ms;
 	uint64_t next_connect_ms;

@@ -41,11 +41,8 @@ static const struct {
 	const char *name;
 	enum gw_req_type type;
 } req_types[] = {
-	{ "ping", GW_REQ_PING },
-	{ "sign", GW_REQ_SIGN },
-	{ "status", GW_REQ_STATUS },
-	{ "cancel", GW_REQ_CANCEL },
-	{ "subscribe", GW_REQ_SUBSCRIBE },
+	{ "ping", GW_REQ_PING },     { "sign", GW_REQ_SIGN },           { "status", GW_REQ_STATUS },
+	{ "cancel", GW_REQ_CANCEL }, { "subscribe", GW_REQ_SUBSCRIBE },
 };
 
 const char *
@@ -177,7 +174,8 @@ dump_into(json_t *obj, char *out, size_t cap)
 int
 gw_proto_error(char *out, size_t cap, const char *id, const struct gw_status *st)
 {
-	json_t *status = json_pack("{s:i, s:s}", "code", st->code, "name", gw_status_name(st->code));
+	json_t *status =
+	        json_pack("{s:i, s:s}", "code", st->code, "name", gw_status_name(st->code));
 	json_t *obj;
 
 	if (status == NULL)

@@ -335,8 +335,8 @@ confirm_upgrade(struct lws *wsi)
 	if (gw_auth_limited(gw->auth, peer, gw_mono_ms())) {
 		gw->metrics.auth_limited++;
 		return http_answer_now(wsi, 429, "application/json",
-		                       "{\"error\":\"too many failed attempts\"}", "retry-after:",
-		                       "60");
+		                       "{\"error\":\"too many failed attempts\"}",
+		                       "retry-after:", "60");
 	}
 	if ((r = authenticate(wsi, &who)) != GW_AUTH_OK) {
 		auth_refused(wsi, why[r], path);
@@ -349,8 +349,8 @@ confirm_upgrade(struct lws *wsi)
 		                       NULL, NULL);
 	if (gw->draining || gw->metrics.conns_open >= (uint64_t)gw->cfg.max_sessions)
 		return http_answer_now(wsi, 503, "application/json",
-		                       "{\"error\":\"overloaded, retry later\"}", "retry-after:",
-		                       "5");
+		                       "{\"error\":\"overloaded, retry later\"}",
+		                       "retry-after:", "5");
 	if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) <= 0 ||
 	    strstr(proto, WS_PROTOCOL) == NULL)
 		return http_answer_now(wsi, 400, "application/json",
@@ -361,8 +361,8 @@ confirm_upgrade(struct lws *wsi)
 /* ---- plain HTTP: /healthz, /readyz, /metrics ---- */
 
 static int
-http_begin(struct lws *wsi, struct gw_http *h, unsigned int status, const char *ctype,
-           char *body, size_t len)
+http_begin(struct lws *wsi, struct gw_http *h, unsigned int status, const char *ctype, char *body,
+           size_t len)
 {
 	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
 	                                  *end = buf + sizeof(buf) - 1;
@@ -487,9 +487,8 @@ ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, s
 		return confirm_upgrade(wsi);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		/* Checked at CONFIRM_UPGRADE already; here the session keeps who it is. */
-		return authenticate(wsi, &s->who) == GW_AUTH_OK && s->who.role == DB_ROLE_AP
-		               ? 0
-		               : -1;
+		return authenticate(wsi, &s->who) == GW_AUTH_OK && s->who.role == DB_ROLE_AP ? 0
+		                                                                             : -1;
 	case LWS_CALLBACK_ESTABLISHED:
 		session_open(s, wsi);
 		break;

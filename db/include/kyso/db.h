@@ -48,16 +48,16 @@ typedef uint64_t db_clock_fn(void *arg, bool monotonic);
 typedef void db_done_fn(void *arg, uint64_t tag, enum db_err rc);
 
 struct db_config {
-	const char *conninfo; /* libpq URI or key=value; host numeric or a socket folder */
-	const char *node_id;  /* [A-Za-z0-9_.-]{1,64}: chain ids and outbox ownership */
-	int lanes;            /* writer connections, 1..16 (default 4) */
-	int batch_rows;       /* flush a lane at this many rows, 1..1000 (default 50) */
-	int batch_ms;         /* ... or this long after its oldest row, 0..1000 (default 2) */
-	int queue_cap;        /* items waiting per lane, 1..1000000 (default 10000) */
-	int connect_timeout_ms;   /* per attempt (default 5000) */
-	int reconnect_min_ms;     /* jittered back-off floor (default 100) */
-	int reconnect_max_ms;     /* ... and ceiling (default 5000) */
-	int client_refresh_ms;    /* reload the client directory this often (default 2000) */
+	const char *conninfo;   /* libpq URI or key=value; host numeric or a socket folder */
+	const char *node_id;    /* [A-Za-z0-9_.-]{1,64}: chain ids and outbox ownership */
+	int lanes;              /* writer connections, 1..16 (default 4) */
+	int batch_rows;         /* flush a lane at this many rows, 1..1000 (default 50) */
+	int batch_ms;           /* ... or this long after its oldest row, 0..1000 (default 2) */
+	int queue_cap;          /* items waiting per lane, 1..1000000 (default 10000) */
+	int connect_timeout_ms; /* per attempt (default 5000) */
+	int reconnect_min_ms;   /* jittered back-off floor (default 100) */
+	int reconnect_max_ms;   /* ... and ceiling (default 5000) */
+	int client_refresh_ms;  /* reload the client directory this often (default 2000) */
 	db_clock_fn *clock;
 	db_done_fn *done;
 	void *arg; /* passed to clock, done and every other callback below */
@@ -88,12 +88,12 @@ bool db_ready(const struct db *db);
 /* A node event (ARCHITECTURE.md section 5: connections, auth failures, error answers, late
  * device answers). All strings are copied; NULL means absent. */
 struct db_node_event {
-	const char *kind;        /* required: e.g. "conn.open", "conn.close", "auth.fail", "error" */
-	const char *peer;        /* peer address text */
-	const char *client_id;   /* the authenticated client, if any */
-	const char *txn;         /* a transaction this event names, if any */
-	const char *detail_json; /* a JSON object (text), required */
-	const char *mqtt_topic;  /* when set, an outbox row with this topic ... */
+	const char *kind;      /* required: e.g. "conn.open", "conn.close", "auth.fail", "error" */
+	const char *peer;      /* peer address text */
+	const char *client_id; /* the authenticated client, if any */
+	const char *txn;       /* a transaction this event names, if any */
+	const char *detail_json;  /* a JSON object (text), required */
+	const char *mqtt_topic;   /* when set, an outbox row with this topic ... */
 	const char *mqtt_payload; /* ... and this payload is written in the same batch */
 	uint32_t lane_key;        /* picks the lane: same key, same lane, same order */
 };
@@ -130,9 +130,9 @@ enum db_client_role { /* append only */
 const char *db_role_name(enum db_client_role role);
 bool db_role_parse(const char *name, enum db_client_role *out);
 struct db_client {
-	const char *client_id;      /* [a-z0-9-]{1,32} */
-	const uint8_t *key_hash;    /* 32 bytes: SHA-256 of the secret's 32 raw bytes, or NULL */
-	const char *cert_sha256;    /* hex fingerprint of an mTLS certificate, or NULL */
+	const char *client_id;   /* [a-z0-9-]{1,32} */
+	const uint8_t *key_hash; /* 32 bytes: SHA-256 of the secret's 32 raw bytes, or NULL */
+	const char *cert_sha256; /* hex fingerprint of an mTLS certificate, or NULL */
 	enum db_client_role role;
 	const char *orgs_json;      /* JSON array of org slugs */
 	const char *display_prefix; /* prepended to display texts, may be "" */
@@ -175,14 +175,14 @@ struct db_audit_report {
 	int64_t rows_checked;
 	int chains;
 	bool broken;
-	char table[32];  /* where the first break is: "txn_event" or "node_event" */
+	char table[32]; /* where the first break is: "txn_event" or "node_event" */
 	char chain[96];
 	int64_t pos;     /* its position in the chain */
 	char reason[96]; /* "hash mismatch", "position missing", ... */
 };
 /* Walks every chain end to end. DB_OK: intact; DB_E_AUDIT: rep says where it first broke. */
-enum db_err db_admin_audit_verify(struct db_admin *adm, struct db_audit_report *rep,
-                                  char *errbuf, size_t errlen) DB_MUSTCHECK;
+enum db_err db_admin_audit_verify(struct db_admin *adm, struct db_audit_report *rep, char *errbuf,
+                                  size_t errlen) DB_MUSTCHECK;
 
 /* Client administration. key_hash: 32 bytes or NULL; orgs_json: a JSON array text. */
 enum db_err db_admin_client_add(struct db_admin *adm, const struct db_client *c, char *errbuf,

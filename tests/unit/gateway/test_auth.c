@@ -28,9 +28,14 @@ directory(void)
 	SHA256(secret, 32, op_hash);
 	const struct db_client rows[] = {
 		{ .client_id = "zeta-op", .key_hash = op_hash, .role = DB_ROLE_OPERATOR },
-		{ .client_id = "demo-ap", .key_hash = ap_hash, .role = DB_ROLE_AP,
-		  .display_prefix = "UBND DN", .orgs_json = "[\"ubnd-dong-nai\"]" },
-		{ .client_id = "cert-only", .cert_sha256 = "AB01", .role = DB_ROLE_CONNECTOR,
+		{ .client_id = "demo-ap",
+		  .key_hash = ap_hash,
+		  .role = DB_ROLE_AP,
+		  .display_prefix = "UBND DN",
+		  .orgs_json = "[\"ubnd-dong-nai\"]" },
+		{ .client_id = "cert-only",
+		  .cert_sha256 = "AB01",
+		  .role = DB_ROLE_CONNECTOR,
 		  .destination = "dong-nai" },
 	};
 	gw_auth_load(a, rows, 3);

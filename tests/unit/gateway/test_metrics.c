@@ -10,7 +10,9 @@
 
 #include "gw_metrics.h"
 
-const double db_lat_bucket_ms[DB_LAT_BUCKETS] = { 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 0 };
+const double db_lat_bucket_ms[DB_LAT_BUCKETS] = {
+	0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 0
+};
 
 static void
 renders_counters_errors_and_histogram(void **state)

@@ -161,8 +161,8 @@ pong_carries_id_and_rfc3339_time(void **state)
 	(void)state;
 	/* 2026-11-22T03:15:30.123Z */
 	assert_true(gw_proto_pong(out, sizeof(out), "p", 1795317330123000ull) > 0);
-	assert_string_equal(out,
-	                    "{\"type\":\"pong\",\"id\":\"p\",\"time\":\"2026-11-22T03:15:30.123Z\"}");
+	assert_string_equal(
+	        out, "{\"type\":\"pong\",\"id\":\"p\",\"time\":\"2026-11-22T03:15:30.123Z\"}");
 }
 
 static void
