@@ -81,7 +81,6 @@ session_error(struct gw_session *s, const char *id, const struct gw_status *st)
 static void
 handle_request(struct gw_session *s, struct gw_req *req)
 {
-	struct gw *gw = gw_of(s->wsi);
 	struct gw_status st;
 	char txt[ANSWER_MAX];
 	int n;
@@ -101,7 +100,6 @@ handle_request(struct gw_session *s, struct gw_req *req)
 		session_error(s, req->id, &st);
 		break;
 	}
-	(void)gw;
 }
 
 static void

@@ -163,11 +163,39 @@ smsc_ota_cmd_peek(const uint8_t *pkt, size_t len, struct smsc_ota_cmd *hdr)
 	return SMSC_OK;
 }
 
+/* The common tail of opening a command packet and a PoR (TS 102 225 5.1.1, 5.1.2): verify the
+ * checksum the SPI asks for over mac_in, then copy the secured data out to the caller. */
+static enum smsc_err
+check_and_take(unsigned kind, uint8_t kid, const struct smsc_ota_keys *keys, const uint8_t *mac_in,
+               size_t m, const uint8_t *got_cc, int cc_len, const uint8_t *data, size_t data_len,
+               uint8_t *work, size_t cap)
+{
+	enum smsc_err rc = SMSC_OK;
+	uint8_t cc[8];
+
+	if (cc_len > 0) {
+		if ((rc = compute_check(kind, kid, keys, mac_in, m, cc)) != SMSC_OK)
+			goto out;
+		if (CRYPTO_memcmp(cc, got_cc, (size_t)cc_len) != 0) {
+			rc = SMSC_E_CC;
+			goto out;
+		}
+	}
+	if (data_len > cap) {
+		rc = SMSC_E_SPACE;
+		goto out;
+	}
+	memcpy(work, data, data_len);
+out:
+	explicit_bzero(cc, sizeof(cc));
+	return rc;
+}
+
 enum smsc_err
 smsc_ota_cmd_open(const uint8_t *pkt, size_t len, const struct smsc_ota_keys *keys, uint8_t *work,
                   size_t cap, struct smsc_ota_cmd *out)
 {
-	uint8_t plain[PKT_MAX], mac_in[PKT_MAX], cc[8];
+	uint8_t plain[PKT_MAX], mac_in[PKT_MAX];
 	struct smsc_ota_cmd h;
 	enum smsc_err rc;
 	unsigned kind;
@@ -206,19 +234,10 @@ smsc_ota_cmd_open(const uint8_t *pkt, size_t len, const struct smsc_ota_keys *ke
 	memcpy(mac_in + CMD_CLEAR, plain, 6);
 	memcpy(mac_in + 16, plain + 6 + cc_len, sec - 6 - (size_t)cc_len);
 	m = 16 + sec - 6 - (size_t)cc_len;
-	if (cc_len > 0) {
-		if ((rc = compute_check(kind, h.kid, keys, mac_in, m, cc)) != SMSC_OK)
-			goto out;
-		if (CRYPTO_memcmp(cc, plain + 6, (size_t)cc_len) != 0) {
-			rc = SMSC_E_CC;
-			goto out;
-		}
-	}
-	if (data_len > cap) {
-		rc = SMSC_E_SPACE;
+	rc = check_and_take(kind, h.kid, keys, mac_in, m, plain + 6, cc_len, plain + 6 + cc_len,
+	                    data_len, work, cap);
+	if (rc != SMSC_OK)
 		goto out;
-	}
-	memcpy(work, plain + 6 + cc_len, data_len);
 	h.data = work;
 	h.data_len = data_len;
 	*out = h;
@@ -293,7 +312,7 @@ smsc_ota_rsp_open(const uint8_t *pkt, size_t len, uint8_t spi2, uint8_t kic, uin
                   const struct smsc_ota_keys *keys, uint8_t *work, size_t cap,
                   struct smsc_ota_rsp *out)
 {
-	uint8_t plain[PKT_MAX], mac_in[PKT_MAX + 3], cc[8];
+	uint8_t plain[PKT_MAX], mac_in[PKT_MAX + 3];
 	struct smsc_ota_rsp r;
 	unsigned kind = (spi2 >> 2) & 0x03;
 	int want = check_len(kind, kid);
@@ -343,19 +362,10 @@ smsc_ota_rsp_open(const uint8_t *pkt, size_t len, uint8_t spi2, uint8_t kic, uin
 	memcpy(mac_in + 9, plain, 7);
 	memcpy(mac_in + 16, plain + 7 + cc_len, sec - 7 - cc_len);
 	m = 16 + sec - 7 - cc_len;
-	if (cc_len > 0) {
-		if ((rc = compute_check(kind, kid, keys, mac_in, m, cc)) != SMSC_OK)
-			goto out;
-		if (CRYPTO_memcmp(cc, plain + 7, cc_len) != 0) {
-			rc = SMSC_E_CC;
-			goto out;
-		}
-	}
-	if (data_len > cap) {
-		rc = SMSC_E_SPACE;
+	rc = check_and_take(kind, kid, keys, mac_in, m, plain + 7, (int)cc_len, plain + 7 + cc_len,
+	                    data_len, work, cap);
+	if (rc != SMSC_OK)
 		goto out;
-	}
-	memcpy(work, plain + 7 + cc_len, data_len);
 	r.data = work;
 	r.data_len = data_len;
 	*out = r;
