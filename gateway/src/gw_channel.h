@@ -7,6 +7,7 @@
 #ifndef GW_CHANNEL_H
 #define GW_CHANNEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,9 +55,9 @@ typedef void gw_chan_event_fn(void *engine, const struct gw_chan_event *ev);
 struct gw_channel {
 	const char *name; /* "sim", "pcsc" */
 	void *self;
-	/* 0 when the request is on its way (events follow), else a PROTOCOL.md status*10+sub
-	 * style code packed as status*10000+sub (e.g. 2090000+2093) for an immediate failure. */
-	int (*start)(void *self, const struct gw_chan_request *req);
+	/* 0 when the request is on its way (events follow); -1 when it failed at once, with the
+	 * PROTOCOL.md section 5 code in *status and *sub (e.g. 209/2093 for an unknown number). */
+	int (*start)(void *self, const struct gw_chan_request *req, int *status, int *sub);
 	/* The engine gave up on ref (cancel, deadline): stop retrying, forget it. */
 	void (*abandon)(void *self, int64_t ref);
 	/* Set by the engine before the first start(). */
