@@ -57,6 +57,8 @@ struct gw_session {
 };
 
 struct gw_mqtt;
+struct gw_agentsrv;
+struct gw_channel;
 
 struct gw {
 	uv_loop_t *loop;
@@ -73,6 +75,7 @@ struct gw {
 	struct gw_metrics metrics;
 	struct gw_session *sessions;
 	uint64_t next_session_id;
+	struct gw_agentsrv *agents; /* /v1/agent sessions and the token channel (gw_agent.c) */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t drain_timer;
 	uv_timer_t health_timer;
@@ -103,6 +106,19 @@ void gw_mqtt_health(struct gw_mqtt *m, const char *state);
 int gw_server_start(struct gw *gw, char *err, size_t errlen);
 void gw_server_close_all(struct gw *gw, int close_code);
 bool gw_server_ready(const struct gw *gw);
+
+/* Authenticates an upgrade request (API key header or mTLS) against the directory. */
+enum gw_auth_result gw_server_auth(struct lws *wsi, struct gw_principal *who);
+
+/* gw_agent.c: /v1/agent (PROTOCOL.md section 7) and the "pcsc" device channel. */
+#define GW_AGENT_PROTOCOL "kyso.agent.v1"
+int gw_agent_start(struct gw *gw); /* before the listener */
+void gw_agent_stop(struct gw *gw); /* closes the tick timer (finish) */
+void gw_agent_free(struct gw *gw); /* after lws is destroyed and the loop closed */
+void gw_agent_close_all(struct gw *gw, int close_code);
+struct gw_channel *gw_agent_channel(struct gw *gw); /* the engine's "pcsc" channel */
+int gw_agent_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                size_t len);
 
 /* gw_clock.c */
 uint64_t gw_now_us(void);  /* wall clock */

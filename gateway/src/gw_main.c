@@ -42,6 +42,7 @@ finish(struct gw *gw)
 	uv_close((uv_handle_t *)&gw->sig_term, NULL);
 	uv_close((uv_handle_t *)&gw->sig_int, NULL);
 	uv_close((uv_handle_t *)&gw->sig_hup, NULL);
+	gw_agent_stop(gw);
 	if (gw->mqtt != NULL) {
 		gw_mqtt_stop(gw->mqtt);
 		gw->mqtt = NULL;
@@ -175,6 +176,8 @@ start(struct gw *gw)
 	}
 	if ((gw->mqtt = gw_mqtt_new(gw)) == NULL)
 		return -1;
+	if (gw_agent_start(gw) != 0)
+		return -1;
 	if (gw_server_start(gw, err, sizeof(err)) != 0) {
 		gw_log(GW_LOG_ERR, "msg=\"listener failed\" err=\"%s\"", err);
 		return -1;
@@ -223,6 +226,7 @@ gw_gateway_main(int argc, char **argv)
 	if (uv_loop_close(&loop) != 0)
 		gw_log(GW_LOG_WARN, "msg=\"handles left open at exit\"");
 	gw_auth_free(gw.auth);
+	gw_agent_free(&gw);
 	gw_log(GW_LOG_INFO, "msg=\"stopped\" exit=%d", gw.exit_code);
 	return gw.exit_code;
 }

@@ -261,8 +261,8 @@ peer_cert_fp(struct lws *wsi, char out[65])
 	X509_free(cert);
 }
 
-static enum gw_auth_result
-authenticate(struct lws *wsi, struct gw_principal *who)
+enum gw_auth_result
+gw_server_auth(struct lws *wsi, struct gw_principal *who)
 {
 	struct gw *gw = gw_of(wsi);
 	char header[256], fp[65];
@@ -324,11 +324,13 @@ confirm_upgrade(struct lws *wsi)
 	char path[64], proto[128], peer[64];
 	struct gw_principal who;
 	enum gw_auth_result r;
+	bool agent;
 
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
-	    strcmp(path, "/v1/ws") != 0)
+	    (strcmp(path, "/v1/ws") != 0 && strcmp(path, "/v1/agent") != 0))
 		return http_answer_now(wsi, 404, "application/json", "{\"error\":\"not found\"}",
 		                       NULL, NULL);
+	agent = strcmp(path, "/v1/agent") == 0; /* PROTOCOL.md 7: agents, their own role */
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
 	if (gw_auth_limited(gw->auth, peer, gw_mono_ms())) {
 		gw->metrics.auth_limited++;
@@ -336,23 +338,27 @@ confirm_upgrade(struct lws *wsi)
 		                       "{\"error\":\"too many failed attempts\"}",
 		                       "retry-after:", "60");
 	}
-	if ((r = authenticate(wsi, &who)) != GW_AUTH_OK) {
+	if ((r = gw_server_auth(wsi, &who)) != GW_AUTH_OK) {
 		auth_refused(wsi, why[r], path);
 		return http_answer_now(wsi, 401, "application/json", "{\"error\":\"unauthorized\"}",
 		                       NULL, NULL);
 	}
-	if (who.role != DB_ROLE_AP)
+	if (who.role != (agent ? DB_ROLE_AGENT : DB_ROLE_AP))
 		return http_answer_now(wsi, 403, "application/json",
-		                       "{\"error\":\"this endpoint is for application providers\"}",
+		                       agent ? "{\"error\":\"this endpoint is for agents\"}"
+		                             : "{\"error\":\"this endpoint is for application "
+		                               "providers\"}",
 		                       NULL, NULL);
 	if (gw->draining || gw->metrics.conns_open >= (uint64_t)gw->cfg.max_sessions)
 		return http_answer_now(wsi, 503, "application/json",
 		                       "{\"error\":\"overloaded, retry later\"}",
 		                       "retry-after:", "5");
 	if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) <= 0 ||
-	    strstr(proto, WS_PROTOCOL) == NULL)
+	    strstr(proto, agent ? GW_AGENT_PROTOCOL : WS_PROTOCOL) == NULL)
 		return http_answer_now(wsi, 400, "application/json",
-		                       "{\"error\":\"subprotocol kyso.v1 required\"}", NULL, NULL);
+		                       agent ? "{\"error\":\"subprotocol kyso.agent.v1 required\"}"
+		                             : "{\"error\":\"subprotocol kyso.v1 required\"}",
+		                       NULL, NULL);
 	return 0;
 }
 
@@ -392,7 +398,7 @@ http_metrics(struct lws *wsi, struct gw_http *h)
 	size_t len = 0;
 	char *body;
 
-	if (authenticate(wsi, &who) != GW_AUTH_OK || who.role != DB_ROLE_OPERATOR) {
+	if (gw_server_auth(wsi, &who) != GW_AUTH_OK || who.role != DB_ROLE_OPERATOR) {
 		auth_refused(wsi, "metrics needs an operator key", "/metrics");
 		return http_begin(wsi, h, 401, "application/json",
 		                  strdup("{\"error\":\"unauthorized\"}"), 24);
@@ -429,7 +435,7 @@ http_request(struct lws *wsi, struct gw_http *h, const char *uri)
 	}
 	if (strcmp(uri, "/metrics") == 0)
 		return http_metrics(wsi, h);
-	if (strcmp(uri, "/v1/ws") == 0) {
+	if (strcmp(uri, "/v1/ws") == 0 || strcmp(uri, "/v1/agent") == 0) {
 		body = strdup("{\"error\":\"websocket upgrade required\"}");
 		return body == NULL ? 1 : http_begin(wsi, h, 426, "application/json", body, 38);
 	}
@@ -479,14 +485,18 @@ static int
 ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct gw_session *s = user;
+	char path[32];
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return confirm_upgrade(wsi);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		/* Checked at CONFIRM_UPGRADE already; here the session keeps who it is. */
-		return authenticate(wsi, &s->who) == GW_AUTH_OK && s->who.role == DB_ROLE_AP ? 0
-		                                                                             : -1;
+		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
+		    strcmp(path, "/v1/ws") != 0)
+			return -1; /* kyso.v1 offered on /v1/agent */
+		return gw_server_auth(wsi, &s->who) == GW_AUTH_OK && s->who.role == DB_ROLE_AP ? 0
+		                                                                               : -1;
 	case LWS_CALLBACK_ESTABLISHED:
 		session_open(s, wsi);
 		break;
@@ -507,6 +517,7 @@ ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, s
 static const struct lws_protocols protocols[] = {
 	{ "http", http_cb, sizeof(struct gw_http), 0, 0, NULL, 0 },
 	{ WS_PROTOCOL, ws_cb, sizeof(struct gw_session), 4096, 0, NULL, 0 },
+	{ GW_AGENT_PROTOCOL, gw_agent_cb, sizeof(void *), 4096, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -576,4 +587,5 @@ gw_server_close_all(struct gw *gw, int close_code)
 		s->close_code = close_code;
 		lws_callback_on_writable(s->wsi);
 	}
+	gw_agent_close_all(gw, close_code);
 }
