@@ -297,6 +297,7 @@ assuan_spawn(struct assuan *a, const char *program)
 {
 	int in[2], out[2];
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
 	char *argv[] = { (char *)(uintptr_t)program, NULL };
 	int rc;
 
@@ -309,7 +310,12 @@ assuan_spawn(struct assuan *a, const char *program)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	rc = posix_spawnp(&a->pid, program, &fa, NULL, argv, environ);
+	/* Its own process group, so that a stuck dialogue is killed with all its children. */
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
+	rc = posix_spawnp(&a->pid, program, &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(in[0]);
 	close(out[1]);
@@ -331,13 +337,13 @@ assuan_end(struct assuan *a)
 	}
 	close(a->to);
 	close(a->from);
-	/* A pinentry that does not leave at BYE within the deadline is killed. */
+	/* A pinentry that does not leave at BYE within a second is killed, with its group. */
 	for (int i = 0; i < 100 && waitpid(a->pid, &st, WNOHANG) == 0; i++) {
 		struct timespec ts = { 0, 10 * 1000000L };
 
 		nanosleep(&ts, NULL);
 		if (i == 99) {
-			kill(a->pid, SIGKILL);
+			kill(-a->pid, SIGKILL);
 			waitpid(a->pid, &st, 0);
 		}
 	}
