@@ -75,6 +75,12 @@ void gwa_event(struct gw_agents *a, const char *kind, const struct gw_agent_peer
 struct gw_agent_peer *gwa_find_token(const struct gw_agents *a, const char *serial,
                                      const struct card_msg_token **tok);
 
+/* gw_agent_verify.c: the signature against the announced certificate (RSA PKCS#1 v1.5 with
+ * the digest's hash, or a DER ECDSA signature over it). */
+bool gwa_sig_verifies(const uint8_t *cert, size_t cert_len, const char *alg, const uint8_t *hash,
+                      size_t hash_len, const uint8_t *sig, size_t sig_len);
+const struct card_msg_cert *gwa_cert_for_key(const struct gw_agent_peer *p, const char *key_id);
+
 /* gw_chan_token.c */
 void gwa_chan_init(struct gw_agents *a);
 void gwa_jobs_free(struct gw_agents *a);

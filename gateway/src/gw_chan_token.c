@@ -370,9 +370,11 @@ answer_allowed(struct gw_agents *a, struct gw_agent_peer *p, const struct gw_tjo
 }
 
 static void
-on_signed(struct gw_agents *a, struct gw_tjob **pp, const struct card_msg *m)
+on_signed(struct gw_agents *a, struct gw_agent_peer *p, struct gw_tjob **pp,
+          const struct card_msg *m)
 {
 	struct gw_tjob *j = *pp;
+	const struct card_msg_cert *cert = gwa_cert_for_key(p, j->key_id);
 	struct gw_chan_event ev = { .kind = GW_CHAN_SIGNED,
 		                    .ref = j->ref,
 		                    .retries_left = -1,
@@ -382,7 +384,16 @@ on_signed(struct gw_agents *a, struct gw_tjob **pp, const struct card_msg *m)
 
 	if (j->state == TJ_SENT) /* taken was skipped: the engine still hears DISPATCHED */
 		emit_kind(a, j, GW_CHAN_DISPATCHED, "agent took the job");
-	emit(a, &ev);
+	if (cert == NULL || !gwa_sig_verifies(cert->der, cert->len, j->alg, j->hash, j->hash_len,
+	                                      m->sig, m->sig_len)) {
+		gwa_event(
+		        a, "agent.refused", p,
+		        json_pack("{s:s, s:s}", "why", "signature does not verify", "job", j->job));
+		emit_failed(a, j, 503, 0, -1,
+		            "signature does not verify against the token's certificate");
+	} else {
+		emit(a, &ev);
+	}
 	job_end(a, pp);
 }
 
@@ -431,7 +442,7 @@ gwa_job_answer(struct gw_agents *a, struct gw_agent_peer *p, const struct card_m
 			gwa_dispatch(a);
 			return GW_AGENT_RX_IGNORED;
 		}
-		on_signed(a, pp, m);
+		on_signed(a, p, pp, m);
 		break;
 	case CARD_MSG_FAILED:
 		on_failed(a, pp, m);

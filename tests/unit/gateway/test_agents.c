@@ -10,11 +10,16 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include <kyso/card_msg.h>
 #include "gw_agents.h"
 
 #define MAXF 32
+
+static uint8_t digest[48]; /* what the jobs sign: the first 32 (sha256) or 48 bytes */
 
 /* A fake connection: the frames the gateway queued on it. */
 struct conn {
@@ -85,8 +90,78 @@ on_event(void *engine, const struct gw_chan_event *ev)
 	nevs++;
 }
 
-static const uint8_t cert_rsa[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
-static const uint8_t cert_ec[] = { 0x30, 0x03, 0x02, 0x01, 0x02 };
+/* Real keys and self-signed certificates, made once: the channel verifies every signature
+ * against the announced certificate. */
+struct testkey {
+	EVP_PKEY *key;
+	uint8_t *der;
+	size_t len;
+};
+static struct testkey rsa_k, ec_k;
+#define cert_rsa (&rsa_k)
+#define cert_ec  (&ec_k)
+
+static void
+make_cert(struct testkey *k, EVP_PKEY *key)
+{
+	X509 *x = X509_new();
+	unsigned char *der = NULL;
+	int n;
+
+	assert_non_null(key);
+	k->key = key;
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	                           (const unsigned char *)"test", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	n = i2d_X509(x, &der);
+	assert_true(n > 0);
+	k->der = der;
+	k->len = (size_t)n;
+	X509_free(x);
+}
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	make_cert(&rsa_k, EVP_RSA_gen(2048));
+	make_cert(&ec_k, EVP_EC_gen("P-256"));
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	EVP_PKEY_free(rsa_k.key);
+	EVP_PKEY_free(ec_k.key);
+	OPENSSL_free(rsa_k.der);
+	OPENSSL_free(ec_k.der);
+	return 0;
+}
+
+/* A signature over hash as a token makes it (RSA PKCS#1 v1.5 with DigestInfo, ECDSA DER). */
+static size_t
+sign_hash(const struct testkey *k, const uint8_t *hash, size_t hash_len, uint8_t *sig)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(k->key, NULL);
+	size_t len = CARD_MSG_SIG_MAX;
+
+	assert_int_equal(EVP_PKEY_sign_init(ctx), 1);
+	if (EVP_PKEY_base_id(k->key) == EVP_PKEY_RSA) {
+		EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING);
+		EVP_PKEY_CTX_set_signature_md(ctx, hash_len == 48 ? EVP_sha384() : EVP_sha256());
+	}
+	assert_int_equal(EVP_PKEY_sign(ctx, sig, &len, hash, hash_len), 1);
+	EVP_PKEY_CTX_free(ctx);
+	return len;
+}
 
 struct fx {
 	struct gw_agents *a;
@@ -176,9 +251,9 @@ tokens(struct fx *f, struct gw_agent_peer *p, uint64_t seq, const char *serial, 
 		snprintf(t.token_id, sizeof(t.token_id), "tok-%s", serial);
 		snprintf(t.reader, sizeof(t.reader), "Kyso CI Reader 00 00");
 		snprintf(t.serial, sizeof(t.serial), "%s", serial);
-		const uint8_t *c = ec ? cert_ec : cert_rsa;
-		assert_int_equal(card_msg_token_add_cert(&t, c, 5), CARD_MSG_OK);
-		card_msg_key_id(c, 5, t.keys[0].key_id);
+		const struct testkey *c = ec ? cert_ec : cert_rsa;
+		assert_int_equal(card_msg_token_add_cert(&t, c->der, c->len), CARD_MSG_OK);
+		card_msg_key_id(c->der, c->len, t.keys[0].key_id);
 		snprintf(t.keys[0].alg, sizeof(t.keys[0].alg),
 		         ec ? "ecdsa-p256-sha256" : "rsa-pkcs1-sha256");
 		t.nkeys = 1;
@@ -206,8 +281,6 @@ agent_up(struct fx *f, int which, const char *id, const char *serial)
 	hello(f, *pp, id);
 	assert_int_equal(tokens(f, *pp, 1, serial, false), GW_AGENT_RX_OK);
 }
-
-static uint8_t digest[48];
 
 static int
 start(struct fx *f, int64_t ref, const char *txn, const char *serial, const char *hash_alg,
@@ -263,17 +336,27 @@ answer_failed(struct fx *f, struct gw_agent_peer *p, const char *job, int code, 
 	return rx(f, p, &m);
 }
 
+/* A `signed` answer: the key id of cert, a signature by its key over the job's digest (the
+ * tests' jobs sign the first 32 bytes of `digest`), or a broken one. */
 static enum gw_agent_rx
-answer_signed(struct fx *f, struct gw_agent_peer *p, const char *job, const uint8_t *cert)
+answer_signed_as(struct fx *f, struct gw_agent_peer *p, const char *job, const struct testkey *cert,
+                 bool good)
 {
 	struct card_msg m;
 
 	card_msg_init(&m, CARD_MSG_SIGNED);
 	snprintf(m.job, sizeof(m.job), "%s", job);
-	card_msg_key_id(cert, 5, m.key_id);
-	memset(m.sig, 0x5a, 256);
-	m.sig_len = 256;
+	card_msg_key_id(cert->der, cert->len, m.key_id);
+	m.sig_len = sign_hash(cert, digest, 32, m.sig);
+	if (!good)
+		m.sig[m.sig_len / 2] ^= 0x01;
 	return rx(f, p, &m);
+}
+
+static enum gw_agent_rx
+answer_signed(struct fx *f, struct gw_agent_peer *p, const char *job, const struct testkey *cert)
+{
+	return answer_signed_as(f, p, job, cert, true);
 }
 
 static void
@@ -341,7 +424,7 @@ sign_job_full_lifecycle(void **state)
 	last_frame(&f->c1, &m);
 	assert_int_equal(m.type, CARD_MSG_SIGN);
 	assert_string_equal(m.job, "txn-42");
-	card_msg_key_id(cert_rsa, 5, key_id);
+	card_msg_key_id(cert_rsa->der, cert_rsa->len, key_id);
 	assert_string_equal(m.key_id, key_id);
 	assert_string_equal(m.alg, "rsa-pkcs1-sha256");
 	assert_int_equal(m.hash_len, 32);
@@ -360,8 +443,7 @@ sign_job_full_lifecycle(void **state)
 	assert_int_equal(evs[1].kind, GW_CHAN_AWAITING_USER);
 	assert_int_equal(evs[2].kind, GW_CHAN_SIGNED);
 	assert_int_equal(evs[2].ref, 42);
-	assert_int_equal(evs[2].sig_len, 256);
-	assert_int_equal(evs[2].sig[0], 0x5a);
+	assert_int_equal(evs[2].sig_len, 256); /* RSA-2048 */
 	assert_int_equal(gw_agents_job_count(f->a), 0);
 	/* A second answer for the finished job is late: reported by ref, nothing else. */
 	assert_int_equal(answer_signed(f, f->p1, "txn-42", cert_rsa), GW_AGENT_RX_IGNORED);
@@ -538,6 +620,26 @@ other_session_cannot_answer(void **state)
 }
 
 static void
+signature_must_verify(void **state)
+{
+	struct fx *f = *state;
+	int st, sub;
+
+	f->p1 = gw_agents_attach(f->a, &f->c1, "agent-client", "127.0.0.1");
+	hello(f, f->p1, "pc-1");
+	assert_int_equal(tokens(f, f->p1, 1, "EC01", true), GW_AGENT_RX_OK);
+	/* PCSC.md 5.6: the gateway verifies every `signed` against the certificate (503). */
+	assert_int_equal(start(f, 1, "t1", "EC01", "sha256", 60000, &st, &sub), 0);
+	assert_int_equal(answer_signed_as(f, f->p1, "t1", cert_ec, false), GW_AGENT_RX_OK);
+	assert_int_equal(evs[nevs - 1].kind, GW_CHAN_FAILED);
+	assert_int_equal(evs[nevs - 1].status, 503);
+	assert_int_equal(start(f, 2, "t2", "EC01", "sha256", 60000, &st, &sub), 0);
+	assert_int_equal(answer_signed_as(f, f->p1, "t2", cert_ec, true), GW_AGENT_RX_OK);
+	assert_int_equal(evs[nevs - 1].kind, GW_CHAN_SIGNED);
+	assert_int_equal(evs[nevs - 1].ref, 2);
+}
+
+static void
 key_must_fit_the_digest(void **state)
 {
 	struct fx *f = *state;
@@ -602,7 +704,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(other_session_cannot_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(key_must_fit_the_digest, setup, teardown),
 		cmocka_unit_test_setup_teardown(pings_and_dead_peers, setup, teardown),
+		cmocka_unit_test_setup_teardown(signature_must_verify, setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
