@@ -1,10 +1,10 @@
 # shellcheck shell=bash
 # Component "agent": kyso-pcsc-agent connected to node 1's /v1/agent with the demo-agent key,
 # reading the demo tokens' PIN from a 0600 PIN file (tests only, PCSC.md 5.4). It talks PC/SC
-# to the stack's own pcscd, so it runs inside pcscd's mount namespace (nsenter --mount, where
-# the private /run/pcscd socket is; the network stays shared: PCSC.md 1). Without a pcscd
-# component in this tree there is no token to serve: the component is then "n/a" and starts
-# nothing. Files: DIR/agent.key and DIR/agent-pin (0600), DIR/agent.log, DIR/agent.pid.
+# to the stack's own pcscd, so it runs inside the pcsc component's mount namespace (nsenter
+# --mount into the namespace holder, where the private /run/pcscd socket is; the network stays
+# shared: PCSC.md 1), and it survives a pcscd restart there. Without a pcsc component in this
+# tree there is no token to serve: the component is then "n/a" and starts nothing. Files: DIR/agent.key and DIR/agent-pin (0600), DIR/agent.log, DIR/agent.pid.
 # KYSO_TOKEN_PIN sets the PIN written to the PIN file (default 123456, kyso-vcard's default).
 
 agent_bin() { printf '%s/pcsc/agent/kyso-pcsc-agent' "$BUILD_DIR"; }
@@ -14,8 +14,8 @@ agent_keyfile() { printf '%s/agent.key' "$STACK_DIR"; }
 agent_pinfile() { printf '%s/agent-pin' "$STACK_DIR"; }
 agent_id() { printf 'stack-agent-1'; }
 
-# The pcscd component (deploy/lib/pcscd.sh) provides pcscd_pid when it is part of the tree.
-agent_has_pcscd() { declare -F pcscd_pid >/dev/null; }
+# The pcsc component (deploy/lib/pcsc.sh) provides pcsc_ns_pid when it is part of the tree.
+agent_has_pcscd() { declare -F pcsc_ns_pid >/dev/null; }
 
 agent_pid() {
 	local pid
@@ -36,7 +36,7 @@ agent_write_files() {
 agent_up() {
 	local pid pcscd deadline
 	if ! agent_has_pcscd; then
-		say "agent: no pcscd component in this tree; not started"
+		say "agent: no pcsc component in this tree; not started"
 		return 0
 	fi
 	if [ -n "$(agent_pid)" ]; then
@@ -44,8 +44,8 @@ agent_up() {
 		return 0
 	fi
 	[ -x "$(agent_bin)" ] || die "agent: $(agent_bin) is missing (deploy/stack up --rebuild)"
-	pcscd=$(pcscd_pid)
-	[ -n "$pcscd" ] || die "agent: pcscd is not running (component pcscd)"
+	pcscd=$(pcsc_ns_pid)
+	[ -n "$pcscd" ] || die "agent: the pcsc namespace is not up (component pcsc)"
 	[ -n "$(gw_pid 1)" ] || die "agent: the gateway is not running (component gateway)"
 	agent_write_files
 	printf '\n=== deploy/stack start %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$(agent_log)"
@@ -85,7 +85,7 @@ agent_down() {
 agent_status() {
 	local pid
 	if ! agent_has_pcscd; then
-		printf '%-10s %-8s (no pcscd component in this tree)\n' agent n/a
+		printf '%-10s %-8s (no pcsc component in this tree)\n' agent n/a
 		return 0
 	fi
 	pid=$(agent_pid)
