@@ -109,8 +109,8 @@ card_upsert(struct db_admin *adm, const struct db_sim_rec *s, int64_t cred, bool
 /* Keys are replaced; the replay counter only moves forward (TS 102 225: a counter that went
  * back would let the card refuse, or an old message be replayed). */
 static enum db_err
-keyset_upsert(struct db_admin *adm, const char *iccid, const struct db_keyset_rec *k,
-              char *errbuf, size_t errlen)
+keyset_upsert(struct db_admin *adm, const char *iccid, const struct db_keyset_rec *k, char *errbuf,
+              size_t errlen)
 {
 	struct db__params q = { 0 };
 	char kvn[16], counter[24];
@@ -156,11 +156,11 @@ db_admin_sim_import(struct db_admin *adm, const struct db_sim_rec *s, struct db_
 	return db__admin_end(adm, rc, errbuf, errlen);
 }
 
-#define CREDENTIAL_COLUMNS                                                                   \
-	"c.id, c.org, c.person, c.type, c.device, c.msisdn, c.token_serial, c.subject, "     \
-	"c.display_name, c.serial_hex, c.not_before, c.not_after, c.key_alg, c.state, "      \
-	"c.renewal_count, c.cert_sha256, (c.cert_der IS NOT NULL) AS has_cert, "              \
-	"(SELECT s.iccid FROM sim_card s WHERE s.credential = c.id LIMIT 1) AS iccid, "       \
+#define CREDENTIAL_COLUMNS                                                                         \
+	"c.id, c.org, c.person, c.type, c.device, c.msisdn, c.token_serial, c.subject, "           \
+	"c.display_name, c.serial_hex, c.not_before, c.not_after, c.key_alg, c.state, "            \
+	"c.renewal_count, c.cert_sha256, (c.cert_der IS NOT NULL) AS has_cert, "                   \
+	"(SELECT s.iccid FROM sim_card s WHERE s.credential = c.id LIMIT 1) AS iccid, "            \
 	"c.created_at, c.updated_at"
 
 enum db_err
@@ -172,15 +172,15 @@ db_admin_credential_list(struct db_admin *adm, const char *org, char **json, cha
 	if (adm == NULL || json == NULL)
 		return DB_E_INVAL;
 	db__params_add(&q, org);
-	return db__admin_text(adm,
-	                      "SELECT coalesce(json_agg(t ORDER BY t.id), '[]') FROM (SELECT " CREDENTIAL_COLUMNS
-	                      " FROM credential c WHERE $1::text IS NULL OR c.org = $1) t",
-	                      &q, json, errbuf, errlen);
+	return db__admin_text(
+	        adm,
+	        "SELECT coalesce(json_agg(t ORDER BY t.id), '[]') FROM (SELECT " CREDENTIAL_COLUMNS
+	        " FROM credential c WHERE $1::text IS NULL OR c.org = $1) t",
+	        &q, json, errbuf, errlen);
 }
 
 enum db_err
-db_admin_credential_get(struct db_admin *adm, int64_t id, char **json, char *errbuf,
-                        size_t errlen)
+db_admin_credential_get(struct db_admin *adm, int64_t id, char **json, char *errbuf, size_t errlen)
 {
 	struct db__params q = { 0 };
 	char idtxt[24];

@@ -76,8 +76,8 @@ db_admin_delegation_list(struct db_admin *adm, const char *person, bool active, 
 }
 
 enum db_err
-db_admin_seal_assign(struct db_admin *adm, const struct db_seal_rec *s, int64_t *id,
-                     char *errbuf, size_t errlen)
+db_admin_seal_assign(struct db_admin *adm, const struct db_seal_rec *s, int64_t *id, char *errbuf,
+                     size_t errlen)
 {
 	struct db__params q = { 0 };
 	char idtxt[24];
@@ -131,8 +131,7 @@ db_admin_seal_handover(struct db_admin *adm, const struct db_handover_rec *h, in
 }
 
 enum db_err
-db_admin_seal_list(struct db_admin *adm, const char *org, char **json, char *errbuf,
-                   size_t errlen)
+db_admin_seal_list(struct db_admin *adm, const char *org, char **json, char *errbuf, size_t errlen)
 {
 	struct db__params q = { 0 };
 

@@ -6,6 +6,27 @@
 #include "db_int.h"
 
 enum db_err
+db_admin_org_add(struct db_admin *adm, const char *slug, const char *name, const char *province,
+                 const char *parent, bool managing, char *errbuf, size_t errlen)
+{
+	struct db__params q = { 0 };
+
+	if (adm == NULL || slug == NULL || slug[0] == '\0' || name == NULL)
+		return DB_E_INVAL;
+	db__params_add(&q, slug);
+	db__params_add(&q, name);
+	db__params_add(&q, province);
+	db__params_add(&q, parent);
+	db__params_add(&q, managing ? "t" : "f");
+	return db__admin_cmd(adm,
+	                     "INSERT INTO org (slug, name, province, parent, managing_agency) "
+	                     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (slug) DO UPDATE SET "
+	                     "name = EXCLUDED.name, province = EXCLUDED.province, "
+	                     "parent = EXCLUDED.parent, managing_agency = EXCLUDED.managing_agency",
+	                     &q, NULL, errbuf, errlen);
+}
+
+enum db_err
 db_admin_org_list(struct db_admin *adm, char **json, char *errbuf, size_t errlen)
 {
 	if (adm == NULL || json == NULL)

@@ -62,8 +62,8 @@ db_admin_policy_store(struct db_admin *adm, const char *text, const char *sha256
 
 		db__params_add(&d, days[i].day);
 		db__params_add(&d, days[i].kind);
-		rc = db__admin_cmd(adm, "INSERT INTO holiday (day, kind) VALUES ($1, $2)", &d,
-		                   NULL, errbuf, errlen);
+		rc = db__admin_cmd(adm, "INSERT INTO holiday (day, kind) VALUES ($1, $2)", &d, NULL,
+		                   errbuf, errlen);
 	}
 	return db__admin_end(adm, rc, errbuf, errlen);
 }
@@ -78,7 +78,8 @@ db_admin_policy_text(struct db_admin *adm, char **text, char *errbuf, size_t err
 	rc = db__admin_text(adm, "SELECT text FROM policy_source ORDER BY id DESC LIMIT 1", NULL,
 	                    text, errbuf, errlen);
 	if (rc == DB_E_NOTFOUND)
-		db__admin_seterr(errbuf, errlen, "no policy loaded (kysoctl policy load FILE)", NULL);
+		db__admin_seterr(errbuf, errlen, "no policy loaded (kysoctl policy load FILE)",
+		                 NULL);
 	return rc;
 }
 

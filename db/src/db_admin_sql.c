@@ -53,9 +53,12 @@ db__admin_run(struct db_admin *adm, const char *sql, const struct db__params *p,
 		return DB_OK;
 	}
 	rc = res == NULL ? DB_E_QUERY : map_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
-	db__admin_seterr(errbuf, errlen, db_strerror(rc),
-	                 res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-	                             : PQerrorMessage(adm->pq));
+	/* The server's own words; the caller names the operation and rc the kind. */
+	db__admin_seterr(errbuf, errlen,
+	                 res != NULL && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) != NULL
+	                         ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+	                         : PQerrorMessage(adm->pq),
+	                 NULL);
 	PQclear(res);
 	return rc;
 }
@@ -84,7 +87,7 @@ db__admin_text(struct db_admin *adm, const char *sql, const struct db__params *p
 	if (rc != DB_OK)
 		return rc;
 	if (PQntuples(res) < 1 || PQnfields(res) < 1 || PQgetisnull(res, 0, 0)) {
-		db__admin_seterr(errbuf, errlen, "not found", NULL);
+		db__admin_seterr(errbuf, errlen, "no such row", NULL);
 		rc = DB_E_NOTFOUND;
 	} else if ((*out = strdup(PQgetvalue(res, 0, 0))) == NULL) {
 		rc = DB_E_NOMEM;

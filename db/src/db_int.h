@@ -238,7 +238,8 @@ enum db_err db__conninfo_with_dbname(const char *conninfo, const char *dbname, c
  * db__params_bin(); NULL is SQL NULL. */
 #define DB_PARAMS_MAX 24
 struct db__params {
-	int n; /* over DB_PARAMS_MAX: a programming error, caught by db__admin_run's callers' tests */
+	int n; /* over DB_PARAMS_MAX: a programming error, caught by db__admin_run's callers' tests
+	        */
 	const char *v[DB_PARAMS_MAX];
 	int len[DB_PARAMS_MAX];
 	int fmt[DB_PARAMS_MAX];

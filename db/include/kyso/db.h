@@ -212,6 +212,11 @@ enum db_err db_admin_org_ensure(struct db_admin *adm, const char *slug, const ch
  * (unique key), DB_E_NOTFOUND (a row named does not exist, or is not in the state asked),
  * DB_E_QUERY (anything else the server said), DB_E_NOMEM. */
 
+/* Creates or updates an organisation (parent NULL: top level). managing: a directly managing
+ * agency, the only one that files its subscribers' requests (REGULATION.md A8). */
+enum db_err db_admin_org_add(struct db_admin *adm, const char *slug, const char *name,
+                             const char *province, const char *parent, bool managing, char *errbuf,
+                             size_t errlen) DB_MUSTCHECK;
 enum db_err db_admin_org_list(struct db_admin *adm, char **json, char *errbuf,
                               size_t errlen) DB_MUSTCHECK;
 
@@ -235,8 +240,7 @@ enum db_err db_admin_role_add(struct db_admin *adm, const struct db_role_rec *r,
                               char *errbuf, size_t errlen) DB_MUSTCHECK;
 /* org, person NULL: no filter. current: only titles valid now. */
 enum db_err db_admin_role_list(struct db_admin *adm, const char *org, const char *person,
-                               bool current, char **json, char *errbuf,
-                               size_t errlen) DB_MUSTCHECK;
+                               bool current, char **json, char *errbuf, size_t errlen) DB_MUSTCHECK;
 
 struct db_delegation_rec { /* C8, C9 */
 	const char *grantor, *grantee;
@@ -325,15 +329,15 @@ enum db_err db_admin_credential_set_state(struct db_admin *adm, int64_t id, cons
 
 struct db_request_rec { /* a routed lifecycle request (REGULATION.md section 4) */
 	const char *type, *org, *person, *cred_type, *device, *province, *destination, *channel;
-	int64_t credential; /* 0: none (issue) */
+	int64_t credential;                   /* 0: none (issue) */
 	int form, form2, legacy_form, sla_wd; /* form2, legacy_form 0: none; sla_wd -1: none */
 	const char *truc_code, *due_date;     /* NULL: none */
 	const char *status;                   /* "draft" or "filed" */
 	const char *detail_json;              /* JSON object */
 	const char *note;                     /* first history entry */
 };
-enum db_err db_admin_request_add(struct db_admin *adm, const struct db_request_rec *r,
-                                 int64_t *id, char *errbuf, size_t errlen) DB_MUSTCHECK;
+enum db_err db_admin_request_add(struct db_admin *adm, const struct db_request_rec *r, int64_t *id,
+                                 char *errbuf, size_t errlen) DB_MUSTCHECK;
 /* org, status NULL: no filter. */
 enum db_err db_admin_request_list(struct db_admin *adm, const char *org, const char *status,
                                   char **json, char *errbuf, size_t errlen) DB_MUSTCHECK;
