@@ -8,7 +8,8 @@
 #include "db_int.h"
 
 /* Inserts the credential unless one with the same cert_sha256 exists. A missing person is
- * looked up by msisdn in the credential's organisation (SIM imports carry no person). */
+ * looked up by msisdn in the credential's organisation (SIM imports carry no person); an
+ * existing credential without a person gets the one found now, nothing else changes. */
 static enum db_err
 credential_upsert(struct db_admin *adm, const struct db_credential_rec *c, int64_t *id,
                   bool *created, char *errbuf, size_t errlen)
@@ -40,9 +41,9 @@ credential_upsert(struct db_admin *adm, const struct db_credential_rec *c, int64
 	        "token_serial, cert_der, cert_sha256, subject, display_name, serial_hex, "
 	        "not_before, not_after, key_alg) VALUES ($1, coalesce($2, (SELECT id FROM person "
 	        "WHERE org = $1 AND msisdn = $5 ORDER BY id LIMIT 1)), $3, $4, $5, $6, $7, $8, $9, "
-	        "$10, $11, $12, $13, $14) ON CONFLICT (cert_sha256) DO NOTHING RETURNING id) "
-	        "SELECT id, true FROM ins UNION ALL SELECT id, false FROM credential "
-	        "WHERE cert_sha256 = $8 AND NOT EXISTS (SELECT 1 FROM ins)",
+	        "$10, $11, $12, $13, $14) ON CONFLICT (cert_sha256) DO UPDATE SET person = "
+	        "coalesce(credential.person, EXCLUDED.person) RETURNING id, (xmax = 0)) "
+	        "SELECT * FROM ins",
 	        &q, &res, errbuf, errlen);
 	if (rc != DB_OK)
 		return rc;

@@ -20,6 +20,7 @@
 	"       kysoctl credential import --cert FILE --org SLUG [--person ID]\n"                  \
 	"                 [--type T] [--device D] [--token-serial S] [--msisdn M]\n"               \
 	"       kysoctl credential import --provision FILE --org SLUG\n"                           \
+	"                 [--create-officials TITLE --classes C1,C2]\n"                            \
 	"       kysoctl credential list [--org SLUG] [--json]\n"                                   \
 	"       kysoctl credential lock ID | revoke ID"
 #define CERT_FILE_MAX (64 * 1024)
@@ -197,8 +198,11 @@ import_cert(struct kc *kc, struct db_credential_rec *c, const char *path)
 }
 
 struct prov_tally {
-	int lines, imported, cred_new, card_new;
+	int lines, imported, cred_new, card_new, people_new;
 	json_t *errors;
+	const char *title;   /* --create-officials: the title of a person made for a SIM */
+	const char *classes; /* its document classes (JSON array text) */
+	json_t *people;      /* the organisation's people before the import */
 };
 
 static void
@@ -206,6 +210,38 @@ line_error(struct prov_tally *t, int line, const char *what)
 {
 	json_array_append_new(t->errors, json_pack("{s:i, s:s}", "line", line, "error", what));
 	fprintf(stderr, "kysoctl: provisioning line %d: %s\n", line, what);
+}
+
+/* --create-officials: a SIM whose MSISDN no person of the organisation has gets its own
+ * official, "sim-<msisdn>", holding the given title (A3: titles come from the directory).
+ * Run again, the person exists and nothing changes. */
+static void
+ensure_official(struct kc *kc, const char *org, const char *msisdn, struct prov_tally *t)
+{
+	char id[40], name[64], err[256] = "";
+	struct db_person_rec p = { .id = id, .org = org, .full_name = name, .msisdn = msisdn };
+	struct db_role_rec r = {
+		.person = id, .org = org, .title = t->title, .classes_json = t->classes
+	};
+	enum db_err rc;
+
+	const json_t *person;
+	size_t i;
+
+	json_array_foreach(t->people, i, person)
+	{
+		const char *m = json_string_value(json_object_get(person, "msisdn"));
+
+		if (m != NULL && strcmp(m, msisdn) == 0)
+			return; /* someone holds this number already */
+	}
+	snprintf(id, sizeof(id), "sim-%s", msisdn);
+	snprintf(name, sizeof(name), "Cán bộ %s", msisdn);
+	if ((rc = db_admin_person_add(kc->adm, &p, err, sizeof(err))) == DB_OK &&
+	    (rc = db_admin_role_add(kc->adm, &r, NULL, err, sizeof(err))) == DB_OK)
+		t->people_new++;
+	else if (rc != DB_E_EXISTS)
+		fprintf(stderr, "kysoctl: official for %s: %s\n", msisdn, err);
 }
 
 /* One parsed SIM into the database (one transaction). */
@@ -236,6 +272,8 @@ import_sim(struct kc *kc, const char *org, const struct kc_prov_sim *s, int line
 			                        s->keysets[i].kic_len, s->keysets[i].kid_len,
 			                        s->keysets[i].counter };
 	r.nkeysets = s->nkeysets;
+	if (t->title != NULL)
+		ensure_official(kc, org, s->msisdn, t);
 	rc = db_admin_sim_import(kc->adm, &r, &res, err, sizeof(err));
 	explicit_bzero(ks, sizeof(ks));
 	if (rc != DB_OK)
@@ -246,12 +284,26 @@ import_sim(struct kc *kc, const char *org, const struct kc_prov_sim *s, int line
 }
 
 static int
-import_provision(struct kc *kc, const char *org, const char *path)
+load_people(struct kc *kc, const char *org, json_t **out)
+{
+	char err[256] = "", *txt = NULL;
+	enum db_err rc = db_admin_person_list(kc->adm, org, &txt, err, sizeof(err));
+
+	if (rc != DB_OK)
+		return kc_fail("credential import", rc, err);
+	*out = json_loads(txt, 0, NULL);
+	free(txt);
+	return *out != NULL ? KC_OK : KC_DB;
+}
+
+static int
+import_provision(struct kc *kc, const char *org, const char *path, const char *title,
+                 const char *classes)
 {
 	FILE *f = fopen(path, "r");
 	char *buf = malloc(KC_PROV_LINE_MAX + 2), err[256];
 	struct kc_prov_sim *sim = malloc(sizeof(*sim));
-	struct prov_tally t = { .errors = json_array() };
+	struct prov_tally t = { .errors = json_array(), .title = title, .classes = classes };
 	int status = KC_OK;
 
 	if (f == NULL || buf == NULL || sim == NULL) {
@@ -259,6 +311,8 @@ import_provision(struct kc *kc, const char *org, const char *path)
 		status = f == NULL ? KC_REFUSED : KC_DB;
 		goto out;
 	}
+	if (title != NULL && (status = load_people(kc, org, &t.people)) != KC_OK)
+		goto out;
 	while (fgets(buf, KC_PROV_LINE_MAX + 2, f) != NULL) {
 		size_t n = strlen(buf);
 
@@ -284,21 +338,40 @@ import_provision(struct kc *kc, const char *org, const char *path)
 	if (json_array_size(t.errors) > 0)
 		status = KC_REFUSED;
 	if (kc->json)
-		(void)kc_print_obj(json_pack("{s:i, s:i, s:i, s:i, s:O}", "lines", t.lines,
+		(void)kc_print_obj(json_pack("{s:i, s:i, s:i, s:i, s:i, s:O}", "lines", t.lines,
 		                             "imported", t.imported, "credentials_new", t.cred_new,
-		                             "cards_new", t.card_new, "errors", t.errors));
+		                             "cards_new", t.card_new, "officials_new", t.people_new,
+		                             "errors", t.errors));
 	else
-		printf("%d lines, %d SIMs imported (%d new credentials, %d new cards), %zu "
-		       "errors\n",
-		       t.lines, t.imported, t.cred_new, t.card_new, json_array_size(t.errors));
+		printf("%d lines, %d SIMs imported (%d new credentials, %d new cards, %d new "
+		       "officials), %zu errors\n",
+		       t.lines, t.imported, t.cred_new, t.card_new, t.people_new,
+		       json_array_size(t.errors));
 out:
 	if (buf != NULL)
 		explicit_bzero(buf, KC_PROV_LINE_MAX + 2); /* the lines carry OTA keys */
 	free(buf);
 	free(sim);
 	json_decref(t.errors);
+	json_decref(t.people);
 	if (f != NULL)
 		fclose(f);
+	return status;
+}
+
+static int
+import_provision_opts(struct kc *kc, const char *org, const char *prov, const char *title,
+                      json_t *classes)
+{
+	char *txt = NULL;
+	int status;
+
+	if (title != NULL && json_array_size(classes) == 0)
+		return kc_usage(CRED_USAGE, "--create-officials needs --classes");
+	if (title != NULL && (txt = json_dumps(classes, JSON_COMPACT)) == NULL)
+		return KC_DB;
+	status = import_provision(kc, org, prov, title, txt);
+	free(txt);
 	return status;
 }
 
@@ -306,7 +379,8 @@ static int
 cred_import(struct kc *kc, int argc, char **argv, bool add_only)
 {
 	struct db_credential_rec c = { 0 };
-	const char *cert = NULL, *prov = NULL;
+	const char *cert = NULL, *prov = NULL, *title = NULL;
+	json_t *classes = json_array();
 	struct kc_opt o[] = {
 		{ "org", KC_STR, &c.org, NULL, NULL, true, false },
 		{ "person", KC_STR, &c.person, NULL, NULL, false, false },
@@ -317,27 +391,38 @@ cred_import(struct kc *kc, int argc, char **argv, bool add_only)
 		{ "name", KC_STR, &c.display_name, NULL, NULL, false, false },
 		{ "cert", KC_STR, &cert, NULL, NULL, false, false },
 		{ "provision", KC_STR, &prov, NULL, NULL, false, false },
+		{ "create-officials", KC_STR, &title, NULL, NULL, false, false },
+		{ "classes", KC_LIST, NULL, NULL, classes, false, false },
 	};
 	char err[256] = "";
 	int64_t id = 0;
 	bool created = false;
+	int status;
 	enum db_err rc;
 
-	if (!kc_parse(argc, argv, 1, o, add_only ? 7 : 9, NULL, 0, &kc->json, err, sizeof(err)))
-		return kc_usage(CRED_USAGE, err);
-	if (prov != NULL)
-		return cert == NULL ? import_provision(kc, c.org, prov)
-		                    : kc_usage(CRED_USAGE, "--cert or --provision, not both");
-	if (c.type == NULL)
-		c.type = c.person != NULL ? "personal" : "org";
-	if (c.device == NULL)
-		c.device = "token";
-	if (!add_only)
-		return cert != NULL ? import_cert(kc, &c, cert)
-		                    : kc_usage(CRED_USAGE, "import needs --cert or --provision");
-	if ((rc = db_admin_credential_add(kc->adm, &c, &id, &created, err, sizeof(err))) != DB_OK)
-		return kc_fail("credential add", rc, err);
-	return kc_show_added(kc, "credential", NULL, NULL, id);
+	if (!kc_parse(argc, argv, 1, o, add_only ? 7 : 11, NULL, 0, &kc->json, err, sizeof(err)))
+		status = kc_usage(CRED_USAGE, err);
+	else if (prov != NULL && cert != NULL)
+		status = kc_usage(CRED_USAGE, "--cert or --provision, not both");
+	else if (prov != NULL)
+		status = import_provision_opts(kc, c.org, prov, title, classes);
+	else if (!add_only && cert == NULL)
+		status = kc_usage(CRED_USAGE, "import needs --cert or --provision");
+	else {
+		if (c.type == NULL)
+			c.type = c.person != NULL ? "personal" : "org";
+		if (c.device == NULL)
+			c.device = "token";
+		if (!add_only)
+			status = import_cert(kc, &c, cert);
+		else if ((rc = db_admin_credential_add(kc->adm, &c, &id, &created, err,
+		                                       sizeof(err))) != DB_OK)
+			status = kc_fail("credential add", rc, err);
+		else
+			status = kc_show_added(kc, "credential", NULL, NULL, id);
+	}
+	json_decref(classes);
+	return status;
 }
 
 /* lock: B14 (active → locked; recovery unlocks). revoke: any state but revoked. */
