@@ -35,9 +35,8 @@ test_parse_forms(void **state)
 		{ "managing-agency", KC_FLAG, NULL, &flag, NULL, false, false },
 		{ "classes", KC_LIST, NULL, NULL, list, false, false },
 	};
-	char *argv[] = { "add",       "--org=a", "--name",    "Tên có dấu", "--classes",
-		         "x,y",       "--json",  "--classes", "z",          "--managing-agency",
-		         "POSITIONAL" };
+	char *argv[] = { "add",    "--org=a",   "--name", "Tên có dấu",        "--classes", "x,y",
+		         "--json", "--classes", "z",      "--managing-agency", "POSITIONAL" };
 	char err[128] = "";
 
 	(void)state;
@@ -210,13 +209,12 @@ test_report_csv(void **state)
 	char *out = render(report_json, KC_CSV);
 
 	(void)state;
-	assert_string_equal(out,
-	                    "TT,Tên chứng thư số,\"Cơ quan, tổ chức\",Số hiệu,"
-	                    "Thiết bị lưu khóa bí mật,Ghi chú\r\n"
-	                    "1,\"Nguyễn Văn \"\"A\"\", Chủ tịch\",UBND X,1A2B,PKI Token,"
-	                    "Đã gia hạn; Hết hạn 31/03/2026\r\n"
-	                    "2,84900000000,Sở Y tế,0100,SIM PKI,Đã thu hồi\r\n"
-	                    "Cộng,2,,,,\r\n");
+	assert_string_equal(out, "TT,Tên chứng thư số,\"Cơ quan, tổ chức\",Số hiệu,"
+	                         "Thiết bị lưu khóa bí mật,Ghi chú\r\n"
+	                         "1,\"Nguyễn Văn \"\"A\"\", Chủ tịch\",UBND X,1A2B,PKI Token,"
+	                         "Đã gia hạn; Hết hạn 31/03/2026\r\n"
+	                         "2,84900000000,Sở Y tế,0100,SIM PKI,Đã thu hồi\r\n"
+	                         "Cộng,2,,,,\r\n");
 	free(out);
 }
 
@@ -266,11 +264,14 @@ test_report_empty_and_bad(void **state)
 /* ---- provisioning lines (TELECOM.md section 5.2) ---- */
 
 /* base64 of the 4 bytes 30 03 02 01: not a certificate, but the reader only decodes. */
-#define LINE_HEAD "{\"msisdn\":\"84900000000\",\"iccid\":\"89840000000000000000\",\"carrier\":\"sim\"," \
-                  "\"key_alg\":\"ec-p256\",\"cert\":\"MAMCAQ==\",\"keysets\":["
-#define KEYSET(kvn, ctr)                                                                     \
-	"{\"kvn\":" #kvn ",\"kic_alg\":\"3des-2key\",\"kic\":\"000102030405060708090a0b0c0d0e0f\"," \
-	"\"kid_alg\":\"aes-cmac\",\"kid\":\"101112131415161718191A1B1C1D1E1F\",\"tar\":\"4B5953\","    \
+#define LINE_HEAD                                                                                  \
+	"{\"msisdn\":\"84900000000\",\"iccid\":\"89840000000000000000\",\"carrier\":\"sim\","      \
+	"\"key_alg\":\"ec-p256\",\"cert\":\"MAMCAQ==\",\"keysets\":["
+#define KEYSET(kvn, ctr)                                                                           \
+	"{\"kvn\":" #kvn                                                                           \
+	",\"kic_alg\":\"3des-2key\",\"kic\":\"000102030405060708090a0b0c0d0e0f\","                 \
+	"\"kid_alg\":\"aes-cmac\",\"kid\":\"101112131415161718191A1B1C1D1E1F\",\"tar\":"           \
+	"\"4B5953\","                                                                              \
 	"\"counter\":" #ctr "}"
 
 static bool
@@ -349,9 +350,10 @@ test_prov_errors(void **state)
 	expect_prov_error(LINE_HEAD "{\"kvn\":1,\"kic_alg\":\"aes-cbc\",\"kid_alg\":\"aes-cmac\","
 	                            "\"kic\":\"0011\",\"kid\":\"0011\"}]}",
 	                  "16 to 32 bytes");
-	expect_prov_error(LINE_HEAD "{\"kvn\":1,\"kic_alg\":\"aes-cbc\",\"kid_alg\":\"aes-cmac\","
-	                            "\"kic\":\"000102030405060708090a0b0c0d0e0f\","
-	                            "\"kid\":\"000102030405060708090a0b0c0d0e0f\",\"tar\":\"4B59\"}]}",
+	expect_prov_error(LINE_HEAD
+	                  "{\"kvn\":1,\"kic_alg\":\"aes-cbc\",\"kid_alg\":\"aes-cmac\","
+	                  "\"kic\":\"000102030405060708090a0b0c0d0e0f\","
+	                  "\"kid\":\"000102030405060708090a0b0c0d0e0f\",\"tar\":\"4B59\"}]}",
 	                  "tar");
 }
 
