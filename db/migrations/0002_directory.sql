@@ -221,3 +221,26 @@ CREATE TABLE holiday (
 	kind      text NOT NULL CHECK (kind IN ('holiday', 'day_off', 'makeup')),
 	loaded_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Views for the policy's lookups before signing (what is in force now) -------------------
+
+-- Titles in force (A3).
+CREATE VIEW role_current AS
+	SELECT * FROM role_assignment
+	WHERE valid_from <= now() AND (valid_until IS NULL OR valid_until > now());
+
+-- Delegations in force (C8, C9): not revoked, started, not ended.
+CREATE VIEW delegation_active AS
+	SELECT * FROM delegation
+	WHERE revoked_at IS NULL AND valid_from <= now()
+	  AND (valid_until IS NULL OR valid_until > now());
+
+-- Seal assignments in force (C1) and hand-overs whose window is open now (C3).
+CREATE VIEW seal_assignment_active AS
+	SELECT * FROM seal_assignment
+	WHERE revoked_at IS NULL AND valid_from <= now()
+	  AND (valid_until IS NULL OR valid_until > now());
+CREATE VIEW seal_handover_current AS
+	SELECT * FROM seal_handover WHERE valid_from <= now() AND valid_until > now();
+
+CREATE INDEX cert_request_credential ON cert_request (credential);
