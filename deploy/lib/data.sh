@@ -77,12 +77,15 @@ data_directory() {
 	printf '%s\n' "$seal" >"$STACK_DIR/demo-directory.done"
 }
 
-# The simulator's provisioning file: KYSO_PROVISION_FILE, or what the sim component names.
+# The simulator's provisioning file: KYSO_PROVISION_FILE, or the one the sim component
+# writes in its folder (TELECOM.md section 5.2).
 data_provision_file() {
 	if [ -n "${KYSO_PROVISION_FILE:-}" ]; then
 		printf '%s' "$KYSO_PROVISION_FILE"
 	elif declare -F sim_provision_file >/dev/null; then
 		sim_provision_file
+	elif declare -F sim_dir >/dev/null; then
+		printf '%s/provision.jsonl' "$(sim_dir)"
 	fi
 }
 
