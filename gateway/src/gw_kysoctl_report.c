@@ -17,7 +17,7 @@ report_usage(struct kc *kc, int argc, char **argv)
 	struct kc_opt o[] = {
 		{ "org", KC_STR, &org, NULL, NULL, true, false },
 		{ "period", KC_STR, &period, NULL, NULL, true, false },
-		{ "format", KC_STR, &format, NULL, NULL, true, false },
+		{ "format", KC_STR, &format, NULL, NULL, false, false },
 		{ "out", KC_STR, &outpath, NULL, NULL, false, false },
 	};
 	struct kc_period p;
@@ -32,14 +32,22 @@ report_usage(struct kc *kc, int argc, char **argv)
 	if (!kc_period_parse(period, &p))
 		return kc_usage(REPORT_USAGE, "--period: 2026H1, 2026H2, 2026 or "
 		                              "2026-01-01..2026-03-31");
-	if (strcmp(format, "csv") != 0 && strcmp(format, "html") != 0)
-		return kc_usage(REPORT_USAGE, "--format: csv or html");
+	if (kc->json
+	            ? format != NULL
+	            : format == NULL || (strcmp(format, "csv") != 0 && strcmp(format, "html") != 0))
+		return kc_usage(REPORT_USAGE, "--format: csv or html (or --json alone)");
 	kc_format_day(p.from, from, sizeof(from));
 	kc_format_day(p.to, to, sizeof(to));
 	if ((rc = db_admin_usage_report(kc->adm, org, from, to, &txt, err, sizeof(err))) != DB_OK) {
 		if (rc == DB_E_NOTFOUND)
 			snprintf(err, sizeof(err), "no organisation '%s'", org);
 		return kc_fail("report usage", rc, err);
+	}
+	if (kc->json) { /* the rows as the database gave them, for other tools */
+		json_t *rows = json_loads(txt, 0, NULL);
+
+		free(txt);
+		return rows != NULL ? kc_print_obj(rows) : KC_DB;
 	}
 	rep = json_loads(txt, 0, NULL);
 	free(txt);

@@ -388,6 +388,10 @@ test('report usage: the F3 table in CSV and HTML with its total row', () => {
   assert.match(html.out, /Kính gửi: Sở Khoa học và Công nghệ tỉnh Đồng Nai/);
   assert.match(html.out, /Kỳ báo cáo: từ 01\/07\/2026 đến 31\/12\/2026/);
   assert.match(html.out, new RegExp(`<td>Cộng</td><td colspan="5">${expected}</td>`));
+  const rows = json('report', 'usage', '--org', env.KYSO_DEMO_ORG, '--period', '2026');
+  assert.equal(rows.rows.length, expected);
+  assert.equal(rows.province_name, 'Sở Khoa học và Công nghệ tỉnh Đồng Nai');
+  assert.deepEqual([rows.from, rows.to], ['2026-01-01', '2026-12-31']);
   // A period before any certificate existed has no rows, only the total.
   const empty = ctl('report', 'usage', '--org', env.KYSO_DEMO_ORG, '--period',
                     '2001-01-01..2001-12-31', '--format', 'csv');
