@@ -121,6 +121,19 @@ gw_agents_detach(struct gw_agents *a, struct gw_agent_peer *p)
 	free(p);
 }
 
+/* A credential names its token by the token's serial (any case) or by its certificate: the
+ * key id, the hex SHA-256 of the certificate DER (PCSC.md 5.6). */
+static bool
+token_matches(const struct card_msg_token *t, const char *serial)
+{
+	if (strcasecmp(t->serial, serial) == 0)
+		return true;
+	for (int k = 0; k < t->nkeys; k++)
+		if (strcasecmp(t->keys[k].key_id, serial) == 0)
+			return true;
+	return false;
+}
+
 struct gw_agent_peer *
 gwa_find_token(const struct gw_agents *a, const char *serial, const struct card_msg_token **tok)
 {
@@ -130,7 +143,7 @@ gwa_find_token(const struct gw_agents *a, const char *serial, const struct card_
 		if (!p->hello)
 			continue;
 		for (int i = 0; i < p->ntokens; i++) {
-			if (strcasecmp(p->tokens[i].serial, serial) == 0) {
+			if (token_matches(&p->tokens[i], serial)) {
 				if (tok != NULL)
 					*tok = &p->tokens[i];
 				return p;

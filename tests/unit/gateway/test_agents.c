@@ -387,6 +387,13 @@ tokens_register_and_stale_seq_is_ignored(void **state)
 
 	agent_up(f, 1, "pc-1", "AB01");
 	assert_string_equal(gw_agents_holder(f->a, "ab01"), "pc-1");
+	/* Also by certificate: the key id (hex SHA-256 of the DER), any case. */
+	char fp[65];
+	card_msg_key_id(cert_rsa->der, cert_rsa->len, fp);
+	assert_string_equal(gw_agents_holder(f->a, fp), "pc-1");
+	for (char *c = fp; *c != '\0'; c++)
+		*c = (char)(*c >= 'a' && *c <= 'f' ? *c - 32 : *c);
+	assert_string_equal(gw_agents_holder(f->a, fp), "pc-1");
 	assert_null(gw_agents_holder(f->a, "CD02"));
 	assert_int_equal(tokens(f, f->p1, 1, "CD02", false), GW_AGENT_RX_IGNORED);
 	assert_null(gw_agents_holder(f->a, "CD02"));
