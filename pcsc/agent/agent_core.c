@@ -234,14 +234,39 @@ alg_offered(const struct agent_token *t, const char *alg)
 }
 
 static void
+send_progress(struct agent *a, const struct agent_ajob *j, enum card_msg_type type)
+{
+	struct card_msg m;
+
+	card_msg_init(&m, type);
+	snprintf(m.job, sizeof(m.job), "%s", j->job);
+	send_msg(a, &m);
+}
+
+static void
+job_resume(struct agent *a, struct agent_ajob *j)
+{
+	j->dropped = false;
+	if (j->taken)
+		send_progress(a, j, CARD_MSG_TAKEN);
+	if (j->prompted)
+		send_progress(a, j, CARD_MSG_PROMPT);
+}
+
+static void
 on_sign(struct agent *a, const struct card_msg *m)
 {
 	const struct agent_held *h = held_for_key(a, m->key_id);
 	struct agent_ajob *j;
 	struct agent_job bj;
 
-	if (job_by_name(a, m->job) != NULL)
-		return; /* a job id is used once (PROTOCOL.md 7) */
+	if ((j = job_by_name(a, m->job)) != NULL) {
+		/* A job id is used once (PROTOCOL.md 7); but one dropped with a lost link and sent
+		 * again after the reconnect is the same job: its progress flows again. */
+		if (j->dropped)
+			job_resume(a, j);
+		return;
+	}
 	if (h == NULL)
 		return send_failed(a, m->job, 209, 2092, "CARD_REMOVED"); /* no longer present */
 	if (!alg_offered(&h->t, m->alg))
