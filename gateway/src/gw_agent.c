@@ -197,6 +197,8 @@ sess_open(struct gw *gw, struct lws *wsi)
 	if (srv->sessions != NULL)
 		srv->sessions->prev = s;
 	srv->sessions = s;
+	gw->metrics.conns_open++; /* agents share the node's session limit (max_sessions) */
+	gw->metrics.conns_total++;
 	gw_event_node(gw, "conn.open", "conn", s->addr, s->who.client_id,
 	              json_pack("{s:s, s:s}", "role", db_role_name(s->who.role), "endpoint",
 	                        "/v1/agent"));
@@ -224,6 +226,7 @@ sess_free(struct gw_agent_sess *s)
 		free(m);
 	}
 	free(s->rx);
+	gw->metrics.conns_open--;
 	gw_event_node(gw, "conn.close", "conn", s->addr, s->who.client_id,
 	              json_pack("{s:s}", "endpoint", "/v1/agent"));
 	free(s);
