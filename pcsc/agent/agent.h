@@ -115,6 +115,7 @@ struct agent_bev {
 	char pcsc[11];
 	int retries_left; /* -1 unknown */
 	uint64_t elapsed_ms;
+	uint64_t elapsed_us; /* APDU benchmark jobs */
 };
 
 typedef void agent_wake_fn(void *arg); /* any thread: uv_async_send */
@@ -131,6 +132,10 @@ struct agent_backend {
 	int (*submit)(void *self, const struct agent_job *job);
 	bool (*pop)(void *self, struct agent_bev *ev);
 	void (*stop)(void *self); /* joins the threads; wipes the queues */
+	/* Optional (NULL when the backend has no card): `rounds` APDU round trips on the token's
+	 * reader in one transaction, timed on the worker (PERFORMANCE.md G9); the answer is a
+	 * JOB_DONE for job_id with elapsed_us. */
+	int (*bench)(void *self, const char *token_id, unsigned rounds, uint64_t job_id);
 };
 
 /* agent_soft.c: a software token (key and certificate from PEM files) for tests without PC/SC:

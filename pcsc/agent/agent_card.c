@@ -159,6 +159,23 @@ card_submit(void *self, const struct agent_job *job)
 	return e == CARD_OK ? 0 : -1;
 }
 
+static int
+card_bench(void *self, const char *token_id, unsigned rounds, uint64_t job_id)
+{
+	struct cardbe *c = self;
+	struct reader_tok *r = reader_find(c, NULL, token_id);
+	struct card_job cj;
+
+	if (r == NULL)
+		return -1;
+	memset(&cj, 0, sizeof(cj));
+	cj.id = job_id;
+	cj.kind = CARD_JOB_BENCH;
+	snprintf(cj.reader, sizeof(cj.reader), "%s", r->reader);
+	cj.bench_rounds = rounds;
+	return card_job_submit(c->eng, &cj) == CARD_OK ? 0 : -1;
+}
+
 static void
 subject_of(const uint8_t *der, size_t len, char *out, size_t cap)
 {
@@ -247,6 +264,7 @@ job_done(const struct card_event *ev, struct agent_bev *out)
 	out->job = ev->job;
 	out->retries_left = ev->status.retries_left;
 	out->elapsed_ms = ev->elapsed_us / 1000u;
+	out->elapsed_us = ev->elapsed_us;
 	if (ev->err == CARD_OK) {
 		out->ok = true;
 		memcpy(out->sig, ev->sig, ev->sig_len); /* ECDSA already DER */
@@ -348,5 +366,6 @@ agent_card_new(struct agent_backend *be, char *err, size_t errlen)
 	be->submit = card_submit;
 	be->pop = card_pop;
 	be->stop = card_stop;
+	be->bench = card_bench;
 	return 0;
 }

@@ -377,12 +377,46 @@ job_done(struct agent *a, struct agent_ajob *j, const struct agent_bev *ev)
 	job_end(a, j);
 }
 
+/* PERFORMANCE.md G9: APDU round trips inside the agent, timed on the card worker; the socket
+ * never carries raw APDUs (PCSC.md 5.5). */
+static void
+bench_event(struct agent *a, const struct agent_bev *ev)
+{
+	if (ev->kind == AGENT_BEV_TOKEN_PRESENT && a->bench_job == 0) {
+		a->bench_job = ++a->next_job_id;
+		if (a->be.bench == NULL || a->be.bench(a->be.self, ev->token.token_id,
+		                                       a->bench_rounds, a->bench_job) != 0) {
+			fprintf(stderr, "kyso-pcsc-agent: msg=\"this backend cannot run the APDU "
+			                "benchmark\"\n");
+			a->exit_code = 1;
+			uv_stop(a->loop);
+		}
+		return;
+	}
+	if (ev->kind != AGENT_BEV_JOB_DONE || ev->job != a->bench_job)
+		return;
+	if (ev->code != 0 || ev->elapsed_us == 0) {
+		fprintf(stderr, "kyso-pcsc-agent: msg=\"benchmark failed\" reason=%s\n",
+		        ev->reason);
+		a->exit_code = 1;
+	} else {
+		printf("apdu_round_trips=%u elapsed_us=%llu rate_per_s=%.0f us_per_apdu=%.1f\n",
+		       a->bench_rounds, (unsigned long long)ev->elapsed_us,
+		       a->bench_rounds * 1e6 / (double)ev->elapsed_us,
+		       (double)ev->elapsed_us / a->bench_rounds);
+		fflush(stdout);
+	}
+	uv_stop(a->loop);
+}
+
 static void
 on_backend_event(struct agent *a, const struct agent_bev *ev)
 {
 	struct agent_ajob *j = ev->job != 0 ? job_by_id(a, ev->job) : NULL;
 	struct card_msg m;
 
+	if (a->bench_rounds > 0)
+		return bench_event(a, ev);
 	switch (ev->kind) {
 	case AGENT_BEV_TOKEN_PRESENT:
 		token_present(a, &ev->token);

@@ -38,6 +38,10 @@ struct agent {
 	uint64_t last_rx_ms;
 	unsigned ping_seq;
 	bool stopping;
+	/* --bench-apdu N: time N APDU round trips on the first token, print, stop (no link). */
+	unsigned bench_rounds;
+	uint64_t bench_job;
+	int exit_code;
 };
 
 /* Sets up the handles and starts the backend; the link is created by the caller afterwards
