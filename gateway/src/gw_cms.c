@@ -86,7 +86,8 @@ attrs_digest(struct gw_cms_prep *p, const EVP_MD *md)
 	if (n <= 0 || n > 16 || (it = calloc((size_t)n, sizeof(*it))) == NULL)
 		return false;
 	for (i = 0; i < n; i++) {
-		if ((it[i].len = i2d_X509_ATTRIBUTE(CMS_signed_get_attr(p->si, i), &it[i].der)) <= 0)
+		if ((it[i].len = i2d_X509_ATTRIBUTE(CMS_signed_get_attr(p->si, i), &it[i].der)) <=
+		    0)
 			goto out;
 		total += (size_t)it[i].len;
 	}
@@ -133,8 +134,8 @@ add_attrs(struct gw_cms_prep *p, const uint8_t *digest, size_t digest_len, time_
 	     CMS_signed_add1_attr_by_NID(p->si, NID_pkcs9_contentType, V_ASN1_OBJECT,
 	                                 OBJ_nid2obj(NID_pkcs7_data), -1) == 1 &&
 	     CMS_signed_add1_attr_by_NID(p->si, NID_pkcs9_signingTime, t->type, t, -1) == 1 &&
-	     CMS_signed_add1_attr_by_NID(p->si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, digest,
-	                                 (int)digest_len) == 1;
+	     CMS_signed_add1_attr_by_NID(p->si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING,
+	                                 digest, (int)digest_len) == 1;
 	ASN1_TIME_free(t);
 	return ok;
 }
@@ -163,7 +164,7 @@ gw_cms_prepare(X509 *cert, STACK_OF(X509) * extra, const uint8_t *doc_digest, si
 		goto out;
 	p->cert = cert;
 	if ((p->cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_DETACHED | CMS_BINARY)) ==
-	        NULL ||
+	            NULL ||
 	    CMS_set_detached(p->cms, 1) != 1)
 		goto out;
 	/* The public key stands in for the private one: CMS_PARTIAL defers signing to us. */
@@ -188,8 +189,8 @@ out:
 }
 
 enum gw_cms_err
-gw_cms_finish(struct gw_cms_prep *p, enum gw_vfy_scheme scheme, const uint8_t *sig,
-              size_t sig_len, uint8_t **der, size_t *der_len)
+gw_cms_finish(struct gw_cms_prep *p, enum gw_vfy_scheme scheme, const uint8_t *sig, size_t sig_len,
+              uint8_t **der, size_t *der_len)
 {
 	EVP_PKEY *pub = X509_get0_pubkey(p->cert);
 	enum gw_cms_err rc = GW_CMS_E_CRYPTO;

@@ -152,10 +152,11 @@ static const struct cf_key keys[] = {
 	KEY_STR("tls.key", tls_key, NR | GW_CF_SECRET, "", CK_NONE,
 	        "PEM private key of the listener; required when `listen.tls` is on. The file must "
 	        "not be accessible to other users."),
-	KEY_LIST("trust.anchors", trust_anchors, NR,
-	         "PEM files of the signing trust anchors (REGULATION.md section 6 step 4), e.g. "
-	         "the test PKI's root; not the TLS CA. Empty: signatures are not verified and every "
-	         "result is 500."),
+	KEY_LIST(
+	        "trust.anchors", trust_anchors, NR,
+	        "PEM files of the signing trust anchors (REGULATION.md section 6 step 4), e.g. "
+	        "the test PKI's root; not the TLS CA. Empty: signatures are not verified and every "
+	        "result is 500."),
 	KEY_LIST("trust.intermediates", trust_intermediates, NR,
 	         "PEM files of issuing CA certificates used to build paths to an anchor; they are "
 	         "not trusted themselves."),
@@ -605,8 +606,8 @@ read_list(struct cf_parse *ps, const struct cf_key *k)
 			               "%s[%d] is too long: at most %d bytes", k->name, n,
 			               GW_CFG_STR_MAX - 1);
 		if (ps->j.str_len == 0)
-			return fail_at(ps, ps->j.tok_line, ps->j.tok_col, "%s[%d] is empty", k->name,
-			               n);
+			return fail_at(ps, ps->j.tok_line, ps->j.tok_col, "%s[%d] is empty",
+			               k->name, n);
 		item = list_item_mut(ps->cfg, k, n);
 		memcpy(item, ps->j.str, ps->j.str_len);
 		item[ps->j.str_len] = '\0';

@@ -14,7 +14,7 @@
 
 #define GW_CFG_STR_MAX  512 /* every string value, paths included */
 #define GW_CFG_LIST_MAX 8   /* entries of a list of strings; unused ones are "" */
-#define GW_CFG_ERR_MAX 256
+#define GW_CFG_ERR_MAX  256
 
 struct gw_config {
 	char node_id[65]; /* "node_id" [A-Za-z0-9_.-]{1,64}, default "node-1" */
@@ -51,12 +51,12 @@ struct gw_config {
 	/* verification (REGULATION.md section 6, docs/verification.md) */
 	char trust_anchors[GW_CFG_LIST_MAX][GW_CFG_STR_MAX];       /* "trust.anchors": PEM files */
 	char trust_intermediates[GW_CFG_LIST_MAX][GW_CFG_STR_MAX]; /* "trust.intermediates" */
-	bool rev_check;         /* "revocation.check": default true */
-	bool rev_crl;           /* "revocation.crl": CRL fallback, default true */
-	int rev_timeout_ms;     /* "revocation.timeout_ms": 100..60000, default 5000 */
-	int rev_skew_s;         /* "revocation.skew_s": 0..3600, default 300 */
-	int rev_max_age_s;      /* "revocation.max_age_s": 60..604800, default 3600 */
-	int rev_cache_entries;  /* "revocation.cache_entries": 1..1000000, default 10000 */
+	bool rev_check;        /* "revocation.check": default true */
+	bool rev_crl;          /* "revocation.crl": CRL fallback, default true */
+	int rev_timeout_ms;    /* "revocation.timeout_ms": 100..60000, default 5000 */
+	int rev_skew_s;        /* "revocation.skew_s": 0..3600, default 300 */
+	int rev_max_age_s;     /* "revocation.max_age_s": 60..604800, default 3600 */
+	int rev_cache_entries; /* "revocation.cache_entries": 1..1000000, default 10000 */
 };
 
 /* Entries in use of a list key (they come first, the rest are ""). */

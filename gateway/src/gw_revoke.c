@@ -30,8 +30,8 @@ asn1_to_time(const ASN1_TIME *a, time_t *out)
 /* Freshness of an OCSP response or a CRL at now: this/last update not in the future, next
  * update not passed; without a next update, this update no older than max_age_s. */
 static bool
-fresh(const ASN1_TIME *this_upd, const ASN1_TIME *next_upd, time_t now,
-      const struct gw_rev_opts *o, time_t *this_t, time_t *next_t)
+fresh(const ASN1_TIME *this_upd, const ASN1_TIME *next_upd, time_t now, const struct gw_rev_opts *o,
+      time_t *this_t, time_t *next_t)
 {
 	*this_t = 0;
 	*next_t = 0;
@@ -54,7 +54,8 @@ url_ok(const char *s, size_t len, size_t cap)
 
 	if (len == 0 || len >= cap || len >= GW_REV_URL_MAX)
 		return false;
-	if (!(len > 7 && strncmp(s, "http://", 7) == 0) && !(len > 8 && strncmp(s, "https://", 8) == 0))
+	if (!(len > 7 && strncmp(s, "http://", 7) == 0) &&
+	    !(len > 8 && strncmp(s, "https://", 8) == 0))
 		return false;
 	for (i = 0; i < len; i++)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7F)
@@ -118,8 +119,8 @@ gw_cert_crl_url(X509 *cert, char *url, size_t cap)
 /* ---- OCSP ------------------------------------------------------------------------------ */
 
 bool
-gw_ocsp_request_der(X509 *cert, X509 *issuer, const uint8_t *nonce, size_t nonce_len,
-                    uint8_t **der, size_t *der_len)
+gw_ocsp_request_der(X509 *cert, X509 *issuer, const uint8_t *nonce, size_t nonce_len, uint8_t **der,
+                    size_t *der_len)
 {
 	OCSP_REQUEST *req = NULL;
 	OCSP_CERTID *id = NULL;

@@ -210,7 +210,8 @@ gw_vfy_ecdsa_to_der(EVP_PKEY *pub, const uint8_t *sig, size_t sig_len, uint8_t *
 	if (half == 0 || sig_len == 0 || sig_len > 1024)
 		goto out;
 	if (sig_len == 2 * half) {
-		if ((es = ECDSA_SIG_new()) == NULL || (r = BN_bin2bn(sig, (int)half, NULL)) == NULL ||
+		if ((es = ECDSA_SIG_new()) == NULL ||
+		    (r = BN_bin2bn(sig, (int)half, NULL)) == NULL ||
 		    (s = BN_bin2bn(sig + half, (int)half, NULL)) == NULL)
 			goto out;
 		if (ECDSA_SIG_set0(es, r, s) != 1)
@@ -293,7 +294,7 @@ out:
 
 struct gw_trust {
 	X509_STORE *store;
-	STACK_OF(X509) *untrusted;
+	STACK_OF(X509) * untrusted;
 };
 
 static bool
@@ -312,7 +313,8 @@ trust_add_file(struct gw_trust *t, const char *path, bool anchor, char *err, siz
 	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
 		n++;
 		if (anchor && X509_check_ca(x) == 0) {
-			snprintf(err, errlen, "%s: certificate %d is not a CA certificate", path, n);
+			snprintf(err, errlen, "%s: certificate %d is not a CA certificate", path,
+			         n);
 			ok = false;
 		} else if (anchor ? X509_STORE_add_cert(t->store, x) != 1
 		                  : !sk_X509_push(t->untrusted, x)) {
@@ -438,7 +440,7 @@ map_x509_error(int e)
 
 /* D10 on every certificate's signature hash in the path (SHA-1 and MD5 are refused). */
 static bool
-chain_hashes_ok(STACK_OF(X509) *chain)
+chain_hashes_ok(STACK_OF(X509) * chain)
 {
 	int i, md_nid, pk_nid;
 
@@ -472,7 +474,7 @@ gw_vfy_cert(const struct gw_trust *t, X509 *cert, time_t at, X509 **issuer, char
 {
 	enum gw_vfy_reason rc = GW_VFY_INTERNAL;
 	X509_STORE_CTX *ctx = NULL;
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	char scratch[8];
 	int e;
 
@@ -497,14 +499,15 @@ gw_vfy_cert(const struct gw_trust *t, X509 *cert, time_t at, X509 **issuer, char
 	if (X509_verify_cert(ctx) != 1) {
 		e = X509_STORE_CTX_get_error(ctx);
 		rc = map_x509_error(e);
-		snprintf(detail, detail_len, "X509: %s (depth %d)", X509_verify_cert_error_string(e),
-		         X509_STORE_CTX_get_error_depth(ctx));
+		snprintf(detail, detail_len, "X509: %s (depth %d)",
+		         X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx));
 		goto out;
 	}
 	chain = X509_STORE_CTX_get0_chain(ctx);
 	if (!chain_hashes_ok(chain)) {
 		rc = GW_VFY_ALGORITHM_NOT_ALLOWED;
-		snprintf(detail, detail_len, "a certificate in the path is signed with a weak hash");
+		snprintf(detail, detail_len,
+		         "a certificate in the path is signed with a weak hash");
 		goto out;
 	}
 	if (!usage_ok(cert)) {

@@ -44,35 +44,35 @@
 /* Outcome of one check, named as REGULATION.md section 6 names them. Append only. */
 enum gw_vfy_reason {
 	GW_VFY_OK = 0,
-	GW_VFY_SIGNATURE_INVALID = 1,       /* 503 after signing */
-	GW_VFY_UNTRUSTED_ROOT = 2,          /* 425 */
-	GW_VFY_INVALID_CERT_CHAIN = 3,      /* 425 */
-	GW_VFY_CERT_EXPIRED = 4,            /* 425 */
-	GW_VFY_CERT_NOT_YET_VALID = 5,      /* 425 */
-	GW_VFY_CERT_USAGE_NOT_ALLOWED = 6,  /* 425 */
-	GW_VFY_CERT_IS_REVOKED = 7,         /* 501 */
-	GW_VFY_CA_CERT_IS_REVOKED = 8,      /* 501 */
-	GW_VFY_ALGORITHM_NOT_ALLOWED = 9,   /* 505 (D10) */
-	GW_VFY_STATUS_UNKNOWN = 10,         /* 500, revocation "unknown", warning (D3) */
-	GW_VFY_UNSUPPORTED_HASH = 11,       /* 900/9007 */
-	GW_VFY_UNSUPPORTED_KEY = 12,        /* 900/9008 */
-	GW_VFY_BAD_INPUT = 13,              /* 101/1011: digest length, empty signature */
-	GW_VFY_INTERNAL = 14,               /* 900/9001: out of memory, OpenSSL failure */
+	GW_VFY_SIGNATURE_INVALID = 1,      /* 503 after signing */
+	GW_VFY_UNTRUSTED_ROOT = 2,         /* 425 */
+	GW_VFY_INVALID_CERT_CHAIN = 3,     /* 425 */
+	GW_VFY_CERT_EXPIRED = 4,           /* 425 */
+	GW_VFY_CERT_NOT_YET_VALID = 5,     /* 425 */
+	GW_VFY_CERT_USAGE_NOT_ALLOWED = 6, /* 425 */
+	GW_VFY_CERT_IS_REVOKED = 7,        /* 501 */
+	GW_VFY_CA_CERT_IS_REVOKED = 8,     /* 501 */
+	GW_VFY_ALGORITHM_NOT_ALLOWED = 9,  /* 505 (D10) */
+	GW_VFY_STATUS_UNKNOWN = 10,        /* 500, revocation "unknown", warning (D3) */
+	GW_VFY_UNSUPPORTED_HASH = 11,      /* 900/9007 */
+	GW_VFY_UNSUPPORTED_KEY = 12,       /* 900/9008 */
+	GW_VFY_BAD_INPUT = 13,             /* 101/1011: digest length, empty signature */
+	GW_VFY_INTERNAL = 14,              /* 900/9001: out of memory, OpenSSL failure */
 };
 
 /* Why the revocation status could not be obtained (REGULATION.md section 6 step 6). */
 enum gw_rev_cause {
 	GW_REV_CAUSE_NONE = 0,
-	GW_REV_OCSP_RESP_UNKNOWN = 1,         /* the responder answered "unknown" */
-	GW_REV_COULDNOT_DOWNLOAD_CRL = 2,     /* no CRL could be fetched */
-	GW_REV_INVALID_CRL = 3,               /* bad signature, stale, unparsable */
-	GW_REV_INVALID_CRL_DIST_POINTS = 4,   /* no usable CDP and no usable OCSP */
-	GW_REV_ONLINE_CHECKING_DISABLED = 5,  /* revocation.check is off */
-	GW_REV_OCSP_UNREACHABLE = 6,          /* transport failure, HTTP error (then CRL) */
-	GW_REV_OCSP_INVALID = 7,              /* malformed, not successful, wrong cert id */
-	GW_REV_OCSP_BAD_SIGNATURE = 8,        /* responder not authorised or signature bad */
-	GW_REV_OCSP_STALE = 9,                /* thisUpdate/nextUpdate outside the window */
-	GW_REV_OCSP_NONCE_MISMATCH = 10,      /* the nonce differs from the request's */
+	GW_REV_OCSP_RESP_UNKNOWN = 1,        /* the responder answered "unknown" */
+	GW_REV_COULDNOT_DOWNLOAD_CRL = 2,    /* no CRL could be fetched */
+	GW_REV_INVALID_CRL = 3,              /* bad signature, stale, unparsable */
+	GW_REV_INVALID_CRL_DIST_POINTS = 4,  /* no usable CDP and no usable OCSP */
+	GW_REV_ONLINE_CHECKING_DISABLED = 5, /* revocation.check is off */
+	GW_REV_OCSP_UNREACHABLE = 6,         /* transport failure, HTTP error (then CRL) */
+	GW_REV_OCSP_INVALID = 7,             /* malformed, not successful, wrong cert id */
+	GW_REV_OCSP_BAD_SIGNATURE = 8,       /* responder not authorised or signature bad */
+	GW_REV_OCSP_STALE = 9,               /* thisUpdate/nextUpdate outside the window */
+	GW_REV_OCSP_NONCE_MISMATCH = 10,     /* the nonce differs from the request's */
 };
 
 enum gw_rev_status {
@@ -248,8 +248,8 @@ int gw_verifier_precheck(struct gw_verifier *v, X509 *cert, time_t now, gw_vfy_d
 /* After signing: the signature (scheme, digest of md from its length), then as precheck at
  * signed_at (T = the gateway clock at signing, D15). Inputs are copied. Same return as above. */
 int gw_verifier_check(struct gw_verifier *v, X509 *cert, enum gw_vfy_scheme scheme,
-                      const uint8_t *digest, size_t digest_len, const uint8_t *sig,
-                      size_t sig_len, time_t signed_at, gw_vfy_done_fn *done, void *arg);
+                      const uint8_t *digest, size_t digest_len, const uint8_t *sig, size_t sig_len,
+                      time_t signed_at, gw_vfy_done_fn *done, void *arg);
 
 /* OCSP answers currently cached (metrics, tests). */
 int gw_verifier_cached(const struct gw_verifier *v);

@@ -47,7 +47,7 @@ struct gw_verifier {
 	struct gw_rev_opts opts;
 	struct gw_rev_cache *cache;
 	struct crl_ent crls[CRL_CACHE_MAX];
-	struct vjob *jobs; /* running */
+	struct vjob *jobs;       /* running */
 	uv_timer_t *ready_timer; /* heap: outlives uv_close */
 };
 
@@ -130,8 +130,9 @@ job_conclude(struct vjob *j, const struct gw_rev_result *rev)
 static void
 job_unknown(struct vjob *j, enum gw_rev_cause ocsp_cause, enum gw_rev_cause cause)
 {
-	struct gw_rev_result r = { .status = GW_REV_UNKNOWN, .cause = cause,
-		                   .ocsp_cause = ocsp_cause, .crl_reason = -1 };
+	struct gw_rev_result r = {
+		.status = GW_REV_UNKNOWN, .cause = cause, .ocsp_cause = ocsp_cause, .crl_reason = -1
+	};
 
 	job_conclude(j, &r);
 }
@@ -356,8 +357,7 @@ job_cert_then_revocation(struct vjob *j)
 }
 
 int
-gw_verifier_precheck(struct gw_verifier *v, X509 *cert, time_t now, gw_vfy_done_fn *done,
-                     void *arg)
+gw_verifier_precheck(struct gw_verifier *v, X509 *cert, time_t now, gw_vfy_done_fn *done, void *arg)
 {
 	struct vjob *j = job_new(v, cert, now, done, arg);
 
@@ -411,7 +411,8 @@ gw_verifier_new(struct uv_loop_s *loop, struct gw_httpc *httpc, const struct gw_
 	v->opts = *opts;
 	v->cache = gw_rev_cache_new(opts->cache_entries);
 	v->ready_timer = calloc(1, sizeof(*v->ready_timer));
-	if (v->cache == NULL || v->ready_timer == NULL || uv_timer_init(loop, v->ready_timer) != 0) {
+	if (v->cache == NULL || v->ready_timer == NULL ||
+	    uv_timer_init(loop, v->ready_timer) != 0) {
 		gw_rev_cache_free(v->cache);
 		free(v->ready_timer);
 		free(v);

@@ -3,8 +3,9 @@
 // gateway/src) against them. REGULATION.md section 6 and D1-D3; PROTOCOL.md section 5.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { writeFileSync, existsSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { writeFileSync, existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { Stack } from './lib/stack.mjs';
 
@@ -187,6 +188,44 @@ test('responder stopped: status unknown, 500 with a warning, never 502; back whe
   const [again] = verify(c, '--sig', `${c}.sig`, '--doc', doc, '--scheme', 'ecdsa');
   assert.equal(again.code, 502);
   assert.equal(again.revocation, 'good');
+});
+
+// The stack serves no CRL; here the test serves the PKI's CRL at the distribution point the
+// certificates name, with the responder stopped, so only the CRL can answer.
+test('responder stopped, CRL served: the CRL fallback gives good and revoked', async () => {
+  const good = issue('crl-good', 'ec-p256');
+  const bad = issue('crl-revoked', 'ec-p256', '--revoked');
+  const crlUrl = new URL(readFileSync(path.join(env.KYSO_PKI_DIR, 'urls.env'), 'utf8')
+    .match(/^CRL_URL='([^']+)'/m)[1]);
+  const server = http.createServer((req, res) => {
+    if (req.url !== crlUrl.pathname) { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'Content-Type': 'application/pkix-crl' });
+    res.end(readFileSync(path.join(env.KYSO_PKI_DIR, 'crl.der')));
+  });
+  await new Promise((resolve) => server.listen(Number(crlUrl.port), '127.0.0.1', resolve));
+  stack.stop('ocsp');
+  try {
+    // Asynchronous: this process serves the CRL while the tool runs.
+    const run = (c) => new Promise((resolve, reject) => {
+      execFile(path.join(tools, 'kyso-verify-tool'),
+        ['--anchor', env.KYSO_TEST_ROOT_CA, '--intermediate', env.KYSO_TEST_ISSUING_CA,
+         '--timeout-ms', '2000', `${c}.crt`],
+        { encoding: 'utf8', timeout: 30000 },
+        (err, out) => (err ? reject(err) : resolve(JSON.parse(out.trim()))));
+    });
+    const g = await run(good);
+    assert.equal(g.revocation, 'good');
+    assert.equal(g.source, 'crl');
+    assert.equal(g.ocsp_cause, 'OCSP_UNREACHABLE');
+    assert.equal(g.reason, 'OK');
+    const r = await run(bad);
+    assert.equal(r.revocation, 'revoked');
+    assert.equal(r.source, 'crl');
+    assert.equal(r.code, 501);
+  } finally {
+    server.close();
+    stack.start('ocsp');
+  }
 });
 
 test('a certificate from another CA is refused with 425 (untrusted root)', () => {

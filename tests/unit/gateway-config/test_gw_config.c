@@ -959,7 +959,8 @@ test_lists(void **state)
 	             "t.json:1:23: trust.anchors takes a list of strings, not a string");
 	expect_error("{\"trust\": {\"anchors\": [1]}}",
 	             "t.json:1:24: trust.anchors takes a list of strings, not a number in it");
-	expect_error("{\"trust\": {\"anchors\": [\"\"]}}", "t.json:1:24: trust.anchors[0] is empty");
+	expect_error("{\"trust\": {\"anchors\": [\"\"]}}",
+	             "t.json:1:24: trust.anchors[0] is empty");
 	expect_error("{\"trust\": {\"anchors\": [\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\","
 	             "\"9\"]}}",
 	             "t.json:1:56: trust.anchors holds at most 8 entries");

@@ -119,8 +119,9 @@ main(int argc, char **argv)
 	X509 *x;
 
 	if (argc < (pkcs1 ? 6 : 6)) {
-		fprintf(stderr, "usage: kyso-cms-tool CERT KEY CHAIN DOC OUT [sha256|sha384|sha512]\n"
-		                "       kyso-cms-tool --pkcs1 CERT KEY DOC OUT\n");
+		fprintf(stderr,
+		        "usage: kyso-cms-tool CERT KEY CHAIN DOC OUT [sha256|sha384|sha512]\n"
+		        "       kyso-cms-tool --pkcs1 CERT KEY DOC OUT\n");
 		return 2;
 	}
 	md = EVP_get_digestbyname(!pkcs1 && argc > 6 ? argv[6] : "sha256");

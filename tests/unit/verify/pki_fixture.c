@@ -81,7 +81,8 @@ fx_cert(X509 *issuer, EVP_PKEY *ikey, EVP_PKEY *key, const char *cn, time_t nb, 
 		} else if (flags & FX_KU_ENC) {
 			add_ext(x, issuer, NID_key_usage, "critical,keyEncipherment");
 		} else if (!(flags & FX_NO_KU)) {
-			add_ext(x, issuer, NID_key_usage, "critical,digitalSignature,nonRepudiation");
+			add_ext(x, issuer, NID_key_usage,
+			        "critical,digitalSignature,nonRepudiation");
 		}
 	}
 	if (ocsp_url != NULL) {
@@ -112,12 +113,13 @@ fx_ocsp(X509 *cert, X509 *issuer, X509 *signer, EVP_PKEY *skey, int status, time
 	int n;
 
 	CHECK(bs != NULL && id != NULL && tu != NULL && rt != NULL && certs != NULL);
-	CHECK(OCSP_basic_add1_status(bs, id, status,
-	                             status == V_OCSP_CERTSTATUS_REVOKED ? OCSP_REVOKED_STATUS_KEYCOMPROMISE
-	                                                                 : 0,
-	                             status == V_OCSP_CERTSTATUS_REVOKED ? rt : NULL, tu, nu) != NULL);
+	CHECK(OCSP_basic_add1_status(
+	              bs, id, status,
+	              status == V_OCSP_CERTSTATUS_REVOKED ? OCSP_REVOKED_STATUS_KEYCOMPROMISE : 0,
+	              status == V_OCSP_CERTSTATUS_REVOKED ? rt : NULL, tu, nu) != NULL);
 	if (nonce != NULL)
-		CHECK(OCSP_basic_add1_nonce(bs, (unsigned char *)(uintptr_t)nonce, (int)nonce_len) == 1);
+		CHECK(OCSP_basic_add1_nonce(bs, (unsigned char *)(uintptr_t)nonce,
+		                            (int)nonce_len) == 1);
 	CHECK(sk_X509_push(certs, signer));
 	CHECK(OCSP_basic_sign(bs, signer, skey, EVP_sha256(), certs, 0) == 1);
 	CHECK((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs)) != NULL);

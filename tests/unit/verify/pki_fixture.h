@@ -34,11 +34,10 @@ uint8_t *fx_ocsp(X509 *cert, X509 *issuer, X509 *signer, EVP_PKEY *skey, int sta
                  size_t nonce_len, size_t *len);
 
 /* A DER CRL by issuer listing revoked (may be NULL). */
-uint8_t *fx_crl(X509 *issuer, EVP_PKEY *ikey, X509 *revoked, time_t last, time_t next,
-                size_t *len);
+uint8_t *fx_crl(X509 *issuer, EVP_PKEY *ikey, X509 *revoked, time_t last, time_t next, size_t *len);
 
 /* A signature by key over digest: "pkcs1", "pss", "ecdsa-raw" (r||s) or "ecdsa-der". */
-size_t fx_sign(EVP_PKEY *key, const char *how, const EVP_MD *md, const uint8_t *digest,
-               size_t dlen, uint8_t *sig, size_t cap);
+size_t fx_sign(EVP_PKEY *key, const char *how, const EVP_MD *md, const uint8_t *digest, size_t dlen,
+               uint8_t *sig, size_t cap);
 
 #endif

@@ -70,9 +70,9 @@ build(X509 *cert, EVP_PKEY *key, const char *how, enum gw_vfy_scheme scheme, con
 	assert_non_null(extra);
 	assert_true(sk_X509_push(extra, ca));
 	assert_int_equal(EVP_Digest(doc, strlen(doc), digest, &dlen, md, NULL), 1);
-	assert_int_equal(gw_cms_prepare(cert, extra, digest, dlen, now, &p, tbs, sizeof(tbs),
-	                                &tbs_len),
-	                 GW_CMS_OK);
+	assert_int_equal(
+	        gw_cms_prepare(cert, extra, digest, dlen, now, &p, tbs, sizeof(tbs), &tbs_len),
+	        GW_CMS_OK);
 	assert_int_equal(tbs_len, dlen);
 	sig_len = fx_sign(key, how, md, tbs, tbs_len, sig, sizeof(sig));
 	if (tamper)
@@ -131,7 +131,8 @@ test_cms_ecdsa(void **state)
 static void
 test_cms_rsa(void **state)
 {
-	CMS_ContentInfo *cms = build(rsa_leaf, rsa_k, "pkcs1", GW_SIG_RSA_PKCS1, EVP_sha256(), false);
+	CMS_ContentInfo *cms =
+	        build(rsa_leaf, rsa_k, "pkcs1", GW_SIG_RSA_PKCS1, EVP_sha256(), false);
 
 	(void)state;
 	verify_with_openssl(cms);

@@ -20,7 +20,7 @@
 static time_t now;
 static EVP_PKEY *root_k, *ca_k, *resp_k, *ec_k, *rsa_k, *other_k, *rsa1024_k, *p224_k;
 static X509 *root, *ca, *resp, *ec_leaf, *rsa_leaf, *expired, *future, *other_root, *stranger,
-	*no_ku, *enc_only, *sha1_leaf, *weak_rsa, *weak_ec, *resp_no_eku;
+        *no_ku, *enc_only, *sha1_leaf, *weak_rsa, *weak_ec, *resp_no_eku;
 static struct gw_trust *trust;
 static const struct gw_rev_opts opts = { true, true, 5000, 300, 3600, 100 };
 
@@ -37,29 +37,31 @@ setup(void **state)
 	other_k = fx_key("ec");
 	rsa1024_k = fx_key("rsa1024");
 	p224_k = fx_key("ec-p224");
-	root = fx_cert(NULL, root_k, root_k, "test root", now - 365 * DAY, now + 3650 * DAY, FX_CA, NULL,
-	               NULL);
-	ca = fx_cert(root, root_k, ca_k, "test issuing CA", now - 365 * DAY, now + 3000 * DAY, FX_CA, NULL,
-	             NULL);
-	resp = fx_cert(ca, ca_k, resp_k, "test OCSP", now - DAY, now + 365 * DAY, FX_OCSP_SIGN, NULL,
-	               NULL);
+	root = fx_cert(NULL, root_k, root_k, "test root", now - 365 * DAY, now + 3650 * DAY, FX_CA,
+	               NULL, NULL);
+	ca = fx_cert(root, root_k, ca_k, "test issuing CA", now - 365 * DAY, now + 3000 * DAY,
+	             FX_CA, NULL, NULL);
+	resp = fx_cert(ca, ca_k, resp_k, "test OCSP", now - DAY, now + 365 * DAY, FX_OCSP_SIGN,
+	               NULL, NULL);
 	resp_no_eku = fx_cert(ca, ca_k, resp_k, "test OCSP without EKU", now - DAY, now + 365 * DAY,
 	                      0, NULL, NULL);
 	ec_leaf = fx_cert(ca, ca_k, ec_k, "Nguyễn Văn A", now - DAY, now + 365 * DAY, 0,
 	                  "http://127.0.0.1:9/ocsp", "http://127.0.0.1:9/ca.crl");
-	rsa_leaf = fx_cert(ca, ca_k, rsa_k, "RSA signer", now - DAY, now + 365 * DAY, 0, NULL, NULL);
+	rsa_leaf =
+	        fx_cert(ca, ca_k, rsa_k, "RSA signer", now - DAY, now + 365 * DAY, 0, NULL, NULL);
 	expired = fx_cert(ca, ca_k, ec_k, "expired", now - 30 * DAY, now - DAY, 0, NULL, NULL);
 	future = fx_cert(ca, ca_k, ec_k, "future", now + DAY, now + 30 * DAY, 0, NULL, NULL);
 	other_root = fx_cert(NULL, other_k, other_k, "other root", now - DAY, now + 30 * DAY, FX_CA,
 	                     NULL, NULL);
-	stranger = fx_cert(other_root, other_k, ec_k, "stranger", now - DAY, now + 30 * DAY, 0, NULL,
-	                   NULL);
+	stranger = fx_cert(other_root, other_k, ec_k, "stranger", now - DAY, now + 30 * DAY, 0,
+	                   NULL, NULL);
 	no_ku = fx_cert(ca, ca_k, ec_k, "no key usage", now - DAY, now + 30 * DAY, FX_NO_KU, NULL,
 	                NULL);
-	enc_only = fx_cert(ca, ca_k, ec_k, "encipherment", now - DAY, now + 30 * DAY, FX_KU_ENC, NULL,
-	                   NULL);
+	enc_only = fx_cert(ca, ca_k, ec_k, "encipherment", now - DAY, now + 30 * DAY, FX_KU_ENC,
+	                   NULL, NULL);
 	sha1_leaf = fx_cert(ca, ca_k, ec_k, "sha1", now - DAY, now + 30 * DAY, FX_SHA1, NULL, NULL);
-	weak_rsa = fx_cert(ca, ca_k, rsa1024_k, "rsa1024", now - DAY, now + 30 * DAY, 0, NULL, NULL);
+	weak_rsa =
+	        fx_cert(ca, ca_k, rsa1024_k, "rsa1024", now - DAY, now + 30 * DAY, 0, NULL, NULL);
 	weak_ec = fx_cert(ca, ca_k, p224_k, "p224", now - DAY, now + 30 * DAY, 0, NULL, NULL);
 	trust = gw_trust_new_certs(&root, 1, &ca, 1);
 	return trust != NULL ? 0 : -1;
@@ -68,8 +70,9 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	X509 *certs[] = { root, ca, resp, resp_no_eku, ec_leaf, rsa_leaf, expired, future,
-		          other_root, stranger, no_ku, enc_only, sha1_leaf, weak_rsa, weak_ec };
+	X509 *certs[] = { root,     ca,       resp,      resp_no_eku, ec_leaf,
+		          rsa_leaf, expired,  future,    other_root,  stranger,
+		          no_ku,    enc_only, sha1_leaf, weak_rsa,    weak_ec };
 	EVP_PKEY *keys[] = { root_k, ca_k, resp_k, ec_k, rsa_k, other_k, rsa1024_k, p224_k };
 	size_t i;
 
@@ -120,8 +123,8 @@ test_sig_rsa_pkcs1(void **state)
 	                 GW_VFY_SIGNATURE_INVALID);
 	/* The right signature under another key. */
 	sig[slen - 1] ^= 0x40;
-	assert_int_equal(gw_vfy_signature(X509_get0_pubkey(ec_leaf), GW_SIG_RSA_PKCS1, NID_sha256, d,
-	                                  dlen, sig, slen),
+	assert_int_equal(gw_vfy_signature(X509_get0_pubkey(ec_leaf), GW_SIG_RSA_PKCS1, NID_sha256,
+	                                  d, dlen, sig, slen),
 	                 GW_VFY_SIGNATURE_INVALID);
 }
 
@@ -226,7 +229,8 @@ test_chain_untrusted(void **state)
 	struct gw_trust *no_inter = gw_trust_new_certs(&root, 1, NULL, 0);
 
 	(void)state;
-	assert_int_equal(gw_vfy_cert(trust, stranger, now, &issuer, NULL, 0), GW_VFY_UNTRUSTED_ROOT);
+	assert_int_equal(gw_vfy_cert(trust, stranger, now, &issuer, NULL, 0),
+	                 GW_VFY_UNTRUSTED_ROOT);
 	assert_null(issuer);
 	/* Without the issuing CA the path cannot be built either. */
 	assert_int_equal(gw_vfy_cert(no_inter, ec_leaf, now, NULL, NULL, 0), GW_VFY_UNTRUSTED_ROOT);
@@ -240,8 +244,7 @@ test_chain_validity_at_signing_time(void **state)
 	/* ND68 31.1a: validity at T; expiry after T is fine. */
 	assert_int_equal(gw_vfy_cert(trust, expired, now, NULL, NULL, 0), GW_VFY_CERT_EXPIRED);
 	assert_int_equal(gw_vfy_cert(trust, expired, now - 10 * DAY, NULL, NULL, 0), GW_VFY_OK);
-	assert_int_equal(gw_vfy_cert(trust, future, now, NULL, NULL, 0),
-	                 GW_VFY_CERT_NOT_YET_VALID);
+	assert_int_equal(gw_vfy_cert(trust, future, now, NULL, NULL, 0), GW_VFY_CERT_NOT_YET_VALID);
 	assert_int_equal(gw_vfy_cert(trust, future, now + 2 * DAY, NULL, NULL, 0), GW_VFY_OK);
 }
 
@@ -278,8 +281,8 @@ test_cert_urls(void **state)
 
 /* ---- OCSP ------------------------------------------------------------------------------- */
 
-static const uint8_t nonce[GW_VFY_NONCE_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-	                                         16 };
+static const uint8_t nonce[GW_VFY_NONCE_LEN] = { 1, 2,  3,  4,  5,  6,  7,  8,
+	                                         9, 10, 11, 12, 13, 14, 15, 16 };
 
 static void
 check_resp(uint8_t *der, size_t len, X509 *cert, struct gw_rev_result *r)
@@ -492,7 +495,8 @@ test_ocsp_other_cert_and_garbage(void **state)
 	gw_ocsp_response_check(der, len - 1, rsa_leaf, ca, nonce, sizeof(nonce), now, &opts, &r);
 	assert_int_equal(r.cause, GW_REV_OCSP_INVALID);
 	OPENSSL_free(der);
-	gw_ocsp_response_check(junk, sizeof(junk), ec_leaf, ca, nonce, sizeof(nonce), now, &opts, &r);
+	gw_ocsp_response_check(junk, sizeof(junk), ec_leaf, ca, nonce, sizeof(nonce), now, &opts,
+	                       &r);
 	assert_int_equal(r.cause, GW_REV_OCSP_INVALID);
 	gw_ocsp_response_check(trylater, sizeof(trylater), ec_leaf, ca, nonce, sizeof(nonce), now,
 	                       &opts, &r);
@@ -541,9 +545,10 @@ static void
 test_cache(void **state)
 {
 	struct gw_rev_cache *c = gw_rev_cache_new(2);
-	struct gw_rev_result good = { .status = GW_REV_GOOD, .source = GW_REV_SRC_OCSP,
+	struct gw_rev_result good = { .status = GW_REV_GOOD,
+		                      .source = GW_REV_SRC_OCSP,
 		                      .next_update = now + 60 },
-			     got, unk = { .status = GW_REV_UNKNOWN, .next_update = now + 60 };
+	                     got, unk = { .status = GW_REV_UNKNOWN, .next_update = now + 60 };
 
 	(void)state;
 	assert_non_null(c);
@@ -579,7 +584,8 @@ static void
 test_wire_codes(void **state)
 {
 	struct gw_vfy_wire w;
-	struct gw_rev_result good = { .status = GW_REV_GOOD }, unknown = { .status = GW_REV_UNKNOWN };
+	struct gw_rev_result good = { .status = GW_REV_GOOD },
+	                     unknown = { .status = GW_REV_UNKNOWN };
 
 	(void)state;
 	w = gw_vfy_wire(GW_VFY_OK, true);

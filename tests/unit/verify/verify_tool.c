@@ -160,7 +160,8 @@ main(int argc, char **argv)
 		                                        : GW_SIG_ECDSA;
 		if (doc == NULL || !digest_file(doc, hash, r.digest, &r.digest_len) ||
 		    !read_file(sig_path, r.sig, sizeof(r.sig), &r.sig_len)) {
-			fprintf(stderr, "kyso-verify-tool: cannot read the signature or document\n");
+			fprintf(stderr,
+			        "kyso-verify-tool: cannot read the signature or document\n");
 			return 2;
 		}
 	}
