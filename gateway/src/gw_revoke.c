@@ -16,16 +16,7 @@
 
 /* ---- times ------------------------------------------------------------------------------- */
 
-static bool
-asn1_to_time(const ASN1_TIME *a, time_t *out)
-{
-	struct tm tm;
-
-	if (a == NULL || ASN1_TIME_to_tm(a, &tm) != 1)
-		return false;
-	*out = timegm(&tm);
-	return true;
-}
+#define asn1_to_time gw_vfy_asn1_time
 
 /* Freshness of an OCSP response or a CRL at now: this/last update not in the future, next
  * update not passed; without a next update, this update no older than max_age_s. */

@@ -468,9 +468,44 @@ usage_ok(X509 *cert)
 	return ku != UINT32_MAX && (ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)) != 0;
 }
 
-enum gw_vfy_reason
-gw_vfy_cert(const struct gw_trust *t, X509 *cert, time_t at, X509 **issuer, char *detail,
-            size_t detail_len)
+/* The span of T over which a verified path stays valid: the latest notBefore and the earliest
+ * notAfter of its certificates. */
+static bool
+chain_window(STACK_OF(X509) * chain, time_t *from, time_t *to)
+{
+	int i;
+
+	*from = 0;
+	*to = (time_t)INT64_MAX;
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+		time_t nb, na;
+
+		if (!gw_vfy_asn1_time(X509_get0_notBefore(x), &nb) ||
+		    !gw_vfy_asn1_time(X509_get0_notAfter(x), &na))
+			return false;
+		if (nb > *from)
+			*from = nb;
+		if (na < *to)
+			*to = na;
+	}
+	return true;
+}
+
+bool
+gw_vfy_asn1_time(const ASN1_TIME *a, time_t *out)
+{
+	struct tm tm;
+
+	if (a == NULL || ASN1_TIME_to_tm(a, &tm) != 1)
+		return false;
+	*out = timegm(&tm);
+	return true;
+}
+
+static enum gw_vfy_reason
+vfy_cert(const struct gw_trust *t, X509 *cert, time_t at, X509 **issuer, char *detail,
+         size_t detail_len, time_t *from, time_t *to)
 {
 	enum gw_vfy_reason rc = GW_VFY_INTERNAL;
 	X509_STORE_CTX *ctx = NULL;
@@ -515,6 +550,8 @@ gw_vfy_cert(const struct gw_trust *t, X509 *cert, time_t at, X509 **issuer, char
 		snprintf(detail, detail_len, "keyUsage lacks digitalSignature and nonRepudiation");
 		goto out;
 	}
+	if (from != NULL && !chain_window(chain, from, to))
+		goto out;
 	if (issuer != NULL) {
 		X509 *iss = sk_X509_num(chain) > 1 ? sk_X509_value(chain, 1) : NULL;
 
@@ -529,6 +566,146 @@ out:
 	ERR_clear_error();
 	X509_STORE_CTX_free(ctx);
 	return rc;
+}
+
+enum gw_vfy_reason
+gw_vfy_cert(const struct gw_trust *t, X509 *cert, time_t at, X509 **issuer, char *detail,
+            size_t detail_len)
+{
+	return vfy_cert(t, cert, at, issuer, detail, detail_len, NULL, NULL);
+}
+
+/* ---- verified paths, cached (PERFORMANCE.md G12: no path building per signature) ---------- */
+
+struct path_ent {
+	struct path_ent *next;
+	unsigned char fpr[32]; /* SHA-256 of the end-entity certificate */
+	X509 *issuer;
+	time_t from, to; /* T for which the path holds */
+};
+
+struct gw_path_cache {
+	struct path_ent **bucket;
+	size_t nbucket; /* a power of two */
+	int count, max;
+};
+
+struct gw_path_cache *
+gw_path_cache_new(int entries)
+{
+	struct gw_path_cache *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->max = entries > 0 ? entries : 1;
+	c->nbucket = 16;
+	while (c->nbucket < (size_t)c->max * 2)
+		c->nbucket <<= 1;
+	if ((c->bucket = calloc(c->nbucket, sizeof(*c->bucket))) == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+path_cache_clear(struct gw_path_cache *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nbucket; i++) {
+		while (c->bucket[i] != NULL) {
+			struct path_ent *e = c->bucket[i];
+
+			c->bucket[i] = e->next;
+			X509_free(e->issuer);
+			free(e);
+		}
+	}
+	c->count = 0;
+}
+
+void
+gw_path_cache_free(struct gw_path_cache *c)
+{
+	if (c == NULL)
+		return;
+	path_cache_clear(c);
+	free(c->bucket);
+	free(c);
+}
+
+int
+gw_path_cache_count(const struct gw_path_cache *c)
+{
+	return c != NULL ? c->count : 0;
+}
+
+static struct path_ent **
+path_slot(struct gw_path_cache *c, const unsigned char *fpr)
+{
+	size_t h;
+	struct path_ent **pp;
+
+	memcpy(&h, fpr, sizeof(h));
+	pp = &c->bucket[h & (c->nbucket - 1)];
+	while (*pp != NULL && memcmp((*pp)->fpr, fpr, sizeof((*pp)->fpr)) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+enum gw_vfy_reason
+gw_vfy_cert_cached(struct gw_path_cache *c, const struct gw_trust *t, X509 *cert, time_t at,
+                   X509 **issuer, char *detail, size_t detail_len)
+{
+	unsigned char fpr[32];
+	unsigned int n = 0;
+	struct path_ent **pp, *e;
+	enum gw_vfy_reason rc;
+	time_t from, to;
+	X509 *iss = NULL;
+
+	if (c == NULL || cert == NULL || X509_digest(cert, EVP_sha256(), fpr, &n) != 1 || n != 32) {
+		ERR_clear_error();
+		return gw_vfy_cert(t, cert, at, issuer, detail, detail_len);
+	}
+	pp = path_slot(c, fpr);
+	if ((e = *pp) != NULL && at >= e->from && at <= e->to) {
+		if (detail != NULL && detail_len > 0)
+			detail[0] = '\0';
+		if (issuer != NULL) {
+			if (!X509_up_ref(e->issuer))
+				return GW_VFY_INTERNAL;
+			*issuer = e->issuer;
+		}
+		return GW_VFY_OK;
+	}
+	/* Failures are not kept: they are rare and the next attempt may see a new anchor. */
+	rc = vfy_cert(t, cert, at, &iss, detail, detail_len, &from, &to);
+	if (rc != GW_VFY_OK)
+		return rc;
+	if (e == NULL) {
+		if (c->count >= c->max) {
+			path_cache_clear(c); /* bounded; a miss costs one path check */
+			pp = path_slot(c, fpr);
+		}
+		if ((e = calloc(1, sizeof(*e))) != NULL) {
+			memcpy(e->fpr, fpr, sizeof(e->fpr));
+			*pp = e;
+			c->count++;
+		}
+	}
+	if (e != NULL && X509_up_ref(iss)) {
+		X509_free(e->issuer);
+		e->issuer = iss;
+		e->from = from;
+		e->to = to;
+	}
+	if (issuer != NULL)
+		*issuer = iss;
+	else
+		X509_free(iss);
+	return GW_VFY_OK;
 }
 
 enum gw_vfy_reason

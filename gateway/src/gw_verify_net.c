@@ -46,6 +46,7 @@ struct gw_verifier {
 	const struct gw_trust *trust;
 	struct gw_rev_opts opts;
 	struct gw_rev_cache *cache;
+	struct gw_path_cache *paths;
 	struct crl_ent crls[CRL_CACHE_MAX];
 	struct vjob *jobs;       /* running */
 	uv_timer_t *ready_timer; /* heap: outlives uv_close */
@@ -346,8 +347,8 @@ job_new(struct gw_verifier *v, X509 *cert, time_t at, gw_vfy_done_fn *done, void
 static void
 job_cert_then_revocation(struct vjob *j)
 {
-	j->cert_reason = gw_vfy_cert(j->v->trust, j->cert, j->at, &j->issuer, j->res.detail,
-	                             sizeof(j->res.detail));
+	j->cert_reason = gw_vfy_cert_cached(j->v->paths, j->v->trust, j->cert, j->at, &j->issuer,
+	                                    j->res.detail, sizeof(j->res.detail));
 	j->res.reason = j->cert_reason;
 	if (j->cert_reason != GW_VFY_OK) {
 		job_ready(j);
@@ -410,10 +411,12 @@ gw_verifier_new(struct uv_loop_s *loop, struct gw_httpc *httpc, const struct gw_
 	v->trust = trust;
 	v->opts = *opts;
 	v->cache = gw_rev_cache_new(opts->cache_entries);
+	v->paths = gw_path_cache_new(opts->cache_entries);
 	v->ready_timer = calloc(1, sizeof(*v->ready_timer));
-	if (v->cache == NULL || v->ready_timer == NULL ||
+	if (v->cache == NULL || v->paths == NULL || v->ready_timer == NULL ||
 	    uv_timer_init(loop, v->ready_timer) != 0) {
 		gw_rev_cache_free(v->cache);
+		gw_path_cache_free(v->paths);
 		free(v->ready_timer);
 		free(v);
 		return NULL;
@@ -446,6 +449,7 @@ gw_verifier_free(struct gw_verifier *v)
 	for (i = 0; i < CRL_CACHE_MAX; i++)
 		X509_CRL_free(v->crls[i].crl);
 	gw_rev_cache_free(v->cache);
+	gw_path_cache_free(v->paths);
 	free(v);
 }
 

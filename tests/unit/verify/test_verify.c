@@ -265,6 +265,40 @@ test_chain_usage_and_algorithms(void **state)
 }
 
 static void
+test_path_cache(void **state)
+{
+	struct gw_path_cache *c = gw_path_cache_new(1);
+	X509 *issuer = NULL;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(gw_vfy_cert_cached(c, trust, ec_leaf, now, &issuer, NULL, 0), GW_VFY_OK);
+	assert_int_equal(X509_cmp(issuer, ca), 0);
+	X509_free(issuer);
+	assert_int_equal(gw_path_cache_count(c), 1);
+	/* A hit gives the same issuer; a T outside the path's validity is checked again. */
+	issuer = NULL;
+	assert_int_equal(gw_vfy_cert_cached(c, trust, ec_leaf, now + 10, &issuer, NULL, 0),
+	                 GW_VFY_OK);
+	assert_int_equal(X509_cmp(issuer, ca), 0);
+	X509_free(issuer);
+	assert_int_equal(gw_vfy_cert_cached(c, trust, ec_leaf, now + 400 * DAY, NULL, NULL, 0),
+	                 GW_VFY_CERT_EXPIRED);
+	/* Failures are not kept, and the bound holds. */
+	assert_int_equal(gw_vfy_cert_cached(c, trust, stranger, now, NULL, NULL, 0),
+	                 GW_VFY_UNTRUSTED_ROOT);
+	assert_int_equal(gw_path_cache_count(c), 1);
+	assert_int_equal(gw_vfy_cert_cached(c, trust, rsa_leaf, now, NULL, NULL, 0), GW_VFY_OK);
+	assert_int_equal(gw_path_cache_count(c), 1);
+	/* The window of an expired certificate: valid at a T inside it only. */
+	assert_int_equal(gw_vfy_cert_cached(c, trust, expired, now - 10 * DAY, NULL, NULL, 0),
+	                 GW_VFY_OK);
+	assert_int_equal(gw_vfy_cert_cached(c, trust, expired, now, NULL, NULL, 0),
+	                 GW_VFY_CERT_EXPIRED);
+	gw_path_cache_free(c);
+}
+
+static void
 test_cert_urls(void **state)
 {
 	char url[GW_REV_URL_MAX];
@@ -628,6 +662,7 @@ main(void)
 		cmocka_unit_test(test_chain_untrusted),
 		cmocka_unit_test(test_chain_validity_at_signing_time),
 		cmocka_unit_test(test_chain_usage_and_algorithms),
+		cmocka_unit_test(test_path_cache),
 		cmocka_unit_test(test_cert_urls),
 		cmocka_unit_test(test_ocsp_request),
 		cmocka_unit_test(test_ocsp_good),
