@@ -181,13 +181,16 @@ enum gw_vfy_reason gw_vfy_cert(const struct gw_trust *t, X509 *cert, time_t at, 
 
 /* Verified paths kept by the end-entity certificate's SHA-256, each with the span of T over
  * which every certificate in it is valid; only successes are kept. Bounded: when full it is
- * emptied. gw_vfy_cert_cached is gw_vfy_cert through it. */
+ * emptied. gw_vfy_cert_cached is gw_vfy_cert through it; with ca_issuer != NULL it also gives
+ * the issuer's issuer when the issuer is an intermediate CA (NULL when the issuer is the
+ * anchor), up-referenced, so that the issuer's own revocation can be checked. */
 struct gw_path_cache;
 struct gw_path_cache *gw_path_cache_new(int entries);
 void gw_path_cache_free(struct gw_path_cache *c);
 int gw_path_cache_count(const struct gw_path_cache *c);
 enum gw_vfy_reason gw_vfy_cert_cached(struct gw_path_cache *c, const struct gw_trust *t, X509 *cert,
-                                      time_t at, X509 **issuer, char *detail, size_t detail_len);
+                                      time_t at, X509 **issuer, X509 **ca_issuer, char *detail,
+                                      size_t detail_len);
 
 /* ASN1 time to time_t (UTC); false when unparsable. */
 bool gw_vfy_asn1_time(const ASN1_TIME *a, time_t *out);

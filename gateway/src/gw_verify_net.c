@@ -29,6 +29,10 @@ struct vjob {
 	struct vjob *next, *prev;
 	struct gw_verifier *v; /* NULL once detached by gw_verifier_free */
 	X509 *cert, *issuer;
+	X509 *ca_issuer; /* the issuer's issuer when the issuer is an intermediate, else NULL */
+	X509 *target, *target_issuer; /* whose status is being fetched: cert or the issuer */
+	bool ca_stage;                /* the end-entity was good; now its issuing CA */
+	struct gw_rev_result leaf_rev;
 	time_t at;
 	gw_vfy_done_fn *done;
 	void *arg;
@@ -73,6 +77,7 @@ job_free(struct vjob *j)
 {
 	X509_free(j->cert);
 	X509_free(j->issuer);
+	X509_free(j->ca_issuer);
 	free(j);
 }
 
@@ -113,18 +118,53 @@ job_ready(struct vjob *j)
 		uv_timer_start(j->v->ready_timer, ready_cb, 0, 0);
 }
 
+static void revocation_start(struct vjob *j);
+
+/* REGULATION.md section 6 step 6 asks for every certificate in the path: an intermediate CA
+ * that names an OCSP responder or a CRL is checked too (one that names neither cannot be). */
+static bool
+ca_needs_check(struct vjob *j)
+{
+	char url[GW_REV_URL_MAX];
+
+	return j->ca_issuer != NULL && (gw_cert_ocsp_url(j->issuer, url, sizeof(url)) ||
+	                                gw_cert_crl_url(j->issuer, url, sizeof(url)));
+}
+
 /* Revoked after the signing time T means good at T (ND68 31.1c: status at T). */
 static void
 job_conclude(struct vjob *j, const struct gw_rev_result *rev)
 {
-	j->res.rev = *rev;
+	struct gw_rev_result r = *rev;
+
+	if (r.status == GW_REV_REVOKED && r.revoked_at != 0 && r.revoked_at > j->at)
+		r.status = GW_REV_GOOD;
 	j->res.rev_checked = true;
-	if (rev->status == GW_REV_REVOKED && rev->revoked_at != 0 && rev->revoked_at > j->at)
-		j->res.rev.status = GW_REV_GOOD;
-	j->res.reason = gw_vfy_combine(j->cert_reason, &j->res.rev);
+	if (!j->ca_stage && r.status == GW_REV_GOOD && ca_needs_check(j)) {
+		j->leaf_rev = r;
+		j->ca_stage = true;
+		j->target = j->issuer;
+		j->target_issuer = j->ca_issuer;
+		revocation_start(j);
+		return;
+	}
+	if (!j->ca_stage) {
+		j->res.rev = r;
+		j->res.reason = gw_vfy_combine(j->cert_reason, &r);
+	} else if (r.status == GW_REV_GOOD) {
+		j->res.rev = j->leaf_rev;
+		j->res.reason = gw_vfy_combine(j->cert_reason, &j->leaf_rev);
+	} else {
+		/* The CA's outcome is the one to show: revoked, or why it is unknown. */
+		j->res.rev = r;
+		j->res.reason = r.status == GW_REV_REVOKED ? GW_VFY_CA_CERT_IS_REVOKED
+		                                           : GW_VFY_STATUS_UNKNOWN;
+	}
 	if (j->res.reason == GW_VFY_STATUS_UNKNOWN)
-		snprintf(j->res.detail, sizeof(j->res.detail), "revocation status unknown: %s",
-		         gw_rev_cause_name(rev->cause));
+		snprintf(j->res.detail, sizeof(j->res.detail), "revocation status%s unknown: %s",
+		         j->ca_stage ? " of the issuing CA" : "", gw_rev_cause_name(r.cause));
+	else if (j->res.reason == GW_VFY_CA_CERT_IS_REVOKED)
+		snprintf(j->res.detail, sizeof(j->res.detail), "the issuing CA is revoked");
 	job_ready(j);
 }
 
@@ -197,8 +237,8 @@ crl_done(void *arg, int status, const unsigned char *body, size_t len)
 		return;
 	}
 	if (status == 200 &&
-	    (crl = gw_crl_parse(body, len, j->issuer, now, &j->v->opts, &cause)) != NULL) {
-		gw_crl_lookup(crl, j->cert, &r);
+	    (crl = gw_crl_parse(body, len, j->target_issuer, now, &j->v->opts, &cause)) != NULL) {
+		gw_crl_lookup(crl, j->target, &r);
 		r.ocsp_cause = j->res.rev.ocsp_cause;
 		crl_keep(j->v, j->url, crl, r.next_update);
 		job_conclude(j, &r);
@@ -220,12 +260,12 @@ crl_start(struct vjob *j, enum gw_rev_cause ocsp_cause)
 		job_unknown(j, ocsp_cause, ocsp_cause);
 		return;
 	}
-	if (!gw_cert_crl_url(j->cert, j->url, sizeof(j->url))) {
+	if (!gw_cert_crl_url(j->target, j->url, sizeof(j->url))) {
 		job_unknown(j, ocsp_cause, GW_REV_INVALID_CRL_DIST_POINTS);
 		return;
 	}
 	if ((e = crl_cached(v, j->url, time(NULL))) != NULL) {
-		gw_crl_lookup(e->crl, j->cert, &r);
+		gw_crl_lookup(e->crl, j->target, &r);
 		r.source = GW_REV_SRC_CACHE_CRL;
 		r.ocsp_cause = ocsp_cause;
 		job_conclude(j, &r);
@@ -260,13 +300,13 @@ ocsp_done(void *arg, int status, const unsigned char *body, size_t len)
 		crl_start(j, GW_REV_OCSP_UNREACHABLE);
 		return;
 	}
-	gw_ocsp_response_check(body, len, j->cert, j->issuer, j->nonce, sizeof(j->nonce), now,
-	                       &j->v->opts, &r);
+	gw_ocsp_response_check(body, len, j->target, j->target_issuer, j->nonce, sizeof(j->nonce),
+	                       now, &j->v->opts, &r);
 	if (r.status == GW_REV_UNKNOWN) {
 		crl_start(j, r.cause);
 		return;
 	}
-	gw_rev_cache_put(j->v->cache, j->cert, j->issuer, now, &r);
+	gw_rev_cache_put(j->v->cache, j->target, j->target_issuer, now, &r);
 	job_conclude(j, &r);
 }
 
@@ -279,12 +319,13 @@ ocsp_start(struct vjob *j)
 	size_t der_len = 0;
 	int rc;
 
-	if (!gw_cert_ocsp_url(j->cert, j->url, sizeof(j->url))) {
+	if (!gw_cert_ocsp_url(j->target, j->url, sizeof(j->url))) {
 		crl_start(j, GW_REV_OCSP_UNREACHABLE);
 		return;
 	}
 	if (RAND_bytes(j->nonce, sizeof(j->nonce)) != 1 ||
-	    !gw_ocsp_request_der(j->cert, j->issuer, j->nonce, sizeof(j->nonce), &der, &der_len)) {
+	    !gw_ocsp_request_der(j->target, j->target_issuer, j->nonce, sizeof(j->nonce), &der,
+	                         &der_len)) {
 		crl_start(j, GW_REV_OCSP_INVALID);
 		return;
 	}
@@ -315,7 +356,7 @@ revocation_start(struct vjob *j)
 		job_unknown(j, GW_REV_CAUSE_NONE, GW_REV_ONLINE_CHECKING_DISABLED);
 		return;
 	}
-	if (gw_rev_cache_get(j->v->cache, j->cert, j->issuer, time(NULL), &r)) {
+	if (gw_rev_cache_get(j->v->cache, j->target, j->target_issuer, time(NULL), &r)) {
 		job_conclude(j, &r);
 		return;
 	}
@@ -348,7 +389,9 @@ static void
 job_cert_then_revocation(struct vjob *j)
 {
 	j->cert_reason = gw_vfy_cert_cached(j->v->paths, j->v->trust, j->cert, j->at, &j->issuer,
-	                                    j->res.detail, sizeof(j->res.detail));
+	                                    &j->ca_issuer, j->res.detail, sizeof(j->res.detail));
+	j->target = j->cert;
+	j->target_issuer = j->issuer;
 	j->res.reason = j->cert_reason;
 	if (j->cert_reason != GW_VFY_OK) {
 		job_ready(j);

@@ -225,9 +225,11 @@ gw_vfy_asn1_time(const ASN1_TIME *a, time_t *out)
 	return true;
 }
 
+/* ca_issuer (when asked): the issuer of the end-entity's issuer when that issuer is an
+ * intermediate (the path is longer than issuer -> anchor), else NULL. */
 static enum gw_vfy_reason
-vfy_cert(const struct gw_trust *t, X509 *cert, time_t at, X509 **issuer, char *detail,
-         size_t detail_len, time_t *from, time_t *to)
+vfy_cert(const struct gw_trust *t, X509 *cert, time_t at, X509 **issuer, X509 **ca_issuer,
+         char *detail, size_t detail_len, time_t *from, time_t *to)
 {
 	enum gw_vfy_reason rc = GW_VFY_INTERNAL;
 	X509_STORE_CTX *ctx = NULL;
@@ -274,11 +276,22 @@ vfy_cert(const struct gw_trust *t, X509 *cert, time_t at, X509 **issuer, char *d
 	}
 	if (from != NULL && !chain_window(chain, from, to))
 		goto out;
+	if (ca_issuer != NULL) {
+		X509 *ci = sk_X509_num(chain) > 2 ? sk_X509_value(chain, 2) : NULL;
+
+		if (ci != NULL && !X509_up_ref(ci))
+			goto out;
+		*ca_issuer = ci;
+	}
 	if (issuer != NULL) {
 		X509 *iss = sk_X509_num(chain) > 1 ? sk_X509_value(chain, 1) : NULL;
 
 		if (iss == NULL || !X509_up_ref(iss)) {
 			rc = GW_VFY_INVALID_CERT_CHAIN;
+			if (ca_issuer != NULL) {
+				X509_free(*ca_issuer);
+				*ca_issuer = NULL;
+			}
 			goto out;
 		}
 		*issuer = iss;
@@ -294,16 +307,16 @@ enum gw_vfy_reason
 gw_vfy_cert(const struct gw_trust *t, X509 *cert, time_t at, X509 **issuer, char *detail,
             size_t detail_len)
 {
-	return vfy_cert(t, cert, at, issuer, detail, detail_len, NULL, NULL);
+	return vfy_cert(t, cert, at, issuer, NULL, detail, detail_len, NULL, NULL);
 }
 
 /* ---- verified paths, cached (PERFORMANCE.md G12: no path building per signature) ---------- */
 
 struct path_ent {
 	struct path_ent *next;
-	unsigned char fpr[32]; /* SHA-256 of the end-entity certificate */
-	X509 *issuer;
-	time_t from, to; /* T for which the path holds */
+	unsigned char fpr[32];    /* SHA-256 of the end-entity certificate */
+	X509 *issuer, *ca_issuer; /* ca_issuer may be NULL */
+	time_t from, to;          /* T for which the path holds */
 };
 
 struct gw_path_cache {
@@ -341,6 +354,7 @@ path_cache_clear(struct gw_path_cache *c)
 
 			c->bucket[i] = e->next;
 			X509_free(e->issuer);
+			X509_free(e->ca_issuer);
 			free(e);
 		}
 	}
@@ -376,34 +390,48 @@ path_slot(struct gw_path_cache *c, const unsigned char *fpr)
 	return pp;
 }
 
+/* Hands out up-referenced copies of what the entry holds. */
+static bool
+path_give(X509 *x, X509 **out)
+{
+	if (out == NULL)
+		return true;
+	if (x != NULL && !X509_up_ref(x))
+		return false;
+	*out = x;
+	return true;
+}
+
 enum gw_vfy_reason
 gw_vfy_cert_cached(struct gw_path_cache *c, const struct gw_trust *t, X509 *cert, time_t at,
-                   X509 **issuer, char *detail, size_t detail_len)
+                   X509 **issuer, X509 **ca_issuer, char *detail, size_t detail_len)
 {
 	unsigned char fpr[32];
 	unsigned int n = 0;
 	struct path_ent **pp, *e;
 	enum gw_vfy_reason rc;
 	time_t from, to;
-	X509 *iss = NULL;
+	X509 *iss = NULL, *ci = NULL;
 
 	if (c == NULL || cert == NULL || X509_digest(cert, EVP_sha256(), fpr, &n) != 1 || n != 32) {
 		ERR_clear_error();
-		return gw_vfy_cert(t, cert, at, issuer, detail, detail_len);
+		return vfy_cert(t, cert, at, issuer, ca_issuer, detail, detail_len, NULL, NULL);
 	}
 	pp = path_slot(c, fpr);
 	if ((e = *pp) != NULL && at >= e->from && at <= e->to) {
 		if (detail != NULL && detail_len > 0)
 			detail[0] = '\0';
-		if (issuer != NULL) {
-			if (!X509_up_ref(e->issuer))
-				return GW_VFY_INTERNAL;
-			*issuer = e->issuer;
+		if (!path_give(e->ca_issuer, ca_issuer))
+			return GW_VFY_INTERNAL;
+		if (!path_give(e->issuer, issuer)) {
+			if (ca_issuer != NULL)
+				X509_free(*ca_issuer);
+			return GW_VFY_INTERNAL;
 		}
 		return GW_VFY_OK;
 	}
 	/* Failures are not kept: they are rare and the next attempt may see a new anchor. */
-	rc = vfy_cert(t, cert, at, &iss, detail, detail_len, &from, &to);
+	rc = vfy_cert(t, cert, at, &iss, &ci, detail, detail_len, &from, &to);
 	if (rc != GW_VFY_OK)
 		return rc;
 	if (e == NULL) {
@@ -417,9 +445,11 @@ gw_vfy_cert_cached(struct gw_path_cache *c, const struct gw_trust *t, X509 *cert
 			c->count++;
 		}
 	}
-	if (e != NULL && X509_up_ref(iss)) {
+	if (e != NULL && X509_up_ref(iss) && (ci == NULL || X509_up_ref(ci))) {
 		X509_free(e->issuer);
+		X509_free(e->ca_issuer);
 		e->issuer = iss;
+		e->ca_issuer = ci;
 		e->from = from;
 		e->to = to;
 	}
@@ -427,5 +457,9 @@ gw_vfy_cert_cached(struct gw_path_cache *c, const struct gw_trust *t, X509 *cert
 		*issuer = iss;
 	else
 		X509_free(iss);
+	if (ca_issuer != NULL)
+		*ca_issuer = ci;
+	else
+		X509_free(ci);
 	return GW_VFY_OK;
 }

@@ -148,7 +148,7 @@ bench(const char *label, EVP_PKEY *key, X509 *cert, X509 *ca, struct gw_trust *t
 	dsig_len =
 	        fx_sign(key, is_ec ? "ecdsa-raw" : "pkcs1", md, tbs, tbs_len, dsig, sizeof(dsig));
 	/* Warm caches, as in the gateway after the first signature of this signer. */
-	gw_vfy_cert_cached(paths, trust, cert, t, &issuer, NULL, 0);
+	gw_vfy_cert_cached(paths, trust, cert, t, &issuer, NULL, NULL, 0);
 	gw_rev_cache_put(revs, cert, ca, t, &good);
 
 	t0 = now_s();
@@ -163,7 +163,8 @@ bench(const char *label, EVP_PKEY *key, X509 *cert, X509 *ca, struct gw_trust *t
 	for (i = 0; i < iters; i++) {
 		X509 *iss = NULL;
 
-		fails += gw_vfy_cert_cached(paths, trust, cert, t, &iss, NULL, 0) != GW_VFY_OK;
+		fails +=
+		        gw_vfy_cert_cached(paths, trust, cert, t, &iss, NULL, NULL, 0) != GW_VFY_OK;
 		fails += !gw_rev_cache_get(revs, cert, iss, t, &got);
 		X509_free(iss);
 		fails += gw_cms_prepare(cert, NULL, digest, sizeof(digest), t, &prep, tbs,

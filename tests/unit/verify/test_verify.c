@@ -268,32 +268,38 @@ static void
 test_path_cache(void **state)
 {
 	struct gw_path_cache *c = gw_path_cache_new(1);
-	X509 *issuer = NULL;
+	X509 *issuer = NULL, *ca_issuer = NULL;
 
 	(void)state;
 	assert_non_null(c);
-	assert_int_equal(gw_vfy_cert_cached(c, trust, ec_leaf, now, &issuer, NULL, 0), GW_VFY_OK);
+	assert_int_equal(gw_vfy_cert_cached(c, trust, ec_leaf, now, &issuer, &ca_issuer, NULL, 0),
+	                 GW_VFY_OK);
 	assert_int_equal(X509_cmp(issuer, ca), 0);
+	/* root -> issuing CA -> leaf: the issuing CA's issuer is the root. */
+	assert_int_equal(X509_cmp(ca_issuer, root), 0);
 	X509_free(issuer);
+	X509_free(ca_issuer);
 	assert_int_equal(gw_path_cache_count(c), 1);
 	/* A hit gives the same issuer; a T outside the path's validity is checked again. */
 	issuer = NULL;
-	assert_int_equal(gw_vfy_cert_cached(c, trust, ec_leaf, now + 10, &issuer, NULL, 0),
+	assert_int_equal(gw_vfy_cert_cached(c, trust, ec_leaf, now + 10, &issuer, NULL, NULL, 0),
 	                 GW_VFY_OK);
 	assert_int_equal(X509_cmp(issuer, ca), 0);
 	X509_free(issuer);
-	assert_int_equal(gw_vfy_cert_cached(c, trust, ec_leaf, now + 400 * DAY, NULL, NULL, 0),
-	                 GW_VFY_CERT_EXPIRED);
+	assert_int_equal(
+	        gw_vfy_cert_cached(c, trust, ec_leaf, now + 400 * DAY, NULL, NULL, NULL, 0),
+	        GW_VFY_CERT_EXPIRED);
 	/* Failures are not kept, and the bound holds. */
-	assert_int_equal(gw_vfy_cert_cached(c, trust, stranger, now, NULL, NULL, 0),
+	assert_int_equal(gw_vfy_cert_cached(c, trust, stranger, now, NULL, NULL, NULL, 0),
 	                 GW_VFY_UNTRUSTED_ROOT);
 	assert_int_equal(gw_path_cache_count(c), 1);
-	assert_int_equal(gw_vfy_cert_cached(c, trust, rsa_leaf, now, NULL, NULL, 0), GW_VFY_OK);
+	assert_int_equal(gw_vfy_cert_cached(c, trust, rsa_leaf, now, NULL, NULL, NULL, 0),
+	                 GW_VFY_OK);
 	assert_int_equal(gw_path_cache_count(c), 1);
 	/* The window of an expired certificate: valid at a T inside it only. */
-	assert_int_equal(gw_vfy_cert_cached(c, trust, expired, now - 10 * DAY, NULL, NULL, 0),
+	assert_int_equal(gw_vfy_cert_cached(c, trust, expired, now - 10 * DAY, NULL, NULL, NULL, 0),
 	                 GW_VFY_OK);
-	assert_int_equal(gw_vfy_cert_cached(c, trust, expired, now, NULL, NULL, 0),
+	assert_int_equal(gw_vfy_cert_cached(c, trust, expired, now, NULL, NULL, NULL, 0),
 	                 GW_VFY_CERT_EXPIRED);
 	gw_path_cache_free(c);
 }

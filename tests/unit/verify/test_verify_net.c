@@ -39,6 +39,11 @@ static time_t now;
 static EVP_PKEY *root_k, *ca_k, *resp_k, *ec_k;
 static X509 *root, *ca, *resp, *leaf, *revoked, *stranger, *other_root;
 static struct gw_trust *trust;
+/* A second hierarchy whose issuing CA names the responder too: root2 -> ca2 -> leaf2. */
+static EVP_PKEY *root2_k, *ca2_k;
+static X509 *root2, *ca2, *leaf2;
+static struct gw_trust *trust2;
+static int ca2_status = V_OCSP_CERTSTATUS_GOOD;
 static struct gw_httpc *httpc;
 
 /* ---- the scripted server ------------------------------------------------------------------- */
@@ -88,7 +93,38 @@ send_answer(struct conn *c, int status, const char *type, const uint8_t *body, s
 		send_bytes(c, body, len);
 }
 
-/* Answers the OCSP request in body about leaf or revoked, echoing its nonce. */
+/* Who answers for which certificate: (certificate, issuer) -> signer and status. */
+static void
+pick_answer(OCSP_CERTID *id, X509 **signer, EVP_PKEY **skey, int *status)
+{
+	struct {
+		X509 *cert, *issuer, *signer;
+		EVP_PKEY *skey;
+		int status;
+	} rows[] = {
+		{ leaf, ca, resp, resp_k, V_OCSP_CERTSTATUS_GOOD },
+		{ revoked, ca, resp, resp_k, V_OCSP_CERTSTATUS_REVOKED },
+		{ leaf2, ca2, ca2, ca2_k, V_OCSP_CERTSTATUS_GOOD },
+		{ ca2, root2, root2, root2_k, ca2_status },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		OCSP_CERTID *rid = OCSP_cert_to_id(EVP_sha1(), rows[i].cert, rows[i].issuer);
+		int same = OCSP_id_cmp(id, rid) == 0;
+
+		OCSP_CERTID_free(rid);
+		if (same) {
+			*signer = rows[i].signer;
+			*skey = rows[i].skey;
+			*status = rows[i].status;
+			return;
+		}
+	}
+	fail_msg("OCSP request about a certificate the test does not know");
+}
+
+/* Answers the OCSP request in body, echoing its nonce. */
 static void
 answer_ocsp(struct conn *c, const uint8_t *body, size_t blen)
 {
@@ -101,17 +137,13 @@ answer_ocsp(struct conn *c, const uint8_t *body, size_t blen)
 	OCSP_RESPONSE *r;
 	STACK_OF(X509) *certs = sk_X509_new_null();
 	unsigned char *der = NULL;
-	int n, status;
+	X509 *signer = NULL;
+	EVP_PKEY *skey = NULL;
+	int n, status = -1;
 
 	assert_non_null(req);
 	id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0));
-	{
-		OCSP_CERTID *rid = OCSP_cert_to_id(EVP_sha1(), revoked, ca);
-
-		status = OCSP_id_cmp(id, rid) == 0 ? V_OCSP_CERTSTATUS_REVOKED
-		                                   : V_OCSP_CERTSTATUS_GOOD;
-		OCSP_CERTID_free(rid);
-	}
+	pick_answer(id, &signer, &skey, &status);
 	assert_non_null(
 	        OCSP_basic_add1_status(bs, id, status, status == V_OCSP_CERTSTATUS_REVOKED ? 1 : 0,
 	                               status == V_OCSP_CERTSTATUS_REVOKED ? tu : NULL, tu, nu));
@@ -120,8 +152,8 @@ answer_ocsp(struct conn *c, const uint8_t *body, size_t blen)
 	else
 		assert_int_equal(OCSP_basic_add1_nonce(bs, (unsigned char *)"0123456789abcdef", 16),
 		                 1);
-	sk_X509_push(certs, resp);
-	assert_int_equal(OCSP_basic_sign(bs, resp, resp_k, EVP_sha256(), certs, 0), 1);
+	sk_X509_push(certs, signer);
+	assert_int_equal(OCSP_basic_sign(bs, signer, skey, EVP_sha256(), certs, 0), 1);
 	r = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
 	n = i2d_OCSP_RESPONSE(r, &der);
 	send_answer(c, 200, "application/ocsp-response", der, (size_t)n);
@@ -248,8 +280,17 @@ setup(void **state)
 	stranger = fx_cert(other_root, resp_k, ec_k, "stranger", now - DAY, now + DAY, 0, ocsp_url,
 	                   crl_url);
 	trust = gw_trust_new_certs(&root, 1, &ca, 1);
+	root2_k = fx_key("ec");
+	ca2_k = fx_key("ec");
+	root2 = fx_cert(NULL, root2_k, root2_k, "root 2", now - DAY, now + 30 * DAY, FX_CA, NULL,
+	                NULL);
+	ca2 = fx_cert(root2, root2_k, ca2_k, "issuing 2", now - DAY, now + 30 * DAY, FX_CA,
+	              ocsp_url, crl_url);
+	leaf2 = fx_cert(ca2, ca2_k, ec_k, "leaf 2", now - DAY, now + 30 * DAY, 0, ocsp_url,
+	                crl_url);
+	trust2 = gw_trust_new_certs(&root2, 1, &ca2, 1);
 	httpc = gw_httpc_new(&loop, 8);
-	return trust != NULL && httpc != NULL ? 0 : -1;
+	return trust != NULL && trust2 != NULL && httpc != NULL ? 0 : -1;
 }
 
 static int
@@ -261,6 +302,12 @@ teardown(void **state)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	gw_trust_free(trust);
+	gw_trust_free(trust2);
+	X509_free(root2);
+	X509_free(ca2);
+	X509_free(leaf2);
+	EVP_PKEY_free(root2_k);
+	EVP_PKEY_free(ca2_k);
 	X509_free(root);
 	X509_free(ca);
 	X509_free(resp);
@@ -290,6 +337,16 @@ on_done(void *arg, const struct gw_vfy_result *res)
 	g->calls++;
 	g->res = *res;
 	uv_stop(&loop);
+}
+
+static struct gw_verifier *
+verifier_on(const struct gw_trust *t, bool check, bool crl)
+{
+	struct gw_rev_opts o = { check, crl, 2000, 300, 3600, 100 };
+	struct gw_verifier *v = gw_verifier_new(&loop, httpc, t, &o);
+
+	assert_non_null(v);
+	return v;
 }
 
 static struct gw_verifier *
@@ -461,6 +518,51 @@ test_check_after_signing(void **state)
 	free_verifier(v);
 }
 
+/* REGULATION.md section 6 step 6: the issuing CA's status too, when it names a source. */
+static void
+test_issuing_ca_status(void **state)
+{
+	struct gw_verifier *v = verifier_on(trust2, true, true);
+	struct gw_vfy_result r;
+	int hits = ocsp_hits;
+
+	(void)state;
+	ocsp_mode = OCSP_ECHO;
+	crl_served = false;
+	ca2_status = V_OCSP_CERTSTATUS_GOOD;
+	r = precheck(v, leaf2);
+	assert_int_equal(r.reason, GW_VFY_OK);
+	assert_int_equal(r.rev.status, GW_REV_GOOD);
+	assert_int_equal(ocsp_hits, hits + 2); /* the end-entity, then its CA */
+	free_verifier(v);
+
+	v = verifier_on(trust2, true, true);
+	ca2_status = V_OCSP_CERTSTATUS_REVOKED;
+	r = precheck(v, leaf2);
+	assert_int_equal(r.reason, GW_VFY_CA_CERT_IS_REVOKED);
+	assert_int_equal(gw_vfy_wire(r.reason, false).code, 501);
+	free_verifier(v);
+
+	/* The CA's status unobtainable: unknown, never valid. */
+	v = verifier_on(trust2, true, true);
+	ca2_status = V_OCSP_CERTSTATUS_UNKNOWN;
+	r = precheck(v, leaf2);
+	assert_int_equal(r.reason, GW_VFY_STATUS_UNKNOWN);
+	assert_int_equal(r.rev.ocsp_cause, GW_REV_OCSP_RESP_UNKNOWN);
+	assert_int_equal(r.rev.cause, GW_REV_COULDNOT_DOWNLOAD_CRL);
+	assert_int_equal(gw_vfy_wire(r.reason, true).code, 500);
+	ca2_status = V_OCSP_CERTSTATUS_GOOD;
+	free_verifier(v);
+
+	/* An issuing CA that names no source (the first hierarchy) is not asked about. */
+	v = verifier(true, true);
+	hits = ocsp_hits;
+	r = precheck(v, leaf);
+	assert_int_equal(r.reason, GW_VFY_OK);
+	assert_int_equal(ocsp_hits, hits + 1);
+	free_verifier(v);
+}
+
 static void
 test_free_cancels_pending(void **state)
 {
@@ -494,6 +596,7 @@ main(void)
 		cmocka_unit_test(test_nothing_usable_is_unknown_never_valid),
 		cmocka_unit_test(test_untrusted_needs_no_network),
 		cmocka_unit_test(test_check_after_signing),
+		cmocka_unit_test(test_issuing_ca_status),
 		cmocka_unit_test(test_free_cancels_pending),
 	};
 
