@@ -82,6 +82,10 @@ struct gw {
 	uint64_t drain_deadline_ms;
 	bool draining;
 	int exit_code;
+	/* verification (gw_verify_setup.c): NULL when trust.anchors is empty */
+	struct gw_httpc *httpc;
+	struct gw_trust *trust;
+	struct gw_verifier *verifier;
 };
 
 /* gw_db.c: the db object on the loop. */
@@ -119,6 +123,10 @@ void gw_agent_close_all(struct gw *gw, int close_code);
 struct gw_channel *gw_agent_channel(struct gw *gw); /* the engine's "pcsc" channel */
 int gw_agent_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                 size_t len);
+
+/* gw_verify_setup.c: trust store, HTTP client and verifier from the configuration. */
+int gw_verify_start(struct gw *gw, char *err, size_t errlen);
+void gw_verify_stop(struct gw *gw);
 
 /* gw_clock.c */
 uint64_t gw_now_us(void);  /* wall clock */
