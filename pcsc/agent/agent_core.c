@@ -19,7 +19,7 @@ struct agent_ajob {
 	char job[CARD_MSG_ID_MAX + 1];
 	char key_id[65];
 	char token_id[CARD_MSG_ID_MAX + 1];
-	bool taken, prompted, cancelled, dropped;
+	bool taken, prompted, dropped;
 	uv_timer_t *deadline; /* heap: freed in its close callback */
 };
 
@@ -310,9 +310,13 @@ on_cancel(struct agent *a, const struct card_msg *m)
 {
 	struct agent_ajob *j = job_by_name(a, m->job);
 
-	/* A PSO already sent cannot be aborted: the answer says which way it went. */
-	if (j != NULL)
-		j->cancelled = true;
+	/* One answer per job (PROTOCOL.md 7): the gateway has given the job up, so it is answered
+	 * 401/4014 now and whatever the card does later is dropped. A PSO already sent cannot be
+	 * aborted, and a PIN dialogue still open ends at the job's deadline. */
+	if (j == NULL)
+		return;
+	send_failed(a, j->job, 401, 4014, "CANCELLED");
+	job_end(a, j);
 }
 
 /* ---- answers kept across a lost link ------------------------------------------------------ */
@@ -354,7 +358,7 @@ job_done(struct agent *a, struct agent_ajob *j, const struct agent_bev *ev)
 {
 	struct card_msg m;
 
-	if (ev->ok) { /* signed, even after a cancel: the real result (PROTOCOL.md 4.3) */
+	if (ev->ok) {
 		card_msg_init(&m, CARD_MSG_SIGNED);
 		snprintf(m.key_id, sizeof(m.key_id), "%s", j->key_id);
 		memcpy(m.sig, ev->sig, ev->sig_len);
@@ -362,9 +366,9 @@ job_done(struct agent *a, struct agent_ajob *j, const struct agent_bev *ev)
 		m.elapsed_ms = (int64_t)ev->elapsed_ms;
 	} else {
 		card_msg_init(&m, CARD_MSG_FAILED);
-		m.code = j->cancelled ? 401 : ev->code;
-		m.sub = j->cancelled ? 4014 : ev->sub;
-		snprintf(m.reason, sizeof(m.reason), "%s", j->cancelled ? "CANCELLED" : ev->reason);
+		m.code = ev->code;
+		m.sub = ev->sub;
+		snprintf(m.reason, sizeof(m.reason), "%s", ev->reason);
 		snprintf(m.sw, sizeof(m.sw), "%s", ev->sw);
 		snprintf(m.pcsc_code, sizeof(m.pcsc_code), "%s", ev->pcsc);
 		m.retries_left = ev->retries_left;

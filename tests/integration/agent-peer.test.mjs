@@ -107,6 +107,25 @@ test('a PIN dialogue still open at the deadline ends 208/2082', async (t) => {
   assert.ok(Date.now() - t0 < 5000);
 });
 
+test('cancel during the PIN dialogue: one answer, 401/4014, at once', async (t) => {
+  const pe = files.file('slow-pinentry-2');
+  writeFileSync(pe, "#!/bin/sh\necho OK\nwhile IFS= read -r l; do case \"$l\" in\n" +
+                    "GETPIN) sleep 30 ;; BYE) exit 0 ;; *) echo OK ;; esac; done\n");
+  chmodSync(pe, 0o700);
+  const { gw } = await start(t, { extraArgs: ['--pin-source', 'pinentry', '--pinentry', pe] });
+  gw.send(signJob('c1', files.keyId('rsa'), 'rsa-pkcs1-sha256', 'doc', 3000));
+  await gw.next('taken');
+  await gw.next('prompt');
+  const t0 = Date.now();
+  gw.send({ type: 'cancel', job: 'c1' });
+  const f = await gw.next('failed', (m) => m.job === 'c1');
+  assert.deepEqual([f.code, f.sub], [401, 4014]);
+  assert.ok(Date.now() - t0 < 1000);
+  // Nothing more for that job, not even at its deadline.
+  await new Promise((r) => setTimeout(r, 3500));
+  assert.equal(gw.frames.filter((m) => m.job === 'c1').length, 0);
+});
+
 test('unknown key, algorithm not offered, malformed frames: defined answers, link kept',
      async (t) => {
   const { gw } = await start(t);
