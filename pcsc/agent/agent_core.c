@@ -353,6 +353,36 @@ flush_kept(struct agent *a, bool send)
 	}
 }
 
+/* A job that learnt the PIN's tries left (wrong PIN, blocked) changes the token's snapshot;
+ * a success after that resets the counter to the card's maximum, which only the next probe
+ * knows: "unknown" until then. Each change is announced. */
+static void
+note_pin_state(struct agent *a, const char *token_id, const struct agent_bev *ev)
+{
+	int i = held_index(a, token_id);
+	struct agent_held *h;
+
+	if (i < 0)
+		return;
+	h = a->held[i];
+	if (ev->ok) {
+		if (!h->pin_lowered)
+			return;
+		h->pin_lowered = false;
+		h->t.pin_retries = -1;
+	} else if (ev->code == 402 && ev->sub == 4021) {
+		h->t.pin_retries = 0;
+	} else if (ev->retries_left >= 0) {
+		h->t.pin_retries = ev->retries_left;
+	} else {
+		return;
+	}
+	if (!ev->ok)
+		h->pin_lowered = true;
+	h->t.pin_blocked = h->t.pin_retries == 0;
+	send_tokens(a);
+}
+
 static void
 job_done(struct agent *a, struct agent_ajob *j, const struct agent_bev *ev)
 {
@@ -374,6 +404,7 @@ job_done(struct agent *a, struct agent_ajob *j, const struct agent_bev *ev)
 		m.retries_left = ev->retries_left;
 	}
 	snprintf(m.job, sizeof(m.job), "%s", j->job);
+	note_pin_state(a, j->token_id, ev);
 	if (!agent_link_is_up(a->link) || !send_msg(a, &m)) {
 		if (j->taken && !j->dropped)
 			keep_answer(a, &m); /* PCSC.md 5.3 "link lost" */

@@ -15,6 +15,7 @@
 struct agent_held { /* a present token and its key id */
 	struct agent_token t;
 	char key_id[65];
+	bool pin_lowered; /* a failed job lowered pin_retries since the last probe */
 };
 
 struct agent_ajob;

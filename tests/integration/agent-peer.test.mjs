@@ -79,12 +79,16 @@ test('wrong PIN: 401/4015 with tries left, then 402/4021 blocked, then blocked a
     assert.equal(f.sub, 4015);
     assert.equal(f.retries_left, left);
     assert.equal(f.sw, `63C${left}`);
+    const snap = await gw.next('tokens', (x) => x.tokens[0].pin.retries_left === left);
+    assert.equal(snap.tokens[0].pin.state, 'ok');
   }
   gw.send(signJob('w-0', keyId, 'rsa-pkcs1-sha256', 'doc'));
   const blocked = await gw.next('failed', (m) => m.job === 'w-0');
   assert.equal(blocked.code, 402);
   assert.equal(blocked.sub, 4021);
   assert.equal(blocked.retries_left, 0);
+  const snap = await gw.next('tokens', (x) => x.tokens[0].pin.state === 'blocked');
+  assert.equal(snap.tokens[0].pin.retries_left, 0);
   gw.send(signJob('w-again', keyId, 'rsa-pkcs1-sha256', 'doc'));
   const again = await gw.next('failed', (m) => m.job === 'w-again');
   assert.equal(again.code, 402);
