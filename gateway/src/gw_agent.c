@@ -93,9 +93,13 @@ hook_event(void *arg, const char *kind, const char *agent_id, const char *client
 
 	if (detail == NULL)
 		detail = json_object();
-	if (detail != NULL && agent_id != NULL && agent_id[0] != '\0')
+	if (agent_id == NULL || agent_id[0] == '\0') { /* before hello: a node event */
+		gw_event_node(gw, kind, "agent", NULL, client_id, detail);
+		return;
+	}
+	if (detail != NULL)
 		json_object_set_new(detail, "agent_id", json_string(agent_id));
-	gw_event_node(gw, kind, "agent", NULL, client_id, detail);
+	gw_event_agent(gw, kind, agent_id, client_id, detail);
 }
 
 static uint64_t

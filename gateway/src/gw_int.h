@@ -98,6 +98,9 @@ void gw_db_stop(struct gw *gw);
 void gw_event_node(struct gw *gw, const char *kind, const char *segment, const char *peer,
                    const char *client_id, json_t *detail);
 void gw_event_done(void *arg, uint64_t tag, enum db_err rc);
+/* An agent or token change of a named agent: MQTT kyso/v1/agent/<agent_id> (PROTOCOL.md 8). */
+void gw_event_agent(struct gw *gw, const char *kind, const char *agent_id, const char *client_id,
+                    json_t *detail);
 
 /* gw_mqtt.c: libmosquitto on the loop, draining the outbox. */
 struct gw_mqtt *gw_mqtt_new(struct gw *gw);

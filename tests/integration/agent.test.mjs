@@ -5,7 +5,7 @@
 // PC/SC component: see docs/pcsc-agent.md for the tests that come with them.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, connect, waitFor } from './lib/stack.mjs';
+import { Stack, connect, waitFor, MqttProbe } from './lib/stack.mjs';
 import { AgentFiles, Agent } from './lib/agent.mjs';
 
 const stack = new Stack({ name: 'agent' });
@@ -70,9 +70,18 @@ test('after hello a bad frame is ignored and ping gets pong', async () => {
 
 test('the agent announces its token; killed, it is gone; restarted, it announces again',
      async () => {
+  const probe = new MqttProbe(env, 'kyso/v1/agent/#');
+  await waitFor('subscribed', () => probe.ready());
   let agent = startAgent('it-pc-2');
   const first = await waitFor('tokens event', () => events('agent.tokens', 'it-pc-2')[0]);
   assert.equal(first.tokens[0].serial, '50F7A6E401');
+  // PROTOCOL.md 8: agent and token changes on kyso/v1/agent/<agent_id>.
+  const published = await waitFor('MQTT agent topic', () => {
+    const m = probe.messages((l) => l.topic === 'kyso/v1/agent/it-pc-2');
+    return m.some((x) => x.msg.kind === 'agent.tokens') ? m : null;
+  });
+  assert.ok(published.some((x) => x.msg.kind === 'agent.hello'));
+  probe.stop();
   const hello = events('agent.hello', 'it-pc-2')[0];
   assert.deepEqual(hello.pin_sources, ['pin-file']);
   await agent.kill('SIGKILL');
