@@ -84,11 +84,13 @@ job_end(struct gw_agents *a, struct gw_tjob **pp)
 	free(j);
 }
 
+/* One job per token at a time (PCSC.md 2.3: BUSY never reaches the AP). A taken job whose
+ * session left still occupies its token: the agent may come back with it still running. */
 static bool
-token_busy(struct gw_agents *a, const struct gw_agent_peer *p, const char *token_id)
+token_busy(struct gw_agents *a, const char *token_id)
 {
 	for (struct gw_tjob *j = a->jobs; j != NULL; j = j->next)
-		if (j->peer == p && j->state != TJ_WAITING && strcmp(j->token_id, token_id) == 0)
+		if (j->state != TJ_WAITING && strcmp(j->token_id, token_id) == 0)
 			return true;
 	return false;
 }
@@ -121,7 +123,7 @@ try_send(struct gw_agents *a, struct gw_tjob **pp)
 	struct card_msg m;
 	uint64_t now = gwa_now(a);
 
-	if (p == NULL || token_busy(a, p, t->token_id))
+	if (p == NULL || token_busy(a, t->token_id))
 		return true; /* wait for a session or for the token to be free */
 	if ((k = pick_key(t, j->hash_alg)) == NULL) {
 		emit_failed(a, j, 900, 9008, -1, "token offers no key for this digest");

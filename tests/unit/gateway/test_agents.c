@@ -562,10 +562,15 @@ taken_job_waits_for_the_same_agent(void **state)
 	gw_agents_detach(f->a, f->p1);
 	agent_up(f, 2, "pc-1", "AB01");
 	assert_int_equal(f->c2.nframes, 0); /* not sent again: the card may be signing */
+	/* The token is still busy with it: a new job for the token waits (no BUSY at the agent). */
+	assert_int_equal(start(f, 8, "t8", "AB01", "sha256", 30000, &st, &sub), 0);
+	assert_int_equal(f->c2.nframes, 0);
 	/* The agent came back with its kept answer (PCSC.md 5.3 link lost). */
 	assert_int_equal(answer_signed(f, f->p2, "t7", cert_rsa), GW_AGENT_RX_OK);
 	assert_int_equal(evs[nevs - 1].kind, GW_CHAN_SIGNED);
 	assert_int_equal(evs[nevs - 1].ref, 7);
+	/* Now the waiting job goes out. */
+	assert_int_equal(f->c2.nframes, 1);
 }
 
 static void
