@@ -936,7 +936,7 @@ card_command(struct csim_farm *f, struct cmd_ctx *c, const uint8_t *pkt, size_t 
 	}
 	keys = s->ks.keys;
 	if (prof == 12)
-		keys.kid[0] ^= 0x01; /* the card holds another KID than the one provisioned */
+		keys.kid[0] ^= 0x80; /* another KID than provisioned (bit 0 is DES parity) */
 	e = smsc_ota_cmd_open(pkt, len, &keys, work, sizeof(work), &cmd);
 	smsc_ota_keys_wipe(&keys);
 	if (e != SMSC_OK) {
