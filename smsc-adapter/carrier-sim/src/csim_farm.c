@@ -1063,19 +1063,21 @@ load_one(struct csim_farm *f, json_t *o)
 	const char *kic = NULL, *kid = NULL, *kic_alg = NULL, *kid_alg = NULL, *tar = NULL;
 	const char *serial_hex = "";
 	json_int_t profile = -1, pin = 3, puk = 10, kvn = 3, counter = 0, serial = 0;
-	json_t *ks;
+	json_t *ks, *delay;
 	struct csim_sim *s;
 	size_t n;
 
-	if (json_unpack(o, "{s:s,s:s,s?s,s:s,s:o,s?I,s?s,s?I,s?I,s?I,s?s}", "msisdn", &msisdn,
-	                "key_alg", &kalg, "cert", &cert, "key", &key, "keysets", &ks, "profile",
-	                &profile, "state", &state, "pin_tries", &pin, "puk_tries", &puk, "serial",
-	                &serial, "cert_serial", &serial_hex) != 0 ||
+	if (json_unpack(o, "{s:s,s:s,s:s,s:o,s?I,s?s,s?I,s?I,s?I,s?s}", "msisdn", &msisdn,
+	                "key_alg", &kalg, "key", &key, "keysets", &ks, "profile", &profile,
+	                "state", &state, "pin_tries", &pin, "puk_tries", &puk, "serial", &serial,
+	                "cert_serial", &serial_hex) != 0 ||
 	    json_unpack(json_array_get(ks, 0), "{s:I,s:s,s:s,s:s,s:s,s:s,s:I}", "kvn", &kvn,
 	                "kic_alg", &kic_alg, "kic", &kic, "kid_alg", &kid_alg, "kid", &kid, "tar",
 	                &tar, "counter", &counter) != 0 ||
 	    !all_digits(msisdn, CSIM_MSISDN_MAX) || profile >= (json_int_t)CSIM_PROFILES)
 		return CSIM_E_CONFIG;
+	cert = json_string_value(json_object_get(o, "cert"));
+	delay = json_object_get(o, "delay_ms");
 	if (csim_farm_find(f, msisdn) != NULL)
 		return CSIM_E_EXISTS;
 	if (f->count >= f->cfg.max_sims)
@@ -1083,6 +1085,8 @@ load_one(struct csim_farm *f, json_t *o)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return CSIM_E_NOMEM;
 	snprintf(s->msisdn, sizeof(s->msisdn), "%s", msisdn);
+	s->has_delay = json_is_integer(delay);
+	s->delay_ms = (uint32_t)json_integer_value(delay);
 	sim_defaults(f, s, (int)profile, strcmp(kalg, "rsa-2048") == 0 ? 1 : 0);
 	s->serial = (uint32_t)serial;
 	s->ks.kvn = (uint8_t)kvn;
