@@ -102,6 +102,7 @@ struct csim_sim {
 	enum csim_key_alg key_alg;
 	uint8_t *key_der; /* private key, DER (PKCS#8); secret, wiped at free */
 	size_t key_der_len;
+	uint64_t key_gen; /* changes with the key (key cache) */
 	uint8_t *cert_der;
 	size_t cert_der_len;
 	char cert_serial[41]; /* hex, upper case, as in the CA index */
@@ -195,9 +196,16 @@ void csim_ca_free(struct csim_ca *ca);
 enum csim_err csim_ca_issue(struct csim_ca *ca, struct csim_sim *sim, bool revoked) CSIM_MUSTCHECK;
 /* Key pair without a CA. */
 enum csim_err csim_keygen(struct csim_sim *sim) CSIM_MUSTCHECK;
-/* Applet signing: ECDSA raw r||s (64) or RSA PKCS#1 v1.5 over DigestInfo (256). */
-enum csim_err csim_sign(const struct csim_sim *sim, const uint8_t *tbs, size_t tbs_len,
-                        uint8_t *sig, size_t cap, size_t *sig_len) CSIM_MUSTCHECK;
+/* Parsed signing keys of recently used SIMs, a bounded direct-mapped cache: keys stay DER in
+ * the SIM (TELECOM.md 5.6), and OpenSSL 3 decoding costs more than an ECDSA signature. */
+struct csim_keycache;
+enum csim_err csim_keycache_new(size_t slots, struct csim_keycache **out) CSIM_MUSTCHECK;
+void csim_keycache_free(struct csim_keycache *kc);
+void csim_keycache_forget(struct csim_keycache *kc, const struct csim_sim *sim);
+/* Applet signing: ECDSA raw r||s (64) or RSA PKCS#1 v1.5 over DigestInfo (256). kc may be
+ * NULL (no caching). */
+enum csim_err csim_sign(struct csim_keycache *kc, const struct csim_sim *sim, const uint8_t *tbs,
+                        size_t tbs_len, uint8_t *sig, size_t cap, size_t *sig_len) CSIM_MUSTCHECK;
 
 /* ---- the simulator: SMSC + farm (csim_smsc.c) ---- */
 

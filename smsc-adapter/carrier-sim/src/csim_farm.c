@@ -42,6 +42,7 @@ struct csim_farm {
 	struct csim_sim *head, *tail;
 	size_t count;
 	struct smsc_reasm *reasm;
+	struct csim_keycache *keys;
 	uint64_t rng;
 	uint64_t signed_answers;
 };
@@ -156,7 +157,8 @@ csim_farm_new(const struct csim_farm_cfg *cfg, struct csim_farm **out)
 		goto fail;
 	f->cfg.provision_file = f->prov_path;
 	/* MT reassembly for the whole farm, keyed by MSISDN: 4096 partial commands, 1 MiB. */
-	if (f->bucket == NULL || smsc_reasm_new(4096, 1u << 20, 120000, &f->reasm) != SMSC_OK)
+	if (f->bucket == NULL || smsc_reasm_new(4096, 1u << 20, 120000, &f->reasm) != SMSC_OK ||
+	    csim_keycache_new(8192, &f->keys) != CSIM_OK)
 		goto fail;
 	*out = f;
 	return CSIM_OK;
@@ -191,6 +193,7 @@ csim_farm_free(struct csim_farm *f)
 		sim_free(s);
 	}
 	smsc_reasm_free(f->reasm);
+	csim_keycache_free(f->keys);
 	free(f->bucket);
 	free(f->prov_path);
 	free(f);
@@ -607,6 +610,7 @@ csim_farm_del(struct csim_farm *f, const char *msisdn)
 	if (f->tail == s)
 		f->tail = prev;
 	f->count--;
+	csim_keycache_forget(f->keys, s);
 	sim_free(s);
 	return CSIM_OK;
 }
@@ -767,8 +771,8 @@ digest_info_prefix(uint8_t hash_alg, size_t *plen, size_t *hlen)
 
 /* The applet signs (TELECOM.md 3.3): ECDSA over the hash, RSA over the DigestInfo. */
 static uint8_t
-applet_sign(struct csim_sim *s, const struct smsc_kv1_req *q, uint8_t *sig, size_t cap,
-            size_t *sig_len)
+applet_sign(struct csim_farm *f, struct csim_sim *s, const struct smsc_kv1_req *q, uint8_t *sig,
+            size_t cap, size_t *sig_len)
 {
 	uint8_t tbs[128];
 	size_t tbs_len, plen, hlen;
@@ -794,7 +798,7 @@ applet_sign(struct csim_sim *s, const struct smsc_kv1_req *q, uint8_t *sig, size
 			tbs_len = hlen;
 		}
 	}
-	if (csim_sign(s, tbs, tbs_len, sig, cap, sig_len) != CSIM_OK)
+	if (csim_sign(f->keys, s, tbs, tbs_len, sig, cap, sig_len) != CSIM_OK)
 		return SMSC_KV1_INTERNAL;
 	return SMSC_KV1_SIGNED;
 }
@@ -899,7 +903,7 @@ run_applet(struct csim_farm *f, struct cmd_ctx *c, const uint8_t *data, size_t l
 		break;
 	}
 	/* Approving profiles: 00 01 10 13 16 17 18 19 22 23 25 26 27 (and 24 handled above). */
-	r.status = applet_sign(s, &q, sig, sizeof(sig), &sig_len);
+	r.status = applet_sign(f, s, &q, sig, sizeof(sig), &sig_len);
 	if (r.status == SMSC_KV1_SIGNED) {
 		if (prof == 26)
 			sig[sig_len - 1] ^= 0x5A; /* a signature that does not verify */
@@ -1068,8 +1072,8 @@ load_one(struct csim_farm *f, json_t *o)
 	size_t n;
 
 	if (json_unpack(o, "{s:s,s:s,s:s,s:o,s?I,s?s,s?I,s?I,s?I,s?s}", "msisdn", &msisdn,
-	                "key_alg", &kalg, "key", &key, "keysets", &ks, "profile", &profile,
-	                "state", &state, "pin_tries", &pin, "puk_tries", &puk, "serial", &serial,
+	                "key_alg", &kalg, "key", &key, "keysets", &ks, "profile", &profile, "state",
+	                &state, "pin_tries", &pin, "puk_tries", &puk, "serial", &serial,
 	                "cert_serial", &serial_hex) != 0 ||
 	    json_unpack(json_array_get(ks, 0), "{s:I,s:s,s:s,s:s,s:s,s:s,s:I}", "kvn", &kvn,
 	                "kic_alg", &kic_alg, "kic", &kic, "kid_alg", &kid_alg, "kid", &kid, "tar",

@@ -74,6 +74,8 @@ make_key(enum csim_key_alg alg)
 	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 }
 
+static uint64_t key_generation; /* tells the key cache a new key from a reused address */
+
 static enum csim_err
 keep_key(struct csim_sim *sim, EVP_PKEY *k)
 {
@@ -88,6 +90,7 @@ keep_key(struct csim_sim *sim, EVP_PKEY *k)
 	}
 	memcpy(sim->key_der, der, (size_t)n);
 	sim->key_der_len = (size_t)n;
+	sim->key_gen = ++key_generation;
 	OPENSSL_clear_free(der, (size_t)n);
 	return CSIM_OK;
 }
@@ -241,25 +244,118 @@ ecdsa_raw(const uint8_t *der, size_t len, uint8_t *out, size_t cap, size_t *out_
 	return ok ? CSIM_OK : CSIM_E_CRYPTO;
 }
 
+struct kc_slot {
+	const struct csim_sim *sim;
+	uint64_t gen; /* the SIM's key generation: a re-keyed or reused address misses */
+	EVP_PKEY *key;
+	EVP_PKEY_CTX *ctx; /* sign_init done once */
+};
+
+struct csim_keycache {
+	struct kc_slot *slot;
+	size_t n;
+};
+
 enum csim_err
-csim_sign(const struct csim_sim *sim, const uint8_t *tbs, size_t tbs_len, uint8_t *sig, size_t cap,
-          size_t *sig_len)
+csim_keycache_new(size_t slots, struct csim_keycache **out)
+{
+	struct csim_keycache *kc = calloc(1, sizeof(*kc));
+
+	if (kc == NULL || (kc->slot = calloc(slots, sizeof(*kc->slot))) == NULL) {
+		free(kc);
+		return CSIM_E_NOMEM;
+	}
+	kc->n = slots;
+	*out = kc;
+	return CSIM_OK;
+}
+
+static void
+slot_clear(struct kc_slot *s)
+{
+	EVP_PKEY_CTX_free(s->ctx);
+	EVP_PKEY_free(s->key);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+csim_keycache_free(struct csim_keycache *kc)
+{
+	size_t i;
+
+	if (kc == NULL)
+		return;
+	for (i = 0; i < kc->n; i++)
+		slot_clear(&kc->slot[i]);
+	free(kc->slot);
+	free(kc);
+}
+
+static struct kc_slot *
+slot_of(struct csim_keycache *kc, const struct csim_sim *sim)
+{
+	uintptr_t h = (uintptr_t)sim;
+
+	h ^= h >> 17;
+	h *= 0x9E3779B97F4A7C15ull;
+	return &kc->slot[(h >> 20) % kc->n];
+}
+
+void
+csim_keycache_forget(struct csim_keycache *kc, const struct csim_sim *sim)
+{
+	struct kc_slot *s;
+
+	if (kc == NULL)
+		return;
+	s = slot_of(kc, sim);
+	if (s->sim == sim)
+		slot_clear(s);
+}
+
+static EVP_PKEY_CTX *
+sign_ctx(const struct csim_sim *sim)
 {
 	const unsigned char *p = sim->key_der;
-	EVP_PKEY *k;
-	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *k = d2i_AutoPrivateKey(NULL, &p, (long)sim->key_der_len);
+	EVP_PKEY_CTX *ctx = k ? EVP_PKEY_CTX_new(k, NULL) : NULL;
+
+	EVP_PKEY_free(k); /* the context holds its own reference */
+	if (ctx == NULL || EVP_PKEY_sign_init(ctx) != 1 ||
+	    (sim->key_alg == CSIM_KEY_RSA2048 &&
+	     EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1)) {
+		EVP_PKEY_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+enum csim_err
+csim_sign(struct csim_keycache *kc, const struct csim_sim *sim, const uint8_t *tbs, size_t tbs_len,
+          uint8_t *sig, size_t cap, size_t *sig_len)
+{
+	EVP_PKEY_CTX *ctx, *own = NULL;
+	struct kc_slot *slot = NULL;
 	uint8_t der[600];
 	size_t n = sizeof(der);
 	enum csim_err rc = CSIM_E_CRYPTO;
 
-	if (p == NULL)
+	if (sim->key_der == NULL)
 		return CSIM_E_NOTFOUND;
-	if ((k = d2i_AutoPrivateKey(NULL, &p, (long)sim->key_der_len)) == NULL)
+	if (kc != NULL) {
+		slot = slot_of(kc, sim);
+		if (slot->sim != sim || slot->gen != sim->key_gen) {
+			slot_clear(slot);
+			if ((slot->ctx = sign_ctx(sim)) == NULL)
+				return CSIM_E_CRYPTO;
+			slot->sim = sim;
+			slot->gen = sim->key_gen;
+		}
+		ctx = slot->ctx;
+	} else if ((ctx = own = sign_ctx(sim)) == NULL) {
 		return CSIM_E_CRYPTO;
-	if ((ctx = EVP_PKEY_CTX_new(k, NULL)) != NULL && EVP_PKEY_sign_init(ctx) == 1 &&
-	    (sim->key_alg != CSIM_KEY_RSA2048 ||
-	     EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1) &&
-	    EVP_PKEY_sign(ctx, der, &n, tbs, tbs_len) == 1) {
+	}
+	if (EVP_PKEY_sign(ctx, der, &n, tbs, tbs_len) == 1) {
 		if (sim->key_alg == CSIM_KEY_RSA2048) {
 			if (n <= cap) {
 				memcpy(sig, der, n);
@@ -270,7 +366,6 @@ csim_sign(const struct csim_sim *sim, const uint8_t *tbs, size_t tbs_len, uint8_
 			rc = ecdsa_raw(der, n, sig, cap, sig_len);
 		}
 	}
-	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(k);
+	EVP_PKEY_CTX_free(own);
 	return rc;
 }
