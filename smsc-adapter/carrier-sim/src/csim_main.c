@@ -8,6 +8,7 @@
  * 1:1, `scaled:N` N simulated ms per real ms (every delay divided by N), `manual` only on
  * clock.advance. TCP_NODELAY and one uv_write per PDU. */
 #include <sys/types.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -462,6 +464,7 @@ setup(const struct opts *o)
 		return -1;
 	}
 	csim_cfg_default(&cc);
+	cc.epoch_s = (uint64_t)time(NULL); /* DLR dates: wall clock at start + simulated time */
 	if ((v = json_object_get(cfg, "seed")) != NULL)
 		cc.farm.seed = (uint64_t)json_integer_value(v);
 	if (jstr(cfg, "prefix") != NULL)
@@ -550,6 +553,14 @@ listen_all(void)
 		fprintf(stderr, "kyso-carrier-sim: listen %s:%d: %s\n", A.host, A.port,
 		        uv_strerror(rc));
 		return -1;
+	}
+	{ /* port 0: the kernel picked one; say which (scripts read "PORT n") */
+		struct sockaddr_storage ss;
+		int len = sizeof(ss);
+
+		if (uv_tcp_getsockname(&A.srv, (struct sockaddr *)&ss, &len) == 0)
+			A.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		fprintf(stderr, "PORT %d\n", A.port);
 	}
 	if (A.control != NULL) {
 		unlink(A.control);

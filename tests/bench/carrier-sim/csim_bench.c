@@ -92,11 +92,17 @@ build(struct csim_sim *s, uint64_t cntr, struct req *out, size_t cap)
 		                          0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
 		                          0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
 		                          0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad };
-	struct smsc_kv1_req q = { .txn_ref = cntr, .key_ref = 1, .hash_alg = 1, .hash = hash,
-		                  .hash_len = 32, .dcs = SMSC_DCS_GSM7,
-		                  .text = (const uint8_t *)"Ky HD 42 gia 10tr", .text_len = 17 };
-	struct smsc_ota_cmd c = { .spi1 = 0x16, .spi2 = 0x39, .kic = 0x35, .kid = 0x35,
-		                  .cntr = cntr };
+	struct smsc_kv1_req q = { .txn_ref = cntr,
+		                  .key_ref = 1,
+		                  .hash_alg = 1,
+		                  .hash = hash,
+		                  .hash_len = 32,
+		                  .dcs = SMSC_DCS_GSM7,
+		                  .text = (const uint8_t *)"Ky HD 42 gia 10tr",
+		                  .text_len = 17 };
+	struct smsc_ota_cmd c = {
+		.spi1 = 0x16, .spi2 = 0x39, .kic = 0x35, .kid = 0x35, .cntr = cntr
+	};
 	uint8_t payload[300], pkt[400];
 	struct smsc_seg segs[SMSC_SEG_MAX];
 	size_t plen, n, nseg, i;
@@ -110,13 +116,21 @@ build(struct csim_sim *s, uint64_t cntr, struct req *out, size_t cap)
 	    smsc_ota_segment(0x70, pkt, n, 1, segs, SMSC_SEG_MAX, &nseg) != SMSC_OK || nseg > cap)
 		abort();
 	for (i = 0; i < nseg; i++) {
-		struct smsc_pdu p = { .command_id = SMSC_CMD_SUBMIT_SM, .sequence = 1,
-			              .source_addr_ton = 1, .source_addr_npi = 1,
-			              .source_addr = "8490999", .source_addr_len = 7,
-			              .dest_addr_ton = 1, .dest_addr_npi = 1, .dest_addr = s->msisdn,
-			              .dest_addr_len = strlen(s->msisdn), .esm_class = 0x40,
-			              .protocol_id = 0x7F, .data_coding = 0xF6,
-			              .registered_delivery = 1, .short_message = segs[i].ud,
+		struct smsc_pdu p = { .command_id = SMSC_CMD_SUBMIT_SM,
+			              .sequence = 1,
+			              .source_addr_ton = 1,
+			              .source_addr_npi = 1,
+			              .source_addr = "8490999",
+			              .source_addr_len = 7,
+			              .dest_addr_ton = 1,
+			              .dest_addr_npi = 1,
+			              .dest_addr = s->msisdn,
+			              .dest_addr_len = strlen(s->msisdn),
+			              .esm_class = 0x40,
+			              .protocol_id = 0x7F,
+			              .data_coding = 0xF6,
+			              .registered_delivery = 1,
+			              .short_message = segs[i].ud,
 			              .sm_length = segs[i].len };
 
 		if (smsc_pdu_encode(&p, out[i].pdu, sizeof(out[i].pdu), &out[i].len) != SMSC_OK)
@@ -130,9 +144,13 @@ run(int profile, size_t n_sims, size_t requests)
 {
 	struct csim_cfg cfg;
 	struct bench b = { 0 };
-	struct smsc_pdu bind = { .command_id = SMSC_CMD_BIND_TRX, .sequence = 1,
-		                 .system_id = "kyso", .system_id_len = 4, .password = "kyso",
-		                 .password_len = 4, .interface_version = 0x34 };
+	struct smsc_pdu bind = { .command_id = SMSC_CMD_BIND_TRX,
+		                 .sequence = 1,
+		                 .system_id = "kyso",
+		                 .system_id_len = 4,
+		                 .password = "kyso",
+		                 .password_len = 4,
+		                 .interface_version = 0x34 };
 	struct csim_sim **sims = calloc(n_sims, sizeof(*sims));
 	struct req *reqs = calloc(requests * 2, sizeof(*reqs));
 	size_t n_reqs = 0, i;
@@ -142,7 +160,8 @@ run(int profile, size_t n_sims, size_t requests)
 
 	csim_cfg_default(&cfg);
 	cfg.farm.mode = CSIM_MODE_INSTANT;
-	if (sims == NULL || reqs == NULL || csim_new(&cfg, on_send, on_close, &b, &b.c) != CSIM_OK ||
+	if (sims == NULL || reqs == NULL ||
+	    csim_new(&cfg, on_send, on_close, &b, &b.c) != CSIM_OK ||
 	    csim_conn_open(b.c, 0, &b.conn) != CSIM_OK)
 		abort();
 	feed(&b, &bind);

@@ -24,7 +24,8 @@ on_send(void *arg, uint32_t conn, const uint8_t *pdu, size_t len)
 	(void)conn;
 	if (smsc_pdu_frame(pdu, len, SMSC_PDU_MAX_DEF, &n) != SMSC_OK || n != len ||
 	    smsc_pdu_decode(pdu, len, &p) != SMSC_OK) {
-		/* bind_receiver/transmitter resps are outside the codec's subset: check the header */
+		/* bind_receiver/transmitter resps are outside the codec's subset: check the header
+		 */
 		if (len < 16 || (pdu[4] & 0x80) == 0)
 			abort();
 	}
@@ -50,16 +51,29 @@ feed_pdu(struct csim *c, uint32_t conn, const struct smsc_pdu *p, uint64_t now)
 static void
 start_state(struct csim *c, uint32_t conn, uint8_t sel)
 {
-	struct smsc_pdu b = { .command_id = SMSC_CMD_BIND_TRX, .sequence = 1, .system_id = "kyso",
-		              .system_id_len = 4, .password = "kyso", .password_len = 4,
+	struct smsc_pdu b = { .command_id = SMSC_CMD_BIND_TRX,
+		              .sequence = 1,
+		              .system_id = "kyso",
+		              .system_id_len = 4,
+		              .password = "kyso",
+		              .password_len = 4,
 		              .interface_version = 0x34 };
-	static const uint8_t ud[] = { 0x02, 0x70, 0x00, 0x00, 0x0d, 0x01, 0x21, 0x00, 0x00, 0x4b,
-		                      0x59, 0x53, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00 };
-	struct smsc_pdu s = { .command_id = SMSC_CMD_SUBMIT_SM, .sequence = 2, .dest_addr_ton = 1,
-		              .dest_addr_npi = 1, .dest_addr = "84900000001", .dest_addr_len = 11,
-		              .source_addr = "8490999", .source_addr_len = 7, .esm_class = 0x40,
-		              .protocol_id = 0x7F, .data_coding = 0xF6, .registered_delivery = 1,
-		              .short_message = ud, .sm_length = sizeof(ud) };
+	static const uint8_t ud[] = { 0x02, 0x70, 0x00, 0x00, 0x0d, 0x01, 0x21, 0x00, 0x00,
+		                      0x4b, 0x59, 0x53, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00 };
+	struct smsc_pdu s = { .command_id = SMSC_CMD_SUBMIT_SM,
+		              .sequence = 2,
+		              .dest_addr_ton = 1,
+		              .dest_addr_npi = 1,
+		              .dest_addr = "84900000001",
+		              .dest_addr_len = 11,
+		              .source_addr = "8490999",
+		              .source_addr_len = 7,
+		              .esm_class = 0x40,
+		              .protocol_id = 0x7F,
+		              .data_coding = 0xF6,
+		              .registered_delivery = 1,
+		              .short_message = ud,
+		              .sm_length = sizeof(ud) };
 
 	if (sel & 0x01) {
 		feed_pdu(c, conn, &b, 0);
@@ -79,8 +93,8 @@ start_state(struct csim *c, uint32_t conn, uint8_t sel)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const enum csim_mode modes[] = { CSIM_MODE_INSTANT, CSIM_MODE_ERROR,
-		                                CSIM_MODE_DELAY, CSIM_MODE_SILENT };
+	static const enum csim_mode modes[] = { CSIM_MODE_INSTANT, CSIM_MODE_ERROR, CSIM_MODE_DELAY,
+		                                CSIM_MODE_SILENT };
 	struct csim_cfg cfg;
 	struct csim *c = NULL;
 	bool closed = false;
