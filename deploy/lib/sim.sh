@@ -7,7 +7,7 @@
 # KYSO_SIM_TIME_SCALE (default 1000: a profile's seconds become milliseconds) and
 # KYSO_SIM_MODE (error|delay|instant|silent, default error) apply at the next start.
 
-sim_bin() { printf '%s/smsc-adapter/carrier-sim/kyso-carrier-sim' "$BUILD_DIR"; }
+sim_bin() { kyso_sim_bin; }
 sim_dir() { printf '%s/sim' "$STACK_DIR"; }
 sim_conf() { printf '%s/sim/carrier-sim.json' "$STACK_DIR"; }
 sim_log() { printf '%s/carrier-sim.log' "$STACK_DIR"; }
@@ -117,8 +117,7 @@ sim_up() {
 		say "sim: already running (pid $(sim_pid), 127.0.0.1:$(sim_port))"
 		return 0
 	fi
-	[ -x "$(sim_bin)" ] || ensure_binaries
-	[ -x "$(sim_bin)" ] || die "sim: $(sim_bin) is missing (build the kyso-carrier-sim target)"
+	ensure_binaries
 	sim_ensure_pki
 	for _ in 1 2 3 4 5; do
 		port_for SIM_PORT >/dev/null
