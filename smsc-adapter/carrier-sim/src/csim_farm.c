@@ -699,8 +699,10 @@ static void
 send_por(struct csim_farm *f, struct cmd_ctx *c, uint8_t sts, const uint8_t *data, size_t len,
          uint64_t at)
 {
+	static const uint8_t none[1];
+	/* never NULL: the codec copies data even when len is 0 */
 	struct smsc_ota_rsp rsp = {
-		.cntr = c->hdr.cntr, .sts = sts, .data = data, .data_len = len
+		.cntr = c->hdr.cntr, .sts = sts, .data = data ? data : none, .data_len = len
 	};
 	uint8_t spi2 = c->hdr.spi2, pkt[1400];
 	struct smsc_seg segs[SMSC_SEG_MAX];
