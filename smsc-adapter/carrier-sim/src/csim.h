@@ -223,6 +223,12 @@ struct csim_knobs {
 	uint32_t mo_window;          /* 10 */
 	uint32_t mo_resp_timeout_ms; /* 30000 */
 	uint32_t mo_retry_ms;        /* 1000 after 64 */
+	uint32_t reject_every_n;     /* 0: off; every Nth submit answered reject_status */
+	uint32_t reject_status;      /* e.g. 0x14, 0x08, a vendor 0x4xx */
+	bool firewall;               /* 45 for binary OTA (PID 7F / DCS F6), TELECOM.md 5.1 */
+	bool dlr_duplicate;          /* every DLR sent twice */
+	bool dlr_text_caps;          /* "Text:" instead of "text:" */
+	bool dlr_date12;             /* YYMMDDhhmmss dates */
 };
 void csim_knobs_default(struct csim_knobs *k);
 

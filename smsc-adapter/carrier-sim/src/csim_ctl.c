@@ -282,6 +282,13 @@ cmd_smsc_set(struct ctl *x)
 			return fail("mo_window 1..64");
 		k->mo_window = (uint32_t)w;
 	}
+	if (!set_u32(x->req, "reject_every_n", &k->reject_every_n) ||
+	    !set_u32(x->req, "reject_status", &k->reject_status))
+		return fail("numbers 0..2^31-1");
+	set_bool(x->req, "firewall", &k->firewall);
+	set_bool(x->req, "dlr_duplicate", &k->dlr_duplicate);
+	set_bool(x->req, "dlr_text_caps", &k->dlr_text_caps);
+	set_bool(x->req, "dlr_date12", &k->dlr_date12);
 	set_bool(x->req, "dlr", &k->dlr);
 	set_bool(x->req, "dlr_before_resp", &k->dlr_before_resp);
 	if (mid != NULL)

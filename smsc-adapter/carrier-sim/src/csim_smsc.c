@@ -574,12 +574,19 @@ farm_mo(void *arg, const struct csim_sim *sim, const char *reply_to, const uint8
 /* ---- MT: submit_sm, store-and-forward, DLR ---- */
 
 static void
-date10(const struct csim *c, uint64_t ms, char out[16])
+dlr_date(const struct csim *c, uint64_t ms, bool twelve, char out[16])
 {
 	time_t t = (time_t)(c->cfg.epoch_s + ms / 1000u);
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
+	if (twelve) {
+		snprintf(out, 16, "%02u%02u%02u%02u%02u%02u", (unsigned)tm.tm_year % 100u,
+		         (unsigned)tm.tm_mon % 12u + 1u, (unsigned)tm.tm_mday % 32u,
+		         (unsigned)tm.tm_hour % 24u, (unsigned)tm.tm_min % 60u,
+		         (unsigned)tm.tm_sec % 61u);
+		return;
+	}
 	snprintf(out, 16, "%02u%02u%02u%02u%02u", (unsigned)tm.tm_year % 100u,
 	         (unsigned)tm.tm_mon % 12u + 1u, (unsigned)tm.tm_mday % 32u,
 	         (unsigned)tm.tm_hour % 24u, (unsigned)tm.tm_min % 60u);
@@ -601,12 +608,13 @@ send_dlr(struct csim *c, struct mt *m, enum smsc_msg_state state)
 		snprintf(id, sizeof(id), "%llu", (unsigned long long)m->msgid);
 	else
 		snprintf(id, sizeof(id), "%s", m->msgid_s);
-	date10(c, m->submit_at, sub);
-	date10(c, c->now, done);
+	dlr_date(c, m->submit_at, kn->dlr_date12, sub);
+	dlr_date(c, c->now, kn->dlr_date12, done);
 	n = snprintf((char *)d->sm, sizeof(d->sm),
-	             "id:%s sub:001 dlvrd:%s submit date:%s done date:%s stat:%s err:%s text:", id,
+	             "id:%s sub:001 dlvrd:%s submit date:%s done date:%s stat:%s err:%s %s:", id,
 	             state == SMSC_MS_DELIVERED ? "001" : "000", sub, done, stat[state],
-	             state == SMSC_MS_DELIVERED ? "000" : "001");
+	             state == SMSC_MS_DELIVERED ? "000" : "001",
+	             kn->dlr_text_caps ? "Text" : "text");
 	d->sm_len = n > 0 && (size_t)n < sizeof(d->sm) ? (size_t)n : 0;
 	d->esm = 0x04;
 	snprintf(d->src, sizeof(d->src), "%s", m->dest);
@@ -614,6 +622,19 @@ send_dlr(struct csim *c, struct mt *m, enum smsc_msg_state state)
 	snprintf(d->rid, sizeof(d->rid), "%s", m->msgid_s);
 	d->mstate = (uint8_t)state;
 	dv_ready(c, d);
+	if (kn->dlr_duplicate) {
+		struct dv *twin = dv_new(c, m->acct);
+
+		if (twin != NULL) {
+			uint32_t idx = twin->idx, gen = twin->gen;
+
+			*twin = *d;
+			twin->idx = idx;
+			twin->gen = gen;
+			twin->qnext = UINT32_MAX;
+			dv_ready(c, twin);
+		}
+	}
 	pump(c, m->acct);
 }
 
@@ -766,6 +787,16 @@ on_submit(struct csim *c, struct conn *k, const struct smsc_pdu *p)
 	if (kn->throttle_every_n > 0 && a->submits % kn->throttle_every_n == 0) {
 		c->st.throttled++;
 		emit_hdr(c, k, SMSC_CMD_SUBMIT_SM_RESP, SMSC_ST_RTHROTTLED, p->sequence);
+		return;
+	}
+	if (kn->reject_every_n > 0 && a->submits % kn->reject_every_n == 0) {
+		c->st.resp_err++;
+		emit_hdr(c, k, SMSC_CMD_SUBMIT_SM_RESP, kn->reject_status, p->sequence);
+		return;
+	}
+	if (kn->firewall && p->protocol_id == 0x7F && p->data_coding == 0xF6) {
+		c->st.resp_err++;
+		emit_hdr(c, k, SMSC_CMD_SUBMIT_SM_RESP, SMSC_ST_RSUBMITFAIL, p->sequence);
 		return;
 	}
 	if (k->outstanding >= kn->window) {

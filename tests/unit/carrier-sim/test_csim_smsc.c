@@ -483,6 +483,74 @@ control(void **state)
 	csim_free(c);
 }
 
+static bool
+has(const char *t, size_t n, const char *needle)
+{
+	size_t k = strlen(needle), i;
+
+	for (i = 0; i + k <= n; i++)
+		if (memcmp(t + i, needle, k) == 0)
+			return true;
+	return false;
+}
+
+/* Digits after `key` in a DLR text. */
+static size_t
+date_digits(const char *t, size_t n, const char *key)
+{
+	size_t k = strlen(key), i, d = 0;
+
+	for (i = 0; i + k <= n; i++)
+		if (memcmp(t + i, key, k) == 0) {
+			while (i + k + d < n && t[i + k + d] >= '0' && t[i + k + d] <= '9')
+				d++;
+			return d;
+		}
+	return 0;
+}
+
+static void
+fault_knobs(void **state)
+{
+	struct csim *c = sim_new(CSIM_MODE_INSTANT, NULL);
+	uint32_t conn = bind(c, "gw", "pw", 0);
+	char *r;
+	size_t i, first, dlrs = 0;
+
+	(void)state;
+	r = ctl(c, "{\"cmd\":\"smsc.set\",\"firewall\":true}");
+	free(r);
+	submit_sign(c, conn, "84900000001", 0x40, 0);
+	assert_int_equal(got(n_out - 1).command_status, SMSC_ST_RSUBMITFAIL);
+	r = ctl(c, "{\"cmd\":\"smsc.set\",\"firewall\":false,\"reject_every_n\":1,"
+	           "\"reject_status\":1025}");
+	free(r);
+	submit_sign(c, conn, "84900000001", 0x40, 0);
+	assert_int_equal(got(n_out - 1).command_status, 0x401); /* vendor status */
+	r = ctl(c, "{\"cmd\":\"smsc.set\",\"reject_every_n\":0,\"dlr_duplicate\":true,"
+	           "\"dlr_text_caps\":true,\"dlr_date12\":true}");
+	free(r);
+	first = n_out;
+	submit_sign(c, conn, "84900000001", 0x40, 0);
+	csim_tick(c, 0);
+	for (i = first; i < n_out; i++) {
+		struct smsc_pdu d = got(i);
+		struct smsc_dlr dlr;
+		const char *t = (const char *)d.short_message;
+
+		if (d.command_id != SMSC_CMD_DELIVER_SM || d.esm_class != 0x04)
+			continue;
+		dlrs++;
+		assert_int_equal(smsc_dlr_parse(&d, &dlr), SMSC_OK);
+		assert_int_equal(dlr.state, SMSC_MS_DELIVERED);
+		assert_true(has(t, d.sm_length, " Text:"));
+		assert_true(date_digits(t, d.sm_length, "submit date:") == 12);
+		assert_true(date_digits(t, d.sm_length, "done date:") == 12);
+	}
+	assert_int_equal(dlrs, 2);
+	csim_free(c);
+}
+
 int
 main(void)
 {
@@ -498,6 +566,7 @@ main(void)
 		cmocka_unit_test(garbage),
 		cmocka_unit_test(connection_bound),
 		cmocka_unit_test(control),
+		cmocka_unit_test(fault_knobs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
