@@ -19,17 +19,17 @@
 #include "gw_sim.h"
 #include "gw_sim_map.h"
 
-#define REF_BUCKETS   4096u
-#define ENDED_RING    512u
-#define TAG_SLOTS     16u /* tag = ref * 16 + attempt * 8 + segment */
-#define PKT_MAX       (SMSC_SEG_MAX * SMSC_UD_MAX)
-#define TEXT_MAX      512u
-#define SIG_DER_MAX   600u
-#define CARRIER_MAX   32u
-#define MSISDN_MAX    21u
+#define REF_BUCKETS 4096u
+#define ENDED_RING  512u
+#define TAG_SLOTS   16u /* tag = ref * 16 + attempt * 8 + segment */
+#define PKT_MAX     (SMSC_SEG_MAX * SMSC_UD_MAX)
+#define TEXT_MAX    512u
+#define SIG_DER_MAX 600u
+#define CARRIER_MAX 32u
+#define MSISDN_MAX  21u
 
 struct sim_txn {
-	struct sim_txn *next_ref;   /* bucket chain */
+	struct sim_txn *next_ref;    /* bucket chain */
 	struct sim_txn *prev, *next; /* every waiting transaction */
 	int64_t ref;
 	char carrier[CARRIER_MAX];
@@ -136,8 +136,8 @@ txn_release(struct gw_sim *sim, struct sim_txn *t, bool answered)
 	e->cntr = t->has_ks ? t->ks.counter : 0;
 	e->answered = answered;
 	for (i = 0; i < t->nseg && t->has_ks; i++)
-		sim->ops.cancel(sim->ops.ctx, t->carrier, (uint64_t)t->ref * TAG_SLOTS +
-		                                                  t->attempt * 8u + i);
+		sim->ops.cancel(sim->ops.ctx, t->carrier,
+		                (uint64_t)t->ref * TAG_SLOTS + t->attempt * 8u + i);
 	txn_unlink(sim, t);
 	OPENSSL_cleanse(t, sizeof(*t)); /* keys, kv1 payload with the digest */
 	free(t);
@@ -164,7 +164,9 @@ ended_find(const struct gw_sim *sim, const char *msisdn, bool by_cntr, uint64_t 
 static void
 emit(struct gw_sim *sim, enum gw_chan_event_kind kind, int64_t ref, const char *detail)
 {
-	struct gw_chan_event ev = { .kind = kind, .ref = ref, .retries_left = -1, .detail = detail };
+	struct gw_chan_event ev = {
+		.kind = kind, .ref = ref, .retries_left = -1, .detail = detail
+	};
 
 	if (sim->chan->on_event != NULL)
 		sim->chan->on_event(sim->chan->engine, &ev);
@@ -173,8 +175,12 @@ emit(struct gw_sim *sim, enum gw_chan_event_kind kind, int64_t ref, const char *
 static void
 fail(struct gw_sim *sim, struct sim_txn *t, int status, int sub, const char *detail)
 {
-	struct gw_chan_event ev = { .kind = GW_CHAN_FAILED, .ref = t->ref, .status = status,
-		                    .sub = sub, .retries_left = -1, .detail = detail };
+	struct gw_chan_event ev = { .kind = GW_CHAN_FAILED,
+		                    .ref = t->ref,
+		                    .status = status,
+		                    .sub = sub,
+		                    .retries_left = -1,
+		                    .detail = detail };
 
 	sim->st.failed++;
 	txn_release(sim, t, false);
@@ -224,7 +230,8 @@ build_request(const struct gw_sim *sim, const struct gw_chan_request *req, struc
 		return -1;
 	if (!compose_text(req, text, sizeof(text)))
 		goto too_long;
-	/* The engine checked the budget; the channel only picks the coding (GSM-7 when possible). */
+	/* The engine checked the budget; the channel only picks the coding (GSM-7 when possible).
+	 */
 	if (smsc_text_fit(text, strlen(text), dlen, SMSC_ALG_3DES2, SMSC_SEG_MAX, &fit) != SMSC_OK)
 		return -1; /* invalid UTF-8 or outside the BMP: 101 */
 	if (!fit.fits ||
@@ -521,11 +528,12 @@ on_response_packet(struct gw_sim *sim, const char *msisdn, const uint8_t *pkt, s
 		live = t;
 		orc = smsc_ota_rsp_open(pkt, len, sim->cfg.spi2,
 		                        (uint8_t)(t->ks.kvn << 4 | t->ks.kic_alg),
-		                        (uint8_t)(t->ks.kvn << 4 | t->ks.kid_alg), &t->ks.keys, work,
-		                        sizeof(work), &r);
+		                        (uint8_t)(t->ks.kvn << 4 | t->ks.kid_alg), &t->ks.keys,
+		                        work, sizeof(work), &r);
 		if (orc != SMSC_OK) {
 			if (orc == SMSC_E_CC)
-				cc_bad = t; /* garbage (STRUCT) is dropped, a wrong CC is an answer */
+				cc_bad = t; /* garbage (STRUCT) is dropped, a wrong CC is an answer
+				             */
 			continue;
 		}
 		if (memcmp(r.tar, t->ks.tar, 3) != 0)
@@ -697,9 +705,10 @@ on_dlr(struct gw_sim *sim, const struct smsc_event *ev)
 	case SMSC_MS_DELETED:
 		/* advisory: it ends the transaction only when no PoR has arrived (TELECOM.md 4) */
 		if (!t->por_seen)
-			fail(sim, t, 209, 2093, ev->dlr->state == SMSC_MS_EXPIRED ? "dlr:EXPIRED"
-			                        : ev->dlr->state == SMSC_MS_REJECTED ? "dlr:REJECTD"
-			                                                             : "dlr:UNDELIV");
+			fail(sim, t, 209, 2093,
+			     ev->dlr->state == SMSC_MS_EXPIRED    ? "dlr:EXPIRED"
+			     : ev->dlr->state == SMSC_MS_REJECTED ? "dlr:REJECTD"
+			                                          : "dlr:UNDELIV");
 		return;
 	default:
 		return;

@@ -42,6 +42,7 @@ finish(struct gw *gw)
 	uv_close((uv_handle_t *)&gw->sig_term, NULL);
 	uv_close((uv_handle_t *)&gw->sig_int, NULL);
 	uv_close((uv_handle_t *)&gw->sig_hup, NULL);
+	gw_smsc_stop(gw);
 	if (gw->mqtt != NULL) {
 		gw_mqtt_stop(gw->mqtt);
 		gw->mqtt = NULL;
@@ -175,6 +176,10 @@ start(struct gw *gw)
 	}
 	if ((gw->mqtt = gw_mqtt_new(gw)) == NULL)
 		return -1;
+	if (gw_smsc_start(gw, err, sizeof(err)) != 0) {
+		gw_log(GW_LOG_ERR, "msg=\"sim channel setup failed\" err=\"%s\"", err);
+		return -1;
+	}
 	if (gw_server_start(gw, err, sizeof(err)) != 0) {
 		gw_log(GW_LOG_ERR, "msg=\"listener failed\" err=\"%s\"", err);
 		return -1;

@@ -21,7 +21,7 @@ struct gw_sim;
  * core wipes its copy when the transaction ends. */
 struct gw_sim_keyset {
 	char iccid[24];
-	int kvn;                       /* 1..15 */
+	int kvn; /* 1..15 */
 	enum smsc_ota_alg kic_alg, kid_alg;
 	struct smsc_ota_keys keys;
 	uint8_t tar[3];
@@ -48,12 +48,12 @@ struct gw_sim_ops {
 };
 
 struct gw_sim_config {
-	uint8_t key_ref;      /* kyso-v1 tag 10 (1) */
-	uint32_t resync_step; /* cntr_resync_step (1000) */
-	uint8_t spi1, spi2;   /* 0x16, 0x39 (TELECOM.md 2.1) */
-	size_t max_txns;      /* transactions waiting at once (100000) */
-	size_t reasm_sets;    /* MO partial sets (1024) */
-	uint32_t reasm_ttl_ms; /* MO partial set lifetime (120000) */
+	uint8_t key_ref;         /* kyso-v1 tag 10 (1) */
+	uint32_t resync_step;    /* cntr_resync_step (1000) */
+	uint8_t spi1, spi2;      /* 0x16, 0x39 (TELECOM.md 2.1) */
+	size_t max_txns;         /* transactions waiting at once (100000) */
+	size_t reasm_sets;       /* MO partial sets (1024) */
+	uint32_t reasm_ttl_ms;   /* MO partial set lifetime (120000) */
 	uint32_t validity_min_s; /* submit_sm validity floor (60) */
 };
 

@@ -1032,7 +1032,7 @@ test_doc_rows(void **state)
 		snprintf(prev, sizeof(prev), "%s", name);
 		rows++;
 	}
-	assert_int_equal(rows, 25);
+	assert_int_equal(rows, 29);
 	assert_non_null(
 	        strstr(doc, "| `tls.key` | path | (empty) | at most 511 bytes | no | yes |"));
 	assert_non_null(strstr(doc,

@@ -169,7 +169,9 @@ on_engine(void *engine, const struct gw_chan_event *ev)
 static void
 store_answer(struct world *w)
 {
-	struct gw_sim_keyset ks = { .kvn = 3, .kic_alg = SMSC_ALG_3DES2, .kid_alg = SMSC_ALG_3DES2 };
+	struct gw_sim_keyset ks = { .kvn = 3,
+		                    .kic_alg = SMSC_ALG_3DES2,
+		                    .kid_alg = SMSC_ALG_3DES2 };
 
 	assert_int_not_equal(w->pending_step, 0);
 	w->durable_cntr += w->pending_step;
@@ -213,10 +215,13 @@ setup_world(struct world *w)
 {
 	static const char table[] = "carrier sim host=127.0.0.1 port=2775 system_id=gw password=pw "
 	                            "mo_addr=" MO_ADDR "\nroute 849 sim\n";
-	struct smsc_config sc = { .system_id = "gw", .password = "pw", .tps = UINT32_MAX, .seed = 7 };
+	struct smsc_config sc = {
+		.system_id = "gw", .password = "pw", .tps = UINT32_MAX, .seed = 7
+	};
 	struct gw_sim_config cfg = { 0 };
-	struct gw_sim_ops ops = { .reserve = op_reserve, .submit = op_submit, .cancel = op_cancel,
-		                  .now_ms = op_now };
+	struct gw_sim_ops ops = {
+		.reserve = op_reserve, .submit = op_submit, .cancel = op_cancel, .now_ms = op_now
+	};
 	struct smsc_pdu p, r;
 	uint8_t buf[4096];
 	size_t line;
@@ -336,8 +341,9 @@ smsc_round(struct world *w, uint32_t status)
 			w->last_cmd_len = plen;
 			memcpy(k.kic, KIC, 16);
 			memcpy(k.kid, KID, 16);
-			assert_int_equal(smsc_ota_cmd_open(w->last_cmd, plen, &k, work, sizeof(work), &c),
-			                 SMSC_OK);
+			assert_int_equal(
+			        smsc_ota_cmd_open(w->last_cmd, plen, &k, work, sizeof(work), &c),
+			        SMSC_OK);
 			assert_int_equal(c.spi1, 0x16);
 			assert_int_equal(c.spi2, 0x39);
 			assert_int_equal(c.kic, 0x35);
@@ -402,8 +408,8 @@ static void
 dlr(struct world *w, size_t which, uint8_t state)
 {
 	char text[160];
-	static const char *names[] = { "", "ENROUTE", "DELIVRD", "EXPIRED", "DELETED", "UNDELIV",
-		                       "ACCEPTD", "UNKNOWN", "REJECTD" };
+	static const char *names[] = { "",        "ENROUTE", "DELIVRD", "EXPIRED", "DELETED",
+		                       "UNDELIV", "ACCEPTD", "UNKNOWN", "REJECTD" };
 	char id[17];
 
 	snprintf(id, sizeof(id), "%s", w->msgid[which % 8]);
@@ -787,7 +793,9 @@ test_concatenated_rsa(void **state)
 {
 	struct world w;
 	uint8_t sig[256];
-	struct smsc_kv1_rsp rsp = { .txn_ref = 18, .status = 0, .sig = sig, .sig_len = sizeof(sig) };
+	struct smsc_kv1_rsp rsp = {
+		.txn_ref = 18, .status = 0, .sig = sig, .sig_len = sizeof(sig)
+	};
 	const size_t order[] = { 2, 0, 2, 1 };
 
 	(void)state;
