@@ -400,8 +400,6 @@ gw_sim_on_reserved(struct gw_sim *sim, uint64_t op, enum gw_sim_store_rc rc,
 		fail(sim, t, 900, 9002, "OTA counter not persisted");
 		return;
 	}
-	if (t->has_ks)
-		t->prev_cntr = t->ks.counter;
 	OPENSSL_cleanse(&t->ks, sizeof(t->ks));
 	t->ks = *ks;
 	t->has_ks = true;
@@ -419,6 +417,7 @@ resync(struct gw_sim *sim, struct sim_txn *t)
 	for (i = 0; i < t->nseg; i++)
 		sim->ops.cancel(sim->ops.ctx, t->carrier,
 		                (uint64_t)t->ref * TAG_SLOTS + t->attempt * 8u + i);
+	t->prev_cntr = t->ks.counter; /* answers to it are stale from now on */
 	t->attempt = 1;
 	t->reserving = true;
 	t->dispatched = false;
@@ -538,8 +537,10 @@ on_response_packet(struct gw_sim *sim, const char *msisdn, const uint8_t *pkt, s
 		}
 		if (memcmp(r.tar, t->ks.tar, 3) != 0)
 			continue;
-		if (r.cntr == t->ks.counter || (t->attempt > 0 && r.cntr == t->prev_cntr)) {
-			on_por(sim, t, &r, r.cntr != t->ks.counter);
+		if ((t->attempt > 0 && r.cntr == t->prev_cntr) || r.cntr == t->ks.counter) {
+			/* the replaced packet's answers are stale, also while the new counter is
+			 * being reserved (ks still holds the old one then) */
+			on_por(sim, t, &r, t->attempt > 0 && r.cntr == t->prev_cntr);
 			OPENSSL_cleanse(work, sizeof(work));
 			return;
 		}

@@ -762,6 +762,9 @@ test_counter_resync(void **state)
 	card_por(&w, 0x02, NULL);
 	assert_int_equal(w.reserves, 2);
 	assert_int_equal(w.pending_step, 1000);
+	card_por(&w, 0x02, NULL); /* the same answer again while the counter is reserved */
+	assert_int_equal(last_ev(&w)->kind, GW_CHAN_DISPATCHED);
+	assert_int_equal(w.reserves, 2);
 	assert_int_equal(smsc_round(&w, 0), 0); /* not before the new counter is durable */
 	store_answer(&w);
 	assert_int_equal(smsc_round(&w, 0), 1);
