@@ -628,6 +628,19 @@ link_timer_closed(uv_handle_t *h)
 	free(l);
 }
 
+/* Drain (SIGTERM): each session stops taking submits, lets those in flight answer, unbinds and
+ * closes (TELECOM.md 1.5 shutdown); gw_smsc_stop() ends what is left when the drain is over. */
+void
+gw_smsc_drain(struct gw *gw)
+{
+	struct gw_smsc *s = gw->smsc;
+
+	for (size_t i = 0; s != NULL && i < s->nlinks; i++) {
+		smsc_session_stop(s->links[i]->ss, gw_mono_ms());
+		link_flush(s->links[i]);
+	}
+}
+
 static void
 smsc_closed(uv_handle_t *h)
 {
