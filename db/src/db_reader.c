@@ -29,6 +29,8 @@ static void
 task_free(struct db__rtask *t)
 {
 	if (t != NULL) {
+		if (t->kind == DB_RT_SIM_RESERVE)
+			db__sim_release(t);
 		free(t->ids_text);
 		free(t);
 	}

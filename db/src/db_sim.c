@@ -1,9 +1,12 @@
 /* db_sim.c -- the OTA counter write-ahead (TELECOM.md 2.3).
  *
- * One UPDATE ... RETURNING on the reader connection (plain asynchronous mode, autocommit): the
- * result arrives after the commit, so by then the new counter is durable and the gateway may
- * submit the packet that carries it. Only the reservation's caller sees the key bytes; the
- * result's copies are wiped before PQclear. */
+ * An UPDATE ... RETURNING on the reader connection (plain asynchronous mode, autocommit): the
+ * result arrives after the commit, so by then every new counter is durable and the gateway may
+ * submit the packets that carry them. Reservations waiting in the reader's queue when one is
+ * sent ride along in the same statement (one commit for up to BATCH_MAX cards, distinct
+ * numbers), so a burst of requests costs one round trip and one commit, not one each.
+ * Only the reservation's caller sees the key bytes; the result's copies are wiped before
+ * PQclear. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +15,18 @@
 
 #include "db_int.h"
 
-/* The card's newest keyset (highest KVN); the keyset's TAR wins over the card's. */
+/* Each card's newest keyset (highest KVN); the keyset's TAR wins over the card's. */
 static const char sql_reserve[] =
-        "UPDATE sim_keyset k SET counter = k.counter + $2::bigint "
-        "FROM sim_card c "
-        "WHERE c.msisdn = $1 AND k.iccid = c.iccid "
+        "UPDATE sim_keyset k SET counter = k.counter + v.step "
+        "FROM sim_card c, unnest($1::text[], $2::bigint[]) AS v(msisdn, step) "
+        "WHERE c.msisdn = v.msisdn AND k.iccid = c.iccid "
         "AND k.kvn = (SELECT max(kvn) FROM sim_keyset x WHERE x.iccid = c.iccid) "
-        "RETURNING k.iccid, k.kvn, k.kic_alg, encode(k.kic, 'hex'), k.kid_alg, "
+        "RETURNING c.msisdn, k.iccid, k.kvn, k.kic_alg, encode(k.kic, 'hex'), k.kid_alg, "
         "encode(k.kid, 'hex'), coalesce(k.tar, c.tar, ''), k.counter";
+#define NCOLS 9
 
-#define KEY_MAX 32
+#define KEY_MAX   32
+#define BATCH_MAX 256
 
 static bool
 msisdn_ok(const char *m)
@@ -60,72 +65,153 @@ db_sim_counter_reserve(struct db *db, uint64_t tag, const char *msisdn, uint32_t
 	return DB_OK;
 }
 
-int
-db__sim_send(struct db *db, const struct db__rtask *t)
+static bool
+in_batch(const struct db__rtask *head, const char *msisdn)
 {
-	char step[16];
-	const char *v[2] = { t->msisdn, step };
+	for (const struct db__rtask *m = head; m != NULL; m = m->sim_batch)
+		if (strcmp(m->msisdn, msisdn) == 0)
+			return true;
+	return false;
+}
 
-	snprintf(step, sizeof(step), "%u", t->step);
-	return PQsendQueryParams(db->rd.c.pq, sql_reserve, 2, NULL, v, NULL, NULL, 0);
+/* Moves the reservations queued right behind head (t is the reader's head task, in flight
+ * from now on) onto head's batch, while their numbers are distinct: one UPDATE row per card. */
+static size_t
+gather(struct db *db, struct db__rtask *head)
+{
+	struct db__reader *r = &db->rd;
+	struct db__rtask *last = head;
+	size_t n = 1;
+
+	while (n < BATCH_MAX && head->next != NULL && head->next->kind == DB_RT_SIM_RESERVE &&
+	       !in_batch(head, head->next->msisdn)) {
+		struct db__rtask *m = head->next;
+
+		head->next = m->next;
+		if (r->q_tail == m)
+			r->q_tail = head;
+		r->q_len--;
+		m->next = NULL;
+		last->sim_batch = m;
+		last = m;
+		n++;
+	}
+	return n;
+}
+
+int
+db__sim_send(struct db *db, struct db__rtask *t)
+{
+	size_t n = gather(db, t), cap = n * 25 + 3, len_m = 0, len_s = 0;
+	char *ms = malloc(cap), *steps = malloc(n * 11 + 3);
+	const char *v[2] = { ms, steps };
+	int ok = 0;
+
+	if (ms == NULL || steps == NULL)
+		goto out;
+	ms[len_m++] = '{';
+	steps[len_s++] = '{';
+	for (const struct db__rtask *m = t; m != NULL; m = m->sim_batch) {
+		const char *sep = m == t ? "" : ",";
+
+		/* digits only (checked at reserve): no quoting needed in the array literal */
+		len_m += (size_t)snprintf(ms + len_m, cap - len_m, "%s%s", sep, m->msisdn);
+		len_s += (size_t)snprintf(steps + len_s, n * 11 + 3 - len_s, "%s%u", sep, m->step);
+	}
+	snprintf(ms + len_m, cap - len_m, "}");
+	snprintf(steps + len_s, n * 11 + 3 - len_s, "}");
+	ok = PQsendQueryParams(db->rd.c.pq, sql_reserve, 2, NULL, v, NULL, NULL, 0);
+out:
+	free(ms);
+	free(steps);
+	return ok;
 }
 
 static void
-wipe_value(PGresult *res, int col)
+wipe_value(PGresult *res, int row, int col)
 {
-	if (!PQgetisnull(res, 0, col))
-		OPENSSL_cleanse(PQgetvalue(res, 0, col), (size_t)PQgetlength(res, 0, col));
+	if (!PQgetisnull(res, row, col))
+		OPENSSL_cleanse(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
+/* Decodes row i and answers its reservation. */
+static void
+answer_row(struct db *db, struct db__rtask *m, PGresult *res, int i)
+{
+	struct db_sim_keyset ks = { 0 };
+	uint8_t kic[KEY_MAX], kid[KEY_MAX];
+	const char *kic_hex = PQgetvalue(res, i, 4), *kid_hex = PQgetvalue(res, i, 6);
+	enum db_err rc = DB_E_QUERY;
+	char *end = NULL;
+	long kvn;
+
+	ks.kic_len = strlen(kic_hex) / 2;
+	ks.kid_len = strlen(kid_hex) / 2;
+	kvn = strtol(PQgetvalue(res, i, 2), &end, 10);
+	if (end != NULL && *end == '\0' && kvn >= 1 && kvn <= 15 && ks.kic_len <= KEY_MAX &&
+	    ks.kid_len <= KEY_MAX && db__hex_decode(kic_hex, kic, ks.kic_len) &&
+	    db__hex_decode(kid_hex, kid, ks.kid_len)) {
+		ks.iccid = PQgetvalue(res, i, 1);
+		ks.kvn = (int)kvn;
+		ks.kic_alg = PQgetvalue(res, i, 3);
+		ks.kid_alg = PQgetvalue(res, i, 5);
+		ks.kic = kic;
+		ks.kid = kid;
+		ks.tar = PQgetvalue(res, i, 7);
+		ks.counter = strtoll(PQgetvalue(res, i, 8), NULL, 10);
+		rc = DB_OK;
+	}
+	m->sim_answered = true;
+	m->sim_cb(db->arg, m->tag, rc, rc == DB_OK ? &ks : NULL);
+	OPENSSL_cleanse(kic, sizeof(kic));
+	OPENSSL_cleanse(kid, sizeof(kid));
 }
 
 void
 db__sim_result(struct db *db, struct db__rtask *t, PGresult *res)
 {
-	struct db_sim_keyset ks = { 0 };
-	uint8_t kic[KEY_MAX], kid[KEY_MAX];
-	enum db_err rc = DB_E_QUERY;
-	const char *kic_hex, *kid_hex;
-	char *end = NULL;
-	long kvn;
+	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) == NCOLS;
+	int i, n = ok ? PQntuples(res) : 0;
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 8)
-		goto out;
-	if (PQntuples(res) == 0) {
-		rc = DB_E_NOTFOUND;
-		goto out;
+	for (i = 0; i < n; i++) {
+		const char *msisdn = PQgetvalue(res, i, 0);
+
+		for (struct db__rtask *m = t; m != NULL; m = m->sim_batch)
+			if (!m->sim_answered && strcmp(m->msisdn, msisdn) == 0) {
+				answer_row(db, m, res, i);
+				break;
+			}
+		wipe_value(res, i, 4);
+		wipe_value(res, i, 6);
 	}
-	kic_hex = PQgetvalue(res, 0, 3);
-	kid_hex = PQgetvalue(res, 0, 5);
-	ks.kic_len = strlen(kic_hex) / 2;
-	ks.kid_len = strlen(kid_hex) / 2;
-	kvn = strtol(PQgetvalue(res, 0, 1), &end, 10);
-	if (end == NULL || *end != '\0' || kvn < 1 || kvn > 15 || ks.kic_len > KEY_MAX ||
-	    ks.kid_len > KEY_MAX || !db__hex_decode(kic_hex, kic, ks.kic_len) ||
-	    !db__hex_decode(kid_hex, kid, ks.kid_len))
-		goto out;
-	ks.iccid = PQgetvalue(res, 0, 0);
-	ks.kvn = (int)kvn;
-	ks.kic_alg = PQgetvalue(res, 0, 2);
-	ks.kid_alg = PQgetvalue(res, 0, 4);
-	ks.kic = kic;
-	ks.kid = kid;
-	ks.tar = PQgetvalue(res, 0, 6);
-	ks.counter = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
-	rc = DB_OK;
-out:
-	if (!t->sim_answered) /* one statement, one answer */
-		t->sim_cb(db->arg, t->tag, rc, rc == DB_OK ? &ks : NULL);
-	t->sim_answered = true;
-	OPENSSL_cleanse(kic, sizeof(kic));
-	OPENSSL_cleanse(kid, sizeof(kid));
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 && PQnfields(res) == 8) {
-		wipe_value(res, 3);
-		wipe_value(res, 5);
-	}
+	/* A number without a row has no card or keyset; a failed statement fails them all. */
+	for (struct db__rtask *m = t; m != NULL; m = m->sim_batch)
+		if (!m->sim_answered) {
+			m->sim_answered = true;
+			m->sim_cb(db->arg, m->tag, ok ? DB_E_NOTFOUND : DB_E_QUERY, NULL);
+		}
 }
 
 void
-db__sim_abort(struct db *db, const struct db__rtask *t, enum db_err rc)
+db__sim_abort(struct db *db, struct db__rtask *t, enum db_err rc)
 {
-	if (!t->sim_answered)
-		t->sim_cb(db->arg, t->tag, rc, NULL);
+	for (struct db__rtask *m = t; m != NULL; m = m->sim_batch)
+		if (!m->sim_answered) {
+			m->sim_answered = true;
+			m->sim_cb(db->arg, m->tag, rc, NULL);
+		}
+}
+
+void
+db__sim_release(struct db__rtask *t)
+{
+	struct db__rtask *m = t->sim_batch;
+
+	t->sim_batch = NULL;
+	while (m != NULL) {
+		struct db__rtask *next = m->sim_batch;
+
+		free(m);
+		m = next;
+	}
 }
