@@ -29,6 +29,17 @@ routes="$dir/it-smsc.routes"
 )
 rc=0
 KYSO_IT_ROUTES=$routes "$prog" || rc=$?
+# The counters were written ahead in PostgreSQL (TELECOM.md 2.3): one value per packet, and the
+# resync jump of profile 13 (1 + 1000), from the imported 0.
+counters=$(psql "$KYSO_PG_URL" -Atc "SELECT c.msisdn || '=' || k.counter FROM sim_keyset k
+	JOIN sim_card c USING (iccid) WHERE c.msisdn IN ('84900000001', '84901300001')
+	ORDER BY c.msisdn" | tr '\n' ' ')
+if [ "$counters" != "84900000001=1 84901300001=1001 " ]; then
+	echo "FAIL: sim_keyset counters after the run: $counters"
+	rc=1
+else
+	echo "ok   counters written ahead: $counters"
+fi
 if [ "$rc" -ne 0 ]; then
 	echo "--- carrier-sim.log"
 	tail -n 30 "$dir/carrier-sim.log" || true
