@@ -29,8 +29,8 @@
 #define MSISDN_MAX  21u
 
 struct sim_txn {
-	struct sim_txn *next_ref;    /* bucket chain */
-	struct sim_txn *prev, *next; /* every waiting transaction */
+	struct sim_txn *next_ref;          /* chain of its ref bucket */
+	struct sim_txn *ms_prev, *ms_next; /* chain of its MSISDN bucket (MO correlation) */
 	int64_t ref;
 	char carrier[CARRIER_MAX];
 	char msisdn[MSISDN_MAX]; /* E.164 digits */
@@ -63,7 +63,7 @@ struct gw_sim {
 	struct gw_channel *chan; /* the engine's view: on_event, engine */
 	struct gw_channel chan_self;
 	struct sim_txn *bucket[REF_BUCKETS];
-	struct sim_txn *all;
+	struct sim_txn *by_msisdn[REF_BUCKETS];
 	size_t n;
 	struct smsc_reasm *reasm;
 	struct sim_ended ended[ENDED_RING];
@@ -78,6 +78,16 @@ static size_t
 ref_bucket(int64_t ref)
 {
 	return (size_t)(((uint64_t)ref * 0x9E3779B97F4A7C15ull) >> 52) % REF_BUCKETS;
+}
+
+static size_t
+msisdn_bucket(const char *m)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *m != '\0'; m++)
+		h = (h ^ (uint8_t)*m) * 16777619u;
+	return h % REF_BUCKETS;
 }
 
 static struct sim_txn *
@@ -95,14 +105,15 @@ static void
 txn_link(struct gw_sim *sim, struct sim_txn *t)
 {
 	size_t b = ref_bucket(t->ref);
+	struct sim_txn **head = &sim->by_msisdn[msisdn_bucket(t->msisdn)];
 
 	t->next_ref = sim->bucket[b];
 	sim->bucket[b] = t;
-	t->next = sim->all;
-	t->prev = NULL;
-	if (sim->all != NULL)
-		sim->all->prev = t;
-	sim->all = t;
+	t->ms_next = *head;
+	t->ms_prev = NULL;
+	if (*head != NULL)
+		(*head)->ms_prev = t;
+	*head = t;
 	sim->n++;
 }
 
@@ -115,12 +126,12 @@ txn_unlink(struct gw_sim *sim, struct sim_txn *t)
 		pp = &(*pp)->next_ref;
 	if (*pp == t)
 		*pp = t->next_ref;
-	if (t->prev != NULL)
-		t->prev->next = t->next;
+	if (t->ms_prev != NULL)
+		t->ms_prev->ms_next = t->ms_next;
 	else
-		sim->all = t->next;
-	if (t->next != NULL)
-		t->next->prev = t->prev;
+		sim->by_msisdn[msisdn_bucket(t->msisdn)] = t->ms_next;
+	if (t->ms_next != NULL)
+		t->ms_next->ms_prev = t->ms_prev;
 	sim->n--;
 }
 
@@ -521,7 +532,7 @@ on_response_packet(struct gw_sim *sim, const char *msisdn, const uint8_t *pkt, s
 	const struct sim_ended *e;
 	enum smsc_err orc;
 
-	for (t = sim->all; t != NULL; t = t->next) {
+	for (t = sim->by_msisdn[msisdn_bucket(msisdn)]; t != NULL; t = t->ms_next) {
 		if (!t->has_ks || strcmp(t->msisdn, msisdn) != 0)
 			continue;
 		live = t;
@@ -784,13 +795,14 @@ gw_sim_free(struct gw_sim *sim)
 {
 	if (sim == NULL)
 		return;
-	while (sim->all != NULL) {
-		struct sim_txn *t = sim->all;
+	for (size_t b = 0; b < REF_BUCKETS; b++)
+		while (sim->bucket[b] != NULL) {
+			struct sim_txn *t = sim->bucket[b];
 
-		txn_unlink(sim, t);
-		OPENSSL_cleanse(t, sizeof(*t));
-		free(t);
-	}
+			txn_unlink(sim, t);
+			OPENSSL_cleanse(t, sizeof(*t));
+			free(t);
+		}
 	smsc_reasm_free(sim->reasm);
 	free(sim);
 }
