@@ -109,6 +109,8 @@ bool gw_server_ready(const struct gw *gw);
 
 /* gw_smsc_link.c: the SIM channel (SMPP links to the carriers, OTA dialogue). */
 int gw_smsc_start(struct gw *gw, char *err, size_t errlen); /* 0 also without smsc.routes */
+/* --check-config: the carrier table parses (0), or err says where it does not. */
+int gw_smsc_check(const struct gw_config *cfg, char *err, size_t errlen);
 void gw_smsc_drain(struct gw *gw); /* graceful unbind, started with the drain */
 void gw_smsc_stop(struct gw *gw);
 /* The "sim" channel for the transaction engine; NULL when this node has none. */

@@ -205,6 +205,10 @@ gw_gateway_main(int argc, char **argv)
 		fprintf(stderr, "kyso-gateway: %s\n", err);
 		return 2;
 	}
+	if (gw_smsc_check(&gw.cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "kyso-gateway: %s\n", err);
+		return 2;
+	}
 	if (check)
 		return check_config(&gw.cfg);
 	snprintf(gw.config_path, sizeof(gw.config_path), "%s", path);

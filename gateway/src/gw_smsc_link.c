@@ -482,8 +482,9 @@ on_reasm_timer(uv_timer_t *t)
 /* ---- life ------------------------------------------------------------------------------- */
 
 static int
-routes_load(struct gw_smsc *s, const char *path, char *err, size_t errlen)
+routes_read(const char *path, struct smsc_route_table **out, char *err, size_t errlen)
 {
+	struct smsc_route_table *t = NULL;
 	char *text = NULL;
 	ssize_t n;
 	size_t line = 0;
@@ -501,18 +502,38 @@ routes_load(struct gw_smsc *s, const char *path, char *err, size_t errlen)
 		         ROUTES_MAX);
 		goto out;
 	}
-	if (smsc_route_new(&s->routes) != SMSC_OK ||
-	    smsc_route_load(s->routes, text, (size_t)n, &line) != SMSC_OK) {
+	if (smsc_route_new(&t) != SMSC_OK ||
+	    smsc_route_load(t, text, (size_t)n, &line) != SMSC_OK) {
 		snprintf(err, errlen, "smsc.routes: %s:%zu: invalid line", path, line);
 		goto out;
 	}
+	if (smsc_route_carrier(t, 0) == NULL) {
+		snprintf(err, errlen, "smsc.routes: %s: no carrier", path);
+		goto out;
+	}
+	*out = t;
+	t = NULL;
 	rc = 0;
 out:
 	if (text != NULL)
 		OPENSSL_cleanse(text, ROUTES_MAX); /* it held passwords */
 	free(text);
+	smsc_route_free(t);
 	close(fd);
 	return rc;
+}
+
+int
+gw_smsc_check(const struct gw_config *cfg, char *err, size_t errlen)
+{
+	struct smsc_route_table *t = NULL;
+
+	if (cfg->smsc_routes[0] == '\0')
+		return 0;
+	if (routes_read(cfg->smsc_routes, &t, err, errlen) != 0)
+		return -1;
+	smsc_route_free(t);
+	return 0;
 }
 
 static struct gw_smsc_link *
@@ -590,10 +611,10 @@ gw_smsc_start(struct gw *gw, char *err, size_t errlen)
 	s->gw = gw;
 	gw->smsc = s;
 	ops.ctx = s;
-	if (routes_load(s, gw->cfg.smsc_routes, err, errlen) != 0)
+	if (routes_read(gw->cfg.smsc_routes, &s->routes, err, errlen) != 0)
 		return -1;
 	if ((s->sim = gw_sim_new(&cfg, s->routes, &ops)) == NULL || links_make(s) != 0) {
-		snprintf(err, errlen, "smsc.routes: no carrier, or no memory");
+		snprintf(err, errlen, "smsc.routes: no memory");
 		return -1;
 	}
 	gw_sim_channel(s->sim, &s->chan);
