@@ -43,6 +43,7 @@ struct gw_smsc_link {
 	uv_timer_t timer;
 	bool bound;
 	bool connect_failed; /* reported to the session from the timer, not from its callback */
+	int in_session;      /* inside this session's event callback: take() waits for the caller */
 	uint8_t rx[RX_CAP];
 };
 
@@ -286,10 +287,23 @@ lat_end(struct gw_smsc *s, uint64_t tag)
 	s->lat[i].t0 = 0;
 }
 
+static void on_session_ev(struct gw_smsc_link *l, const struct smsc_event *ev);
+
+/* Every call into a session is followed by link_flush() from its caller; the events it fires
+ * may queue submits (an engine starting the next request) but must not take() meanwhile. */
 static void
 on_session(void *arg, const struct smsc_event *ev)
 {
 	struct gw_smsc_link *l = arg;
+
+	l->in_session++;
+	on_session_ev(l, ev);
+	l->in_session--;
+}
+
+static void
+on_session_ev(struct gw_smsc_link *l, const struct smsc_event *ev)
+{
 	struct gw_metrics *m = &l->owner->gw->metrics;
 
 	switch (ev->kind) {
@@ -449,7 +463,8 @@ op_submit(void *ctx, const char *carrier, uint64_t tag, const struct smsc_submit
 		return -1;
 	s->gw->metrics.smsc_submits++;
 	lat_start(s, tag);
-	link_flush(l);
+	if (l->in_session == 0)
+		link_flush(l);
 	return 0;
 }
 
