@@ -10,6 +10,7 @@
  * A transaction's keyset lives in its struct while it waits (the PoR's CC is checked with it)
  * and is wiped when it ends. Terminal events unlink the transaction before the engine hears
  * them, so the engine may call abandon() or start() from its callback. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,7 @@ struct gw_sim {
 	struct sim_ended ended[ENDED_RING];
 	size_t ended_next;
 	uint8_t concat_ref;
+	char detail[64]; /* the last event's raw signal (TELECOM.md 4 "raw"), valid during it */
 	struct gw_sim_stats st;
 };
 
@@ -171,6 +173,22 @@ ended_find(const struct gw_sim *sim, const char *msisdn, bool by_cntr, uint64_t 
 }
 
 /* ---- events to the engine ----------------------------------------------------------------- */
+
+static const char *raw(struct gw_sim *sim, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/* The raw signal of an event in TELECOM.md 4's form: "smpp:0x0b", "dlr:UNDELIV", "por:01",
+ * "applet:03 tr:12". */
+static const char *
+raw(struct gw_sim *sim, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sim->detail, sizeof(sim->detail), fmt, ap);
+	va_end(ap);
+	return sim->detail;
+}
 
 static void
 emit(struct gw_sim *sim, enum gw_chan_event_kind kind, int64_t ref, const char *detail)
@@ -462,7 +480,9 @@ on_applet(struct gw_sim *sim, struct sim_txn *t, const uint8_t *data, size_t len
 	if (gw_sim_applet_failure(&rsp, &ev.status, &ev.sub, &blocked)) {
 		ev.kind = GW_CHAN_FAILED;
 		ev.device_blocked = blocked;
-		ev.detail = "applet status";
+		ev.detail = rsp.has_terminal_result ? raw(sim, "applet:%02x tr:%02x", rsp.status,
+		                                          rsp.terminal_result)
+		                                    : raw(sim, "applet:%02x", rsp.status);
 		sim->st.failed++;
 	} else {
 		if (rsp.sig == NULL || rsp.sig_len == 0 ||
@@ -516,7 +536,7 @@ on_por(struct gw_sim *sim, struct sim_txn *t, const struct smsc_ota_rsp *r, bool
 		resync(sim, t);
 		return;
 	case GW_POR_FAIL:
-		fail(sim, t, status, sub, r->sts == 0x09 ? "por:09" : "por error");
+		fail(sim, t, status, sub, raw(sim, "por:%02x", r->sts));
 		return;
 	}
 }
@@ -685,7 +705,7 @@ on_submit_fail(struct gw_sim *sim, const struct smsc_event *ev)
 	case SMSC_CLASS_PERMANENT:
 	case SMSC_CLASS_OUR_BUG:
 	case SMSC_CLASS_CONFIG:
-		fail(sim, t, 209, 2093, "submit_sm refused");
+		fail(sim, t, 209, 2093, raw(sim, "smpp:0x%02x", ev->status));
 		return;
 	default:
 		/* Temporary classes are requeued by the session; a failure here means the deadline
@@ -718,9 +738,7 @@ on_dlr(struct gw_sim *sim, const struct smsc_event *ev)
 		/* advisory: it ends the transaction only when no PoR has arrived (TELECOM.md 4) */
 		if (!t->por_seen)
 			fail(sim, t, 209, 2093,
-			     ev->dlr->state == SMSC_MS_EXPIRED    ? "dlr:EXPIRED"
-			     : ev->dlr->state == SMSC_MS_REJECTED ? "dlr:REJECTD"
-			                                          : "dlr:UNDELIV");
+			     raw(sim, "dlr:%s", smsc_msg_state_name(ev->dlr->state)));
 		return;
 	default:
 		return;

@@ -64,6 +64,7 @@ struct ev_copy {
 	bool blocked;
 	uint8_t sig[600];
 	size_t sig_len;
+	char detail[64];
 };
 
 struct world {
@@ -159,6 +160,7 @@ on_engine(void *engine, const struct gw_chan_event *ev)
 	c->retries_left = ev->retries_left;
 	c->blocked = ev->device_blocked;
 	c->sig_len = ev->sig_len;
+	snprintf(c->detail, sizeof(c->detail), "%s", ev->detail ? ev->detail : "");
 	if (ev->sig_len > 0) {
 		assert_true(ev->sig_len <= sizeof(c->sig));
 		memcpy(c->sig, ev->sig, ev->sig_len);
@@ -606,6 +608,12 @@ test_por_errors(void **state)
 		dispatch(&w, 100 + (int64_t)i);
 		card_por(&w, t[i].sts, NULL);
 		expect_fail(&w, t[i].status, t[i].sub);
+		{
+			char want[16];
+
+			snprintf(want, sizeof(want), "por:%02x", t[i].sts); /* TELECOM.md 4 "raw" */
+			assert_string_equal(last_ev(&w)->detail, want);
+		}
 		assert_int_equal(last_ev(&w)->ref, 100 + (int64_t)i);
 		teardown_world(&w);
 	}
@@ -679,6 +687,12 @@ test_applet_statuses(void **state)
 		dispatch(&w, 200 + (int64_t)i);
 		card_status(&w, t[i].st, t[i].pin_tries);
 		expect_fail(&w, t[i].status, t[i].sub);
+		{
+			char want[16];
+
+			snprintf(want, sizeof(want), "applet:%02x", t[i].st);
+			assert_string_equal(last_ev(&w)->detail, want);
+		}
 		assert_int_equal(last_ev(&w)->blocked, t[i].blocked);
 		assert_int_equal(last_ev(&w)->retries_left, t[i].pin_tries);
 		teardown_world(&w);
@@ -711,6 +725,7 @@ test_dlr_failures(void **state)
 	dispatch(&w, 12);
 	dlr(&w, 0, SMSC_MS_UNDELIVERABLE);
 	expect_fail(&w, 209, 2093);
+	assert_string_equal(last_ev(&w)->detail, "dlr:UNDELIV");
 	teardown_world(&w);
 
 	setup_world(&w);
@@ -742,6 +757,7 @@ test_submit_refused(void **state)
 	store_answer(&w);
 	assert_int_equal(smsc_round(&w, SMSC_ST_RINVDSTADR), 1);
 	expect_fail(&w, 209, 2093);
+	assert_string_equal(last_ev(&w)->detail, "smpp:0x0b");
 	teardown_world(&w);
 }
 
