@@ -43,6 +43,16 @@ gw_write_routes() {
 	printf '%s' "$f"
 }
 
+# The signing trust of the test PKI (component "pki"), when it was made: root as the anchor,
+# the issuing CA to build paths; revocation through the stack's OCSP responder (AIA).
+gw_trust_conf() {
+	[ -s "$(pki_dir)/root.crt" ] || return 0
+	cat <<EOF
+  "trust": {"anchors": ["$(pki_dir)/root.crt"], "intermediates": ["$(pki_dir)/issuing.crt"]},
+  "revocation": {"check": true, "crl": true, "timeout_ms": ${KYSO_REVOCATION_TIMEOUT_MS:-3000}},
+EOF
+}
+
 # JSON string body of a value that deploy/stack checked to hold no quote, backslash or
 # control character (stack_check_dir), so it needs no escaping here.
 gw_write_conf() { # NODE
@@ -60,6 +70,7 @@ gw_write_conf() { # NODE
              "max_sessions": 10000, "auth_failures_per_minute": 1000},
   "smsc": {"routes": "$routes", "enquire_link_s": 30},
   "shutdown": {"drain_timeout_s": 10},
+$(gw_trust_conf)
   "log": {"level": "${KYSO_GATEWAY_LOG_LEVEL:-info}"}
 }
 EOF
