@@ -133,14 +133,23 @@ enum db__rtask_kind {
 	DB_RT_CLIENTS,
 	DB_RT_OUTBOX_FETCH,
 	DB_RT_OUTBOX_DELETE,
+	DB_RT_SIM_RESERVE,
 };
 struct db__rtask {
 	struct db__rtask *next;
 	enum db__rtask_kind kind;
 	int max_rows;   /* fetch */
 	char *ids_text; /* delete: "{1,2,3}" */
+	/* sim reserve (db_sim.c) */
+	uint64_t tag;
+	uint32_t step;
+	char msisdn[24];
+	db_sim_reserve_fn *sim_cb;
+	bool sim_answered;           /* its callback ran: a later drop must not call it again */
+	struct db__rtask *sim_batch; /* reservations sent in the same statement (db_sim.c) */
 };
-#define DB_READER_QUEUE_MAX 64
+/* Room for a burst of OTA counter reservations besides the reader's own few tasks. */
+#define DB_READER_QUEUE_MAX 4096
 
 struct db__reader {
 	struct db__conn c;
@@ -223,6 +232,15 @@ void db__reader_tick(struct db *db, uint64_t now_ms);
 int db__reader_tick_ms(const struct db *db, uint64_t now_ms);
 void db__reader_free(struct db *db);
 
+/* db_sim.c: the OTA counter reservation, run as a reader task. */
+int db__sim_send(struct db *db, struct db__rtask *t);
+void db__sim_result(struct db *db, struct db__rtask *t, PGresult *res);
+/* The task dies unanswered (connection lost, db_free): its caller hears rc. */
+void db__sim_abort(struct db *db, struct db__rtask *t, enum db_err rc);
+void db__sim_release(struct db__rtask *t); /* frees the batch riding on t, not t */
+bool db__reader_push(struct db *db, struct db__rtask *t);
+void db__reader_kick(struct db *db);
+
 /* db_admin.c, db_audit.c: the blocking face. */
 struct db_admin {
 	PGconn *pq;
@@ -233,5 +251,32 @@ enum db_err db__admin_exec(struct db_admin *adm, const char *sql, char *errbuf,
 /* conninfo (URI or key=value) with its dbname replaced, as key='value' text. */
 enum db_err db__conninfo_with_dbname(const char *conninfo, const char *dbname, char *out,
                                      size_t cap) DB_MUSTCHECK;
+
+/* db_admin_sql.c: helpers of the blocking face. Parameters are text unless added with
+ * db__params_bin(); NULL is SQL NULL. */
+#define DB_PARAMS_MAX 24
+struct db__params {
+	int n; /* over DB_PARAMS_MAX: a programming error, caught by db__admin_run's callers' tests
+	        */
+	const char *v[DB_PARAMS_MAX];
+	int len[DB_PARAMS_MAX];
+	int fmt[DB_PARAMS_MAX];
+};
+void db__params_add(struct db__params *p, const char *v);
+void db__params_bin(struct db__params *p, const uint8_t *b, size_t n);
+void db__admin_seterr(char *errbuf, size_t errlen, const char *what, const char *detail);
+/* *out holds a COMMAND_OK or TUPLES_OK result on DB_OK (PQclear it); SQLSTATE mapped. */
+enum db_err db__admin_run(struct db_admin *adm, const char *sql, const struct db__params *p,
+                          PGresult **out, char *errbuf, size_t errlen) DB_MUSTCHECK;
+enum db_err db__admin_cmd(struct db_admin *adm, const char *sql, const struct db__params *p,
+                          long *rows, char *errbuf, size_t errlen) DB_MUSTCHECK;
+/* The first column of the first row, copied (free()); DB_E_NOTFOUND for no row or NULL. */
+enum db_err db__admin_text(struct db_admin *adm, const char *sql, const struct db__params *p,
+                           char **out, char *errbuf, size_t errlen) DB_MUSTCHECK;
+enum db_err db__admin_id(struct db_admin *adm, const char *sql, const struct db__params *p,
+                         int64_t *id, char *errbuf, size_t errlen) DB_MUSTCHECK;
+enum db_err db__admin_begin(struct db_admin *adm, char *errbuf, size_t errlen) DB_MUSTCHECK;
+enum db_err db__admin_end(struct db_admin *adm, enum db_err rc, char *errbuf,
+                          size_t errlen) DB_MUSTCHECK;
 
 #endif

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Component "sim": kyso-carrier-sim (TELECOM.md 5), the SMSC and SIM farm the gateway's SIM path
 # talks to, on 127.0.0.1:<port> with a control socket DIR/sim.sock. At `up` it provisions
-# 8490PP00000..8490PP00009 for every profile PP (TELECOM.md 5.3) with certificates from the test
-# issuing CA in DIR/pki, appending them to DIR/pki/index.txt and to DIR/sim/provision.jsonl.
+# 8490PP00000..8490PP00009 for every profile PP (TELECOM.md 5.3) with certificates from the pki
+# component's issuing CA, appending them to DIR/pki/index.txt (served by the ocsp component) and
+# to DIR/sim/provision.jsonl (imported by the data component, which starts after this one).
 # Counters and PIN states survive a restart (DIR/sim/state.jsonl).
 # KYSO_SIM_TIME_SCALE (default 1000: a profile's seconds become milliseconds) and
 # KYSO_SIM_MODE (error|delay|instant|silent, default error) apply at the next start.
@@ -14,7 +15,7 @@ sim_log() { printf '%s/carrier-sim.log' "$STACK_DIR"; }
 sim_pidfile() { printf '%s/carrier-sim.pid' "$STACK_DIR"; }
 sim_sock() { printf '%s/sim.sock' "$STACK_DIR"; }
 sim_port() { state_get SIM_PORT; }
-sim_pki() { printf '%s/pki' "$STACK_DIR"; }
+sim_provision_file() { printf '%s/provision.jsonl' "$(sim_dir)"; }
 
 sim_pid() {
 	local pid
@@ -23,40 +24,23 @@ sim_pid() {
 	return 0
 }
 
-# A root CA and an issuing CA for the SIM certificates, with the `openssl ca` index the OCSP
-# responder reads. Used only while deploy/test-pki does not exist; when it does, that script
-# makes STACKDIR/pki/{root.crt,issuing.crt,issuing.key,index.txt} and this is skipped.
-sim_make_throwaway_pki() {
-	local d
-	d=$(sim_pki)
-	mkdir -p "$d"
-	(
-		cd "$d" || exit 1
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-			-keyout root.key -out root.crt -days 3650 -subj "/C=VN/O=kyso test/CN=kyso test root" \
-			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign &&
-			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-				-keyout issuing.key -out issuing.csr -subj "/C=VN/O=kyso test/CN=kyso test issuing CA" &&
-			printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\n' >issuing.ext &&
-			openssl x509 -req -in issuing.csr -CA root.crt -CAkey root.key -CAcreateserial \
-				-days 1825 -extfile issuing.ext -out issuing.crt &&
-			rm -f issuing.csr issuing.ext && touch index.txt && chmod 0600 root.key issuing.key
-	) >/dev/null 2>&1 || die "sim: could not make the throw-away test PKI in $d"
-}
-
+# The SIM certificates come from the pki component's issuing CA (deploy/test-pki), whose
+# index the ocsp component serves. With `--only sim` the pki files are made here.
 sim_ensure_pki() {
-	local d
-	d=$(sim_pki)
-	[ -s "$d/issuing.crt" ] && [ -s "$d/issuing.key" ] && return 0
-	if [ -x "$PROJECT_ROOT/deploy/test-pki" ]; then
-		"$PROJECT_ROOT/deploy/test-pki" "$d" >/dev/null || die "sim: deploy/test-pki failed"
-	else
-		sim_make_throwaway_pki
-	fi
-	[ -f "$d/index.txt" ] || : >"$d/index.txt"
+	[ -s "$(pki_dir)/issuing.crt" ] && [ -s "$(pki_dir)/issuing.key" ] &&
+		[ -f "$(pki_dir)/index.txt" ] && return 0
+	pki_up
 }
 
-sim_ocsp_url() { state_get OCSP_URL "http://127.0.0.1:$(state_get OCSP_PORT 0)"; }
+# `openssl ocsp` reloads index.txt when its mtime (whole seconds) changes: after the farm
+# appended certificates, make sure the mtime moved past the one before the start.
+sim_touch_index() { # MTIME_BEFORE
+	local now
+	now=$(stat -c %Y "$(pki_dir)/index.txt")
+	[ "$now" -gt "$1" ] || touch -d "@$(($1 + 1))" "$(pki_dir)/index.txt"
+}
+
+sim_crl_url() { sed -n 's/^CRL_URL=//p' "$(pki_dir)/urls.env" 2>/dev/null | tr -d "'\""; }
 
 sim_write_conf() {
 	local p ranges="" sep=""
@@ -78,8 +62,9 @@ sim_write_conf() {
   "prefix": "8490",
   "provision_file": "$(sim_dir)/provision.jsonl",
   "state_file": "$(sim_dir)/state.jsonl",
-  "ca": { "cert": "$(sim_pki)/issuing.crt", "key": "$(sim_pki)/issuing.key",
-          "index": "$(sim_pki)/index.txt", "ocsp_url": "$(sim_ocsp_url)" },
+  "ca": { "cert": "$(pki_dir)/issuing.crt", "key": "$(pki_dir)/issuing.key",
+          "index": "$(pki_dir)/index.txt", "ocsp_url": "$(pki_ocsp_url)",
+          "crl_url": "$(sim_crl_url)" },
   "accounts": [ { "system_id": "kyso", "password": "$(cat "$(sim_dir)/password")", "max_binds": 8,
                   "message_id": "hex", "dlr_text_id": "decimal" } ],
   "provision": [ $ranges ]
@@ -89,8 +74,9 @@ JSON
 }
 
 sim_try_start() {
-	local pid wait deadline
+	local pid wait deadline mtime
 	wait=$(stack_wait)
+	mtime=$(stat -c %Y "$(pki_dir)/index.txt")
 	sim_write_conf
 	: >"$(sim_log)"
 	pid=$(spawn "$(sim_pidfile)" "$(sim_log)" "$(sim_bin)" --config "$(sim_conf)")
@@ -102,6 +88,7 @@ sim_try_start() {
 			die "sim: kyso-carrier-sim exited at start (log: $(sim_log))"
 		fi
 		if [ "$(port_owner "$(sim_port)")" = "$pid" ] && [ -S "$(sim_sock)" ]; then
+			sim_touch_index "$mtime"
 			return 0
 		fi
 		sleep 0.1
@@ -167,8 +154,6 @@ sim_env() {
 	env_line KYSO_SIM_CONTROL "$(sim_sock)"
 	env_line KYSO_SIM_CTL "$(sim_bin) ctl $(sim_sock)"
 	env_line KYSO_SIM_TIME_SCALE "${KYSO_SIM_TIME_SCALE:-1000}"
-	env_line KYSO_PROVISION_FILE "$(sim_dir)/provision.jsonl"
-	env_line KYSO_SIM_PKI_DIR "$(sim_pki)"
-	[ -s "$(sim_pki)/root.crt" ] && env_line KYSO_TEST_ROOT_CA "$(sim_pki)/root.crt"
+	env_line KYSO_PROVISION_FILE "$(sim_provision_file)"
 	env_line KYSO_SIM_PID "$(sim_pid)"
 }

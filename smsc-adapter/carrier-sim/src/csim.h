@@ -192,6 +192,8 @@ void *csim_sim_json(const struct csim_sim *s, bool with_state);
 enum csim_err csim_ca_load(const char *cert_pem, const char *key_pem, const char *index_path,
                            const char *ocsp_url, struct csim_ca **out) CSIM_MUSTCHECK;
 void csim_ca_free(struct csim_ca *ca);
+/* A CRL distribution point for the certificates issued from now on (NULL or "": none). */
+enum csim_err csim_ca_set_crl_url(struct csim_ca *ca, const char *url) CSIM_MUSTCHECK;
 /* Makes sim's key pair and certificate; appends it to the index (revoked when asked). */
 enum csim_err csim_ca_issue(struct csim_ca *ca, struct csim_sim *sim, bool revoked) CSIM_MUSTCHECK;
 /* Key pair without a CA. */

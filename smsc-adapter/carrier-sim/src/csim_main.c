@@ -489,6 +489,8 @@ setup(const struct opts *o)
 		fprintf(stderr, "kyso-carrier-sim: cannot load the issuing CA (ca.cert, ca.key)\n");
 		return -1;
 	}
+	if (A.ca != NULL && csim_ca_set_crl_url(A.ca, jstr(ca, "crl_url")) != CSIM_OK)
+		return -1;
 	cc.farm.ca = A.ca;
 	v = json_object_get(cfg, "accounts");
 	for (i = 0; i < json_array_size(v) && i < CSIM_MAX_ACCOUNTS; i++) {

@@ -24,6 +24,7 @@ struct csim_ca {
 	EVP_PKEY *key;
 	char *index_path;
 	char *ocsp_url;
+	char *crl_url;
 };
 
 void
@@ -35,6 +36,7 @@ csim_ca_free(struct csim_ca *ca)
 	EVP_PKEY_free(ca->key);
 	free(ca->index_path);
 	free(ca->ocsp_url);
+	free(ca->crl_url);
 	free(ca);
 }
 
@@ -64,6 +66,16 @@ csim_ca_load(const char *cert_pem, const char *key_pem, const char *index_path,
 	}
 	*out = ca;
 	return CSIM_OK;
+}
+
+enum csim_err
+csim_ca_set_crl_url(struct csim_ca *ca, const char *url)
+{
+	free(ca->crl_url);
+	ca->crl_url = NULL;
+	if (url == NULL || url[0] == '\0')
+		return CSIM_OK;
+	return (ca->crl_url = strdup(url)) != NULL ? CSIM_OK : CSIM_E_NOMEM;
 }
 
 static EVP_PKEY *
@@ -189,6 +201,10 @@ build_cert(const struct csim_ca *ca, struct csim_sim *sim, EVP_PKEY *k, time_t *
 	if (ok && ca->ocsp_url != NULL) {
 		snprintf(aia, sizeof(aia), "OCSP;URI:%s", ca->ocsp_url);
 		ok = add_ext(x, ca->cert, NID_info_access, aia);
+	}
+	if (ok && ca->crl_url != NULL) {
+		snprintf(aia, sizeof(aia), "URI:%s", ca->crl_url);
+		ok = add_ext(x, ca->cert, NID_crl_distribution_points, aia);
 	}
 	ok = ok && X509_sign(x, ca->key, EVP_sha256()) > 0 && (n = i2d_X509(x, &der)) > 0 &&
 	     (hex = BN_bn2hex(bn)) != NULL && (sim->cert_der = malloc((size_t)n)) != NULL;

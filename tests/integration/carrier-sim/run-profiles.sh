@@ -1,5 +1,5 @@
 #!/bin/sh
-# run-profiles.sh PROGRAM: a private stack with only kyso-carrier-sim (deploy/stack --only sim),
+# run-profiles.sh PROGRAM: a private stack with only kyso-carrier-sim (deploy/stack --only pki,sim),
 # PROGRAM run with its stack.env, then the stack stopped and removed. Never skips.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -10,7 +10,7 @@ cleanup() {
 	"$root/deploy/stack" down --dir "$dir" --purge >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-KYSO_SKIP_INSTALL_DEPS=1 "$root/deploy/stack" up --dir "$dir" --only sim \
+KYSO_SKIP_INSTALL_DEPS=1 "$root/deploy/stack" up --dir "$dir" --only pki,sim \
 	--build-dir "${KYSO_BUILD_DIR:?KYSO_BUILD_DIR is the build folder}"
 set -a
 . "$dir/stack.env"

@@ -466,14 +466,14 @@ main(void)
 {
 	const char *port = getenv("KYSO_SMSC_PORT"), *sid = getenv("KYSO_SMSC_SYSTEM_ID");
 	const char *pw = getenv("KYSO_SMSC_PASSWORD"), *prov = getenv("KYSO_PROVISION_FILE");
-	const char *pki = getenv("KYSO_SIM_PKI_DIR"), *sc = getenv("KYSO_SIM_TIME_SCALE");
+	const char *pki = getenv("KYSO_PKI_DIR"), *sc = getenv("KYSO_SIM_TIME_SCALE");
 	struct smsc_config cfg = { 0 };
 	size_t i;
 	int bad = 0;
 
 	if (!port || !sid || !pw || !prov || !pki) {
 		fprintf(stderr, "needs stack.env: KYSO_SMSC_PORT, _SYSTEM_ID, _PASSWORD, "
-		                "KYSO_PROVISION_FILE, KYSO_SIM_PKI_DIR\n");
+		                "KYSO_PROVISION_FILE, KYSO_PKI_DIR\n");
 		return 2;
 	}
 	if (sc != NULL)
