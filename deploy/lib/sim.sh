@@ -40,6 +40,14 @@ sim_touch_index() { # MTIME_BEFORE
 	[ "$now" -gt "$1" ] || touch -d "@$(($1 + 1))" "$(pki_dir)/index.txt"
 }
 
+# `openssl ocsp` looks at the index before it waits for the next request, so the first answer
+# after a change still comes from the old copy: one throw-away query makes it reload now.
+sim_nudge_ocsp() {
+	declare -F ocsp_pid >/dev/null && [ -n "$(ocsp_pid)" ] || return 0
+	timeout 5 openssl ocsp -issuer "$(pki_dir)/issuing.crt" -serial 1 -url "$(pki_ocsp_url)" \
+		-noverify >/dev/null 2>&1 || true
+}
+
 sim_crl_url() { sed -n 's/^CRL_URL=//p' "$(pki_dir)/urls.env" 2>/dev/null | tr -d "'\""; }
 
 sim_write_conf() {
@@ -89,6 +97,7 @@ sim_try_start() {
 		fi
 		if [ "$(port_owner "$(sim_port)")" = "$pid" ] && [ -S "$(sim_sock)" ]; then
 			sim_touch_index "$mtime"
+			sim_nudge_ocsp
 			return 0
 		fi
 		sleep 0.1
