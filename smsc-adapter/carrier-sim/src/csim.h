@@ -287,7 +287,9 @@ char *csim_ctl(struct csim *c, const char *line, size_t len, uint64_t now_ms, ui
 void csim_set_state_file(struct csim *c, const char *path);
 /* Knobs of an account by system_id ("" = first). */
 struct csim_knobs *csim_account_knobs(struct csim *c, const char *system_id);
-/* One JSON text describing the binds (smsc.binds). Caller frees. */
-void *csim_binds_json(const struct csim *c);
+/* smsc.inject: a deliver_sm (MO user data, or any esm_class) from `from` to `to` queued for
+ * the account's receivers now. NOTFOUND for an unknown account, INVAL for a bad field, FULL. */
+enum csim_err csim_inject(struct csim *c, const char *system_id, const char *from, const char *to,
+                          uint8_t esm_class, const uint8_t *sm, size_t len) CSIM_MUSTCHECK;
 
 #endif

@@ -318,6 +318,25 @@ cmd_smsc_set(struct ctl *x)
 }
 
 static json_t *
+cmd_smsc_inject(struct ctl *x)
+{
+	const char *from = json_string_value(json_object_get(x->req, "from"));
+	const char *to = json_string_value(json_object_get(x->req, "to"));
+	const char *ud = json_string_value(json_object_get(x->req, "ud"));
+	const char *sid = json_string_value(json_object_get(x->req, "system_id"));
+	json_t *esm = json_object_get(x->req, "esm_class");
+	uint8_t buf[SMSC_SM_MAX];
+	size_t n = 0;
+	enum csim_err rc;
+
+	if (from == NULL || to == NULL || ud == NULL || csim__unhex(ud, buf, sizeof(buf), &n) != 0)
+		return fail("smsc.inject needs from, to and ud (hex, <= 254 octets)");
+	rc = csim_inject(x->c, sid, from, to,
+	                 esm ? (uint8_t)json_integer_value(esm) : (uint8_t)0x40, buf, n);
+	return rc == CSIM_OK ? ok() : fail(csim_strerror(rc));
+}
+
+static json_t *
 cmd_stats(struct ctl *x)
 {
 	static uint64_t prev_real, prev_signed;
@@ -363,17 +382,12 @@ static const struct {
 	const char *name;
 	json_t *(*fn)(struct ctl *x);
 } commands[] = {
-	{ "sim.add", cmd_sim_add },
-	{ "sim.add_range", cmd_sim_add_range },
-	{ "sim.get", cmd_sim_get },
-	{ "sim.list", cmd_sim_list },
-	{ "sim.set", cmd_sim_set },
-	{ "sim.del", cmd_sim_del },
-	{ "sim.unblock", cmd_sim_unblock },
-	{ "sim.puk", cmd_sim_puk },
-	{ "smsc.binds", cmd_smsc_binds },
-	{ "smsc.set", cmd_smsc_set },
-	{ "stats", cmd_stats },
+	{ "sim.add", cmd_sim_add },         { "sim.add_range", cmd_sim_add_range },
+	{ "sim.get", cmd_sim_get },         { "sim.list", cmd_sim_list },
+	{ "sim.set", cmd_sim_set },         { "sim.del", cmd_sim_del },
+	{ "sim.unblock", cmd_sim_unblock }, { "sim.puk", cmd_sim_puk },
+	{ "smsc.binds", cmd_smsc_binds },   { "smsc.set", cmd_smsc_set },
+	{ "smsc.inject", cmd_smsc_inject }, { "stats", cmd_stats },
 	{ "state.save", cmd_state_save },
 };
 

@@ -1154,6 +1154,29 @@ csim_account_knobs(struct csim *c, const char *system_id)
 	return i >= 0 ? &c->acct[i].cfg.knobs : NULL;
 }
 
+enum csim_err
+csim_inject(struct csim *c, const char *system_id, const char *from, const char *to,
+            uint8_t esm_class, const uint8_t *sm, size_t len)
+{
+	int ai = system_id && system_id[0] ? find_account(c, system_id, strlen(system_id)) : 0;
+	struct dv *d;
+
+	if (ai < 0)
+		return CSIM_E_NOTFOUND;
+	if (len > SMSC_SM_MAX || strlen(from) > CSIM_MSISDN_MAX || strlen(to) > CSIM_MSISDN_MAX)
+		return CSIM_E_INVAL;
+	if ((d = dv_new(c, ai)) == NULL)
+		return CSIM_E_FULL;
+	d->esm = esm_class;
+	snprintf(d->src, sizeof(d->src), "%s", from);
+	snprintf(d->dst, sizeof(d->dst), "%s", to);
+	memcpy(d->sm, sm, len);
+	d->sm_len = len;
+	dv_ready(c, d);
+	pump(c, ai);
+	return CSIM_OK;
+}
+
 void
 csim_set_state_file(struct csim *c, const char *path)
 {

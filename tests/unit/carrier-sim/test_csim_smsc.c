@@ -474,6 +474,20 @@ control(void **state)
 	assert_string_equal(r, "{\"ok\":true}");
 	free(r);
 	assert_int_equal(csim_farm_mode(csim_get_farm(c)), CSIM_MODE_SILENT);
+	{ /* smsc.inject: an MO from anywhere, queued for the bound receivers */
+		uint32_t conn = bind(c, "gw", "pw", 0);
+		size_t before = n_out;
+
+		r = ctl(c, "{\"cmd\":\"smsc.inject\",\"from\":\"84911111111\",\"to\":\"8490999\","
+		           "\"ud\":\"027100000e0ab0001100000000000000016132\"}");
+		assert_string_equal(r, "{\"ok\":true}");
+		free(r);
+		assert_int_equal(n_out, before + 1);
+		assert_int_equal(got(n_out - 1).command_id, SMSC_CMD_DELIVER_SM);
+		assert_int_equal(got(n_out - 1).sm_length, 19);
+		assert_memory_equal(got(n_out - 1).source_addr, "84911111111", 11);
+		(void)conn;
+	}
 	r = ctl(c, "{\"cmd\":\"nope\"}");
 	assert_non_null(strstr(r, "\"ok\":false"));
 	free(r);
