@@ -25,12 +25,14 @@
 
 #include "csim_int.h"
 
-#define CTL_LINE_MAX (64u * 1024u)
+#define CTL_LINE_MAX    (64u * 1024u)
+#define WRITE_QUEUE_MAX (8u * 1024u * 1024u) /* an ESME that stops reading is dropped */
 
 struct dconn {
 	uv_tcp_t h;
 	uint32_t handle;
 	bool attached; /* the core knows it */
+	bool slow;     /* write queue over WRITE_QUEUE_MAX: dropped after the current event */
 };
 
 struct ctlc {
@@ -75,6 +77,27 @@ sim_now(void)
 }
 
 static void on_timer(uv_timer_t *t);
+static void drop_dconn(struct dconn *d);
+static void free_handle(uv_handle_t *h);
+
+/* Connections whose peer stopped reading: the core forgets them, the socket closes. */
+static void
+drop_slow(void)
+{
+	size_t i;
+
+	for (i = 0; i < CSIM_MAX_CONNS; i++) {
+		struct dconn *d = A.conns[i];
+
+		if (d == NULL || !d->slow)
+			continue;
+		fprintf(stderr, "kyso-carrier-sim: dropping a connection that stopped reading\n");
+		csim_conn_gone(A.core, d->handle, sim_now());
+		drop_dconn(d);
+		if (!uv_is_closing((uv_handle_t *)&d->h))
+			uv_close((uv_handle_t *)&d->h, free_handle);
+	}
+}
 
 /* After every event: run due timers, then arm the one uv timer for the next deadline. */
 static void
@@ -84,8 +107,10 @@ reschedule(void)
 
 	if (A.stopping)
 		return;
+	drop_slow();
 	now = sim_now();
 	csim_tick(A.core, now);
+	drop_slow();
 	dl = csim_next_deadline(A.core);
 	if (A.manual || dl == UINT64_MAX) {
 		uv_timer_stop(&A.timer);
@@ -125,8 +150,12 @@ core_send(void *arg, uint32_t conn, const uint8_t *pdu, size_t len)
 	uv_buf_t b;
 
 	(void)arg;
-	if (d == NULL || d->handle != conn || uv_is_closing((uv_handle_t *)&d->h))
+	if (d == NULL || d->handle != conn || uv_is_closing((uv_handle_t *)&d->h) || d->slow)
 		return;
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&d->h) > WRITE_QUEUE_MAX) {
+		d->slow = true; /* TELECOM.md 5.6: nothing grows without bound */
+		return;
+	}
 	if ((req = malloc(sizeof(*req) + len)) == NULL)
 		return;
 	memcpy(req + 1, pdu, len);
