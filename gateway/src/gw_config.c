@@ -123,6 +123,20 @@ static const struct cf_key keys[] = {
 	        "Broker port. Env `KYSO_MQTT_PORT` overrides it."),
 	KEY_STR("node_id", node_id, NR, "node-1", CK_NODE_ID,
 	        "This node's name in logs, MQTT topics and the event log; unique per cluster."),
+	KEY_STR("policy.file", policy_file, NR | GW_CF_SECRET, "", CK_NONE,
+	        "JSON file holding the `policy` object (province profiles, the central profile, "
+	        "recovery connectors with their HMAC secrets, the calendar: docs/policy.md); empty: "
+	        "the shipped profiles. The file must not be accessible to other users."),
+	KEY_INT("recovery.lease_s", recovery_lease_s, NR, 60, 5, 3600,
+	        "How long a node holds a claimed webhook delivery before another node may take it."),
+	KEY_INT("recovery.poll_ms", recovery_poll_ms, NR, 1000, 50, 60000,
+	        "How often a node looks for due recovery webhook deliveries."),
+	KEY_INT("recovery.retry_max_s", recovery_retry_max_s, NR, 900, 1, 86400,
+	        "Longest wait between two webhook attempts; at least `recovery.retry_min_s`."),
+	KEY_INT("recovery.retry_min_s", recovery_retry_min_s, NR, 5, 1, 3600,
+	        "Wait after the first failed webhook attempt; it doubles per attempt."),
+	KEY_INT("recovery.timeout_ms", recovery_timeout_ms, NR, 10000, 100, 120000,
+	        "Time limit of one webhook POST, connection and answer included."),
 	KEY_INT("shutdown.drain_timeout_s", drain_timeout_s, 0, 10, 1, 300,
 	        "How long SIGTERM waits for in-flight work before persisting it and exiting."),
 	KEY_STR("tls.cert", tls_cert, NR, "", CK_NONE,
@@ -868,7 +882,7 @@ validate_files(const struct gw_config *cfg, char err[GW_CFG_ERR_MAX])
 			continue;
 		path = get_str(cfg, k);
 		if (path[0] == '\0') {
-			if (cfg->tls && strcmp(k->name, "tls.client_ca") != 0) {
+			if (tls_file && cfg->tls && strcmp(k->name, "tls.client_ca") != 0) {
 				snprintf(err, GW_CFG_ERR_MAX,
 				         "%s is required when listen.tls is on", k->name);
 				return false;
@@ -910,6 +924,12 @@ gw_config_validate(const struct gw_config *cfg, char err[GW_CFG_ERR_MAX])
 	if (cfg->dev_time_scale > 1 && !(cfg->dev_mode && lo)) {
 		snprintf(err, GW_CFG_ERR_MAX,
 		         "dev.time_scale: above 1 only on loopback in dev.mode");
+		return false;
+	}
+	if (cfg->recovery_retry_max_s < cfg->recovery_retry_min_s) {
+		snprintf(err, GW_CFG_ERR_MAX,
+		         "recovery.retry_max_s (%d) is below recovery.retry_min_s (%d)",
+		         cfg->recovery_retry_max_s, cfg->recovery_retry_min_s);
 		return false;
 	}
 	if (cfg->db_conninfo[0] == '\0') {

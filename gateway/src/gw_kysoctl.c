@@ -14,6 +14,8 @@
 #include <kyso/db.h>
 #include <kyso/gw.h>
 
+#include "gw_kysoctl.h"
+
 #define MAX_ORGS 32
 
 static void
@@ -28,7 +30,8 @@ usage(FILE *f)
 	        "             [--display-prefix TEXT] [--destination D] [--quota N]\n"
 	        "                                   prints the new API key once, on stdout\n"
 	        "  client list [--json]\n"
-	        "  client revoke ID\n");
+	        "  client revoke ID\n"
+	        "  recovery list|show|resolve|open ...   (kysoctl recovery --help)\n");
 }
 
 static int
@@ -322,6 +325,8 @@ gw_kysoctl_main(int argc, char **argv)
 		status = cmd_org(adm, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "client") == 0)
 		status = cmd_client(adm, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "recovery") == 0)
+		status = gw_kysoctl_recovery(adm, argc - i - 1, argv + i + 1);
 	else
 		usage(stderr);
 	db_admin_close(adm);
