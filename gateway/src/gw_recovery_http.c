@@ -21,6 +21,8 @@ struct gw_rec_http {
 	uint8_t body[GW_RECOVERY_BODY_MAX];
 	size_t body_len;
 	bool too_big;
+	unsigned refuse_status; /* refused before the body (401, 403, ...): answered at complete() */
+	const char *refuse_text;
 	bool started;    /* complete() ran */
 	bool db_pending; /* the resolve is in the database */
 	bool ready;      /* status and answer are set */
@@ -49,6 +51,13 @@ gw_rec_http_new(struct lws *wsi, const char *client_id, const char *destination,
 	snprintf(q->destination, sizeof(q->destination), "%s", destination);
 	snprintf(q->case_id, sizeof(q->case_id), "%s", case_id);
 	return q;
+}
+
+void
+gw_rec_http_refuse(struct gw_rec_http *q, unsigned status, const char *text)
+{
+	q->refuse_status = status;
+	q->refuse_text = text;
 }
 
 void
@@ -116,6 +125,10 @@ gw_rec_http_complete(struct gw *gw, struct gw_rec_http *q)
 	if (q->started)
 		return;
 	q->started = true;
+	if (q->refuse_status != 0) {
+		answer(q, q->refuse_status, q->refuse_text);
+		return;
+	}
 	if (q->too_big) {
 		answer(q, 413, "{\"error\":\"body too large\"}");
 		return;

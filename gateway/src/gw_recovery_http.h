@@ -13,6 +13,9 @@ struct gw_rec_http;
 /* For an authenticated connector client of `destination`; NULL on no memory. */
 struct gw_rec_http *gw_rec_http_new(struct lws *wsi, const char *client_id,
                                     const char *destination, const char *case_id);
+/* Refuses the request with this answer (text static), given once the body has been read: lws
+ * sends nothing while a POST body is still arriving. */
+void gw_rec_http_refuse(struct gw_rec_http *q, unsigned status, const char *text);
 /* Body bytes as they arrive; beyond GW_RECOVERY_BODY_MAX they are counted out (413). */
 void gw_rec_http_body(struct gw_rec_http *q, const void *in, size_t len);
 /* The body is complete: parse it and resolve. The answer arrives later: the connection is

@@ -416,27 +416,33 @@ json_answer(struct lws *wsi, struct gw_http *h, unsigned int status, const char 
 }
 
 /* PROTOCOL.md section 9: POST /v1/recovery/{case_id}/resolve by a `connector` client. The body
- * (optional) follows in LWS_CALLBACK_HTTP_BODY; the answer after the database's. */
+ * (optional) follows in LWS_CALLBACK_HTTP_BODY; the answer after the database's. lws writes
+ * nothing while a POST body is arriving, so a refusal too waits for the body's end. */
 static int
 http_recovery(struct lws *wsi, struct gw_http *h, const char *uri)
 {
 	struct gw *gw = gw_of(wsi);
-	char id[GW_RECOVERY_ID_CAP], clen[24];
-	struct gw_principal who;
+	char id[GW_RECOVERY_ID_CAP] = "", clen[24];
+	struct gw_principal who = { .client_id = "" };
+	bool is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+	enum gw_auth_result ar = GW_AUTH_MISSING;
+	bool known = gw_recovery_path_case(uri, id);
 
-	if (!gw_recovery_path_case(uri, id))
-		return json_answer(wsi, h, 404, "{\"error\":\"not found\"}");
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) <= 0)
-		return json_answer(wsi, h, 405, "{\"error\":\"POST required\"}");
-	if (authenticate(wsi, &who) != GW_AUTH_OK) {
+	if (!is_post)
+		return json_answer(wsi, h, known ? 405 : 404,
+		                   known ? "{\"error\":\"POST required\"}"
+		                         : "{\"error\":\"not found\"}");
+	if (known && (ar = authenticate(wsi, &who)) != GW_AUTH_OK)
 		auth_refused(wsi, "recovery resolve", "/v1/recovery");
-		return json_answer(wsi, h, 401, "{\"error\":\"unauthorized\"}");
-	}
-	if (who.role != DB_ROLE_CONNECTOR || who.destination[0] == '\0')
-		return json_answer(wsi, h, 403, "{\"error\":\"this endpoint is for connectors\"}");
 	if ((h->rec = gw_rec_http_new(wsi, who.client_id, who.destination, id)) == NULL)
 		return 1;
-	/* Without a body lws calls no BODY callbacks: resolve now. */
+	if (!known)
+		gw_rec_http_refuse(h->rec, 404, "{\"error\":\"not found\"}");
+	else if (ar != GW_AUTH_OK)
+		gw_rec_http_refuse(h->rec, 401, "{\"error\":\"unauthorized\"}");
+	else if (who.role != DB_ROLE_CONNECTOR || who.destination[0] == '\0')
+		gw_rec_http_refuse(h->rec, 403, "{\"error\":\"this endpoint is for connectors\"}");
+	/* Without a body lws calls no BODY callbacks: answer now. */
 	if (lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
 	    strcmp(clen, "0") == 0)
 		gw_rec_http_complete(gw, h->rec);

@@ -65,6 +65,7 @@ function post(urlPath, key, body) {
       res.on('end', () => resolve({ status: res.statusCode, body: b }));
     });
     req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`POST ${urlPath}: no answer`)));
     req.end(data);
   });
 }
