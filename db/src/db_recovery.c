@@ -148,8 +148,8 @@ struct rcall {
 };
 
 static enum db_err
-rcall_start(struct db *db, const char *sql, int n, const char *const *v, db__call_fn *fn,
-            void *cb, void *ctx)
+rcall_start(struct db *db, const char *sql, int n, const char *const *v, db__call_fn *fn, void *cb,
+            void *ctx)
 {
 	struct rcall *c;
 	enum db_err rc;
@@ -327,8 +327,9 @@ db_recovery_attempt(struct db *db, const char *case_id, int status, const char *
                     bool delivered, int retry_s, db_recovery_attempt_fn *cb, void *ctx)
 {
 	char st[16], retry[16];
-	const char *v[6] = { case_id, NULL, status > 0 ? st : NULL, error,
-		             delivered ? "true" : "false", retry };
+	const char *v[6] = {
+		case_id, NULL, status > 0 ? st : NULL, error, delivered ? "true" : "false", retry
+	};
 
 	if (db == NULL || case_id == NULL || retry_s < 0)
 		return DB_E_INVAL;

@@ -125,10 +125,12 @@ static const struct cf_key keys[] = {
 	        "This node's name in logs, MQTT topics and the event log; unique per cluster."),
 	KEY_STR("policy.file", policy_file, NR | GW_CF_SECRET, "", CK_NONE,
 	        "JSON file holding the `policy` object (province profiles, the central profile, "
-	        "recovery connectors with their HMAC secrets, the calendar: docs/policy.md); empty: "
+	        "recovery connectors with their HMAC secrets, the calendar: docs/policy.md); "
+	        "empty: "
 	        "the shipped profiles. The file must not be accessible to other users."),
 	KEY_INT("recovery.lease_s", recovery_lease_s, NR, 60, 5, 3600,
-	        "How long a node holds a claimed webhook delivery before another node may take it."),
+	        "How long a node holds a claimed webhook delivery before another node may take "
+	        "it."),
 	KEY_INT("recovery.poll_ms", recovery_poll_ms, NR, 1000, 50, 60000,
 	        "How often a node looks for due recovery webhook deliveries."),
 	KEY_INT("recovery.retry_max_s", recovery_retry_max_s, NR, 900, 1, 86400,

@@ -72,8 +72,8 @@ struct gw {
 	uint64_t event_tag;
 	struct gw_mqtt *mqtt;
 	struct gw_auth *auth;
-	struct pol_config *policy;     /* policy.file, loaded at start (gw_recovery.c) */
-	struct gw_recovery *recovery;  /* the recovery connector, NULL once stopped */
+	struct pol_config *policy;    /* policy.file, loaded at start (gw_recovery.c) */
+	struct gw_recovery *recovery; /* the recovery connector, NULL once stopped */
 	struct gw_metrics metrics;
 	struct gw_session *sessions;
 	uint64_t next_session_id;
@@ -108,7 +108,7 @@ void gw_mqtt_health(struct gw_mqtt *m, const char *state);
  * or a db_err; called once, later, on the loop thread; may be NULL. */
 typedef void gw_recovery_done_fn(void *arg, int rc, const char *case_id, bool created);
 int gw_recovery_start(struct gw *gw, char *err, size_t errlen); /* loads policy.file too */
-void gw_recovery_stop(struct gw *gw);                            /* before gw_db_stop() */
+void gw_recovery_stop(struct gw *gw);                           /* before gw_db_stop() */
 /* The entry point for a device that reported "PIN blocked" (402/4021, gw_chan_event
  * device_blocked): locks the credential and opens its recovery case. 0 when taken (done
  * follows), else a db_err (done is not called). */

@@ -2,11 +2,11 @@
  * (REGULATION.md B14-B18, PROTOCOL.md section 9, docs/recovery.md). Blocking database calls;
  * the same SQL functions as the gateway, so a case opened here is the same transaction.
  * Exit codes: 0 done, 1 the operation failed, 2 usage, 3 not found or refused by the rules. */
+#include <sys/time.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include <jansson.h>
 
@@ -15,10 +15,10 @@
 #include "gw_kysoctl.h"
 #include "gw_recovery.h"
 
-#define EXIT_OK       0
-#define EXIT_FAILED   1
-#define EXIT_USAGE    2
-#define EXIT_REFUSED  3
+#define EXIT_OK      0
+#define EXIT_FAILED  1
+#define EXIT_USAGE   2
+#define EXIT_REFUSED 3
 
 static void
 usage(void)
@@ -27,8 +27,10 @@ usage(void)
 	        "usage: kysoctl recovery list [--state open|resolved] [--destination D] [--json]\n"
 	        "       kysoctl recovery show CASE_ID [--json]\n"
 	        "       kysoctl recovery resolve CASE_ID [--note TEXT] [--json]\n"
-	        "       kysoctl recovery open --credential ID [--txn TXN] [--policy FILE] [--json]\n"
-	        "  open: the \"device blocked\" entry point (locks the credential, opens one case);\n"
+	        "       kysoctl recovery open --credential ID [--txn TXN] [--policy FILE] "
+	        "[--json]\n"
+	        "  open: the \"device blocked\" entry point (locks the credential, opens one "
+	        "case);\n"
 	        "  --policy (or KYSO_POLICY_FILE): the gateway's policy.file, else the shipped "
 	        "profiles\n");
 }
@@ -76,15 +78,15 @@ print_json(const char *text, bool as_json, bool is_list)
 			puts(out);
 		free(out);
 	} else if (is_list) {
-		json_array_foreach(v, i, e)
-			print_case_line(e);
+		json_array_foreach(v, i, e) print_case_line(e);
 	} else {
 		json_t *d = json_object_get(v, "delivery");
 
 		print_case_line(v);
 		printf("credential state %s; webhook %s after %lld attempt(s)%s%s\n",
 		       jstr(v, "credential_state"), d != NULL ? jstr(d, "state") : "-",
-		       d != NULL ? (long long)json_integer_value(json_object_get(d, "attempts")) : 0,
+		       d != NULL ? (long long)json_integer_value(json_object_get(d, "attempts"))
+		                 : 0,
 		       json_is_string(json_object_get(v, "resolved_by")) ? "; resolved by " : "",
 		       json_is_string(json_object_get(v, "resolved_by")) ? jstr(v, "resolved_by")
 		                                                         : "");
@@ -228,8 +230,7 @@ on_opened(void *arg, void *ctx, enum db_err rc, const struct db_recovery_opened 
 		return;
 	}
 	v = json_pack("{s:s, s:b, s:s, s:o?}", "case_id", o->case_id, "created", o->created,
-	              "destination", o->destination, "body",
-	              json_loads(o->payload, 0, NULL));
+	              "destination", o->destination, "body", json_loads(o->payload, 0, NULL));
 	if (v != NULL && (out = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) != NULL) {
 		puts(out);
 		free(out);
@@ -249,9 +250,9 @@ on_target(void *arg, void *ctx, enum db_err rc, const struct db_recovery_target 
 	(void)arg;
 	(void)rc;
 	gettimeofday(&tv, NULL);
-	if (gw_recovery_plan_make(x->policy, t, (uint64_t)tv.tv_sec * 1000000u +
-	                                                (uint64_t)tv.tv_usec,
-	                          &plan, x->err, sizeof(x->err)) != 0) {
+	if (gw_recovery_plan_make(x->policy, t,
+	                          (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec, &plan,
+	                          x->err, sizeof(x->err)) != 0) {
 		x->rc = DB_E_INVAL;
 		gw_recovery_plan_free(&plan);
 		return;

@@ -21,10 +21,10 @@
 #include "gw_int.h"
 #include "gw_recovery.h"
 
-#define BLOCKED_MAX   1024 /* blocks waiting for the database */
+#define BLOCKED_MAX    1024 /* blocks waiting for the database */
 #define UNRECORDED_MAX 1024
-#define INFLIGHT_MAX  16   /* webhook POSTs at once per node */
-#define RESPONSE_MAX  4096 /* we read nothing from a receiver's answer but its status */
+#define INFLIGHT_MAX   16   /* webhook POSTs at once per node */
+#define RESPONSE_MAX   4096 /* we read nothing from a receiver's answer but its status */
 
 struct blocked_job {
 	struct blocked_job *next;
@@ -109,8 +109,7 @@ on_opened(void *arg, void *ctx, enum db_err rc, const struct db_recovery_opened 
 		job_finish(j, rc, NULL, false);
 		return;
 	}
-	gw_log(GW_LOG_INFO,
-	       "msg=\"recovery case %s\" case=%s credential=%lld destination=%s",
+	gw_log(GW_LOG_INFO, "msg=\"recovery case %s\" case=%s credential=%lld destination=%s",
 	       o->created ? "opened" : "already open", o->case_id, (long long)j->credential,
 	       o->destination);
 	if (gw->mqtt != NULL)
@@ -135,7 +134,8 @@ on_target(void *arg, void *ctx, enum db_err rc, const struct db_recovery_target 
 		return;
 	}
 	if (rc != DB_OK) {
-		gw_log(GW_LOG_ERR, "msg=\"recovery: credential lookup failed\" credential=%lld err=%s",
+		gw_log(GW_LOG_ERR,
+		       "msg=\"recovery: credential lookup failed\" credential=%lld err=%s",
 		       (long long)j->credential, db_strerror(rc));
 		job_finish(j, rc, NULL, false);
 		return;
@@ -148,8 +148,9 @@ on_target(void *arg, void *ctx, enum db_err rc, const struct db_recovery_target 
 		return;
 	}
 	if (plan.calendar_missing)
-		gw_log(GW_LOG_WARN, "msg=\"CALENDAR_MISSING: due date counts weekends only\" "
-		                    "credential=%lld",
+		gw_log(GW_LOG_WARN,
+		       "msg=\"CALENDAR_MISSING: due date counts weekends only\" "
+		       "credential=%lld",
 		       (long long)j->credential);
 	gw_recovery_plan_request(&plan, t, gw->cfg.node_id, j->txn[0] ? j->txn : NULL, &req);
 	rc = db_recovery_open(gw->db, &req, on_opened, j);
@@ -287,7 +288,8 @@ post_one(struct gw *gw, const struct db_recovery_delivery *row)
 	snprintf(d->case_id, sizeof(d->case_id), "%s", row->case_id);
 	snprintf(d->destination, sizeof(d->destination), "%s", row->destination);
 	d->attempts = row->attempts;
-	if (c == NULL || gw_recovery_signature(c->secret, row->payload, row->payload_len, sig) != 0) {
+	if (c == NULL ||
+	    gw_recovery_signature(c->secret, row->payload, row->payload_len, sig) != 0) {
 		free(d);
 		return;
 	}
@@ -418,23 +420,23 @@ gw_recovery_stop(struct gw *gw)
 {
 	struct gw_recovery *r = gw->recovery;
 
-	if (r == NULL)
-		return;
 	gw->recovery = NULL;
-	gw_httpc_free(r->http);
-	while (r->blocked != NULL) {
-		struct blocked_job *j = r->blocked;
+	if (r != NULL) {
+		gw_httpc_free(r->http);
+		while (r->blocked != NULL) {
+			struct blocked_job *j = r->blocked;
 
-		r->blocked = j->next;
-		job_finish(j, DB_E_CLOSED, NULL, false);
-	}
-	while (r->unrecorded != NULL) {
-		struct delivery *d = r->unrecorded;
+			r->blocked = j->next;
+			job_finish(j, DB_E_CLOSED, NULL, false);
+		}
+		while (r->unrecorded != NULL) {
+			struct delivery *d = r->unrecorded;
 
-		r->unrecorded = d->next;
-		free(d);
+			r->unrecorded = d->next;
+			free(d);
+		}
+		uv_close((uv_handle_t *)&r->timer, recovery_free_cb);
 	}
-	uv_close((uv_handle_t *)&r->timer, recovery_free_cb);
 	gw_policy_free(gw->policy);
 	gw->policy = NULL;
 }

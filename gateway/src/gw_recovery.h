@@ -18,7 +18,7 @@
 #include <kyso/db.h>
 #include <kyso/pol.h>
 
-#define GW_RECOVERY_ID_CAP   32  /* "rc-" + 26 Crockford base32 + NUL */
+#define GW_RECOVERY_ID_CAP   32   /* "rc-" + 26 Crockford base32 + NUL */
 #define GW_RECOVERY_NOTE_MAX 1024 /* bytes of a resolve callback's note */
 #define GW_RECOVERY_BODY_MAX 4096 /* bytes of a resolve callback's body */
 
@@ -39,13 +39,12 @@ struct gw_recovery_plan {
  * province without a profile, or none, uses `default`, i.e. the national rules), computes the
  * SLA due date from now_us (pol_wd_due) and builds the body. 0, or -1 with err set. */
 int gw_recovery_plan_make(const struct pol_config *cfg, const struct db_recovery_target *t,
-                          uint64_t now_us, struct gw_recovery_plan *out, char *err,
-                          size_t errlen);
+                          uint64_t now_us, struct gw_recovery_plan *out, char *err, size_t errlen);
 void gw_recovery_plan_free(struct gw_recovery_plan *p);
 /* The database request for a plan; pointers into p and t (keep both alive for the call). */
-void gw_recovery_plan_request(const struct gw_recovery_plan *p,
-                              const struct db_recovery_target *t, const char *opened_by,
-                              const char *txn, struct db_recovery_open_req *req);
+void gw_recovery_plan_request(const struct gw_recovery_plan *p, const struct db_recovery_target *t,
+                              const char *opened_by, const char *txn,
+                              struct db_recovery_open_req *req);
 
 /* The section 9 body, compact JSON in the documented key order; malloc'd, NULL on no memory.
  * province and due_date may be NULL (JSON null). */

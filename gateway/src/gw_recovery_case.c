@@ -52,7 +52,8 @@ route_recovery(const struct pol_config *cfg, const struct db_recovery_target *t,
 	const char *prov = t->province != NULL ? t->province : "default";
 
 	if (!pol_device_parse(t->device, &dev)) {
-		snprintf(err, errlen, "credential %lld: unknown device kind", (long long)t->credential);
+		snprintf(err, errlen, "credential %lld: unknown device kind",
+		         (long long)t->credential);
 		return -1;
 	}
 	pe = pol_route(cfg, POL_REQ_RECOVER, cred_type(t->type), dev, prov, r);
@@ -214,8 +215,8 @@ gw_recovery_signature(const char *secret, const void *body, size_t len, char out
 	unsigned int mlen = 0;
 	int i;
 
-	if (secret == NULL || HMAC(EVP_sha256(), secret, (int)strlen(secret), body, len, mac,
-	                           &mlen) == NULL ||
+	if (secret == NULL ||
+	    HMAC(EVP_sha256(), secret, (int)strlen(secret), body, len, mac, &mlen) == NULL ||
 	    mlen != 32)
 		return -1;
 	memcpy(out, "sha256=", 7);

@@ -21,7 +21,8 @@ struct gw_rec_http {
 	uint8_t body[GW_RECOVERY_BODY_MAX];
 	size_t body_len;
 	bool too_big;
-	unsigned refuse_status; /* refused before the body (401, 403, ...): answered at complete() */
+	unsigned
+	        refuse_status; /* refused before the body (401, 403, ...): answered at complete() */
 	const char *refuse_text;
 	bool started;    /* complete() ran */
 	bool db_pending; /* the resolve is in the database */

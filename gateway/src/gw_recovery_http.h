@@ -11,8 +11,8 @@ struct lws;
 struct gw_rec_http;
 
 /* For an authenticated connector client of `destination`; NULL on no memory. */
-struct gw_rec_http *gw_rec_http_new(struct lws *wsi, const char *client_id,
-                                    const char *destination, const char *case_id);
+struct gw_rec_http *gw_rec_http_new(struct lws *wsi, const char *client_id, const char *destination,
+                                    const char *case_id);
 /* Refuses the request with this answer (text static), given once the body has been read: lws
  * sends nothing while a POST body is still arriving. */
 void gw_rec_http_refuse(struct gw_rec_http *q, unsigned status, const char *text);

@@ -412,7 +412,8 @@ json_answer(struct lws *wsi, struct gw_http *h, unsigned int status, const char 
 {
 	char *body = strdup(text);
 
-	return body == NULL ? 1 : http_begin(wsi, h, status, "application/json", body, strlen(text));
+	return body == NULL ? 1
+	                    : http_begin(wsi, h, status, "application/json", body, strlen(text));
 }
 
 /* PROTOCOL.md section 9: POST /v1/recovery/{case_id}/resolve by a `connector` client. The body

@@ -311,8 +311,7 @@ enum db_err db_admin_recovery_resolve(struct db_admin *adm, const char *case_id,
  * destination (NULL: all). */
 enum db_err db_admin_recovery_show(struct db_admin *adm, const char *case_id, char **json,
                                    char *errbuf, size_t errlen) DB_MUSTCHECK;
-enum db_err db_admin_recovery_list(struct db_admin *adm, const char *state,
-                                   const char *destination, char **json, char *errbuf,
-                                   size_t errlen) DB_MUSTCHECK;
+enum db_err db_admin_recovery_list(struct db_admin *adm, const char *state, const char *destination,
+                                   char **json, char *errbuf, size_t errlen) DB_MUSTCHECK;
 
 #endif

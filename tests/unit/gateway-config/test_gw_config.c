@@ -1034,7 +1034,8 @@ test_doc_rows(void **state)
 		rows++;
 	}
 	assert_int_equal(rows, 31);
-	assert_non_null(strstr(doc, "| `policy.file` | path | (empty) | at most 511 bytes | no | yes |"));
+	assert_non_null(
+	        strstr(doc, "| `policy.file` | path | (empty) | at most 511 bytes | no | yes |"));
 	assert_non_null(
 	        strstr(doc, "| `tls.key` | path | (empty) | at most 511 bytes | no | yes |"));
 	assert_non_null(strstr(doc,

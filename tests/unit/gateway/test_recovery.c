@@ -1,6 +1,7 @@
 /* Unit tests of gw_recovery_case.c: routing of a recovery case (REGULATION.md B15, B18 and
  * section 4 "Recovery cases"), its SLA due date (B16, section 5), the section 9 webhook body and
  * signature, the retry back-off, the case id, and the resolve callback's parsers. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -73,8 +73,8 @@ static const struct route_row route_rows[] = {
 	{ NULL, "token", "ninh-binh", "ninh-binh", 1 },
 	{ NULL, "token", "quang-nam", "central", 3 }, /* legacy regime, nothing authorised */
 	{ NULL, "token", "default", "central", 3 },
-	{ NULL, "token", NULL, "central", 3 },        /* a central body: national rules */
-	{ NULL, "token", "lao-cai", "central", 3 },   /* no profile: `default` */
+	{ NULL, "token", NULL, "central", 3 },      /* a central body: national rules */
+	{ NULL, "token", "lao-cai", "central", 3 }, /* no profile: `default` */
 	{ NULL, "hsm", "dong-nai", "central", 3 },
 	{ NULL, "soft", "dong-nai", "central", 3 },
 	{ "{\"provinces\":{\"dong-nai\":{\"sim_recovery_override\":\"dost\"}}}", "sim", "dong-nai",
@@ -120,9 +120,9 @@ test_central_code_and_unknown_device(void **state)
 
 	(void)state;
 	assert_string_equal(c->central.truc_code, "G11.07.05"); /* the Cục's code */
-	assert_int_equal(gw_recovery_plan_make(c, &t, local_us(2026, 12, 3, 9, 0), &p, err,
-	                                       sizeof(err)),
-	                 -1);
+	assert_int_equal(
+	        gw_recovery_plan_make(c, &t, local_us(2026, 12, 3, 9, 0), &p, err, sizeof(err)),
+	        -1);
 	assert_non_null(strstr(err, "unknown device"));
 	gw_recovery_plan_free(&p);
 	gw_policy_free(c);
@@ -181,14 +181,14 @@ test_due_dates_weekend_and_holiday(void **state)
 	check_due(c, plain, sizeof(plain) / sizeof(plain[0]));
 	check_due(h, holiday, sizeof(holiday) / sizeof(holiday[0]));
 	/* Without a calendar for the year: weekends only, flagged (CALENDAR_MISSING). */
-	assert_int_equal(gw_recovery_plan_make(c, &t, local_us(2026, 12, 4, 10, 0), &p, err,
-	                                       sizeof(err)),
-	                 0);
+	assert_int_equal(
+	        gw_recovery_plan_make(c, &t, local_us(2026, 12, 4, 10, 0), &p, err, sizeof(err)),
+	        0);
 	assert_true(p.calendar_missing);
 	gw_recovery_plan_free(&p);
-	assert_int_equal(gw_recovery_plan_make(h, &t, local_us(2026, 12, 4, 10, 0), &p, err,
-	                                       sizeof(err)),
-	                 0);
+	assert_int_equal(
+	        gw_recovery_plan_make(h, &t, local_us(2026, 12, 4, 10, 0), &p, err, sizeof(err)),
+	        0);
 	assert_false(p.calendar_missing);
 	gw_recovery_plan_free(&p);
 	gw_policy_free(c);
@@ -244,9 +244,9 @@ test_plan_request_and_body_agree(void **state)
 	char err[64], want[128];
 
 	(void)state;
-	assert_int_equal(gw_recovery_plan_make(c, &t, local_us(2026, 12, 4, 10, 0), &p, err,
-	                                       sizeof(err)),
-	                 0);
+	assert_int_equal(
+	        gw_recovery_plan_make(c, &t, local_us(2026, 12, 4, 10, 0), &p, err, sizeof(err)),
+	        0);
 	gw_recovery_plan_request(&p, &t, "node-1", "txn-9", &q);
 	assert_int_equal(q.credential, 7);
 	assert_string_equal(q.destination, "dong-nai");
@@ -301,10 +301,10 @@ test_case_id(void **state)
 	assert_int_equal(strlen(a), 29);
 	assert_memory_equal(a, "rc-", 3);
 	assert_true(strspn(a + 3, "0123456789ABCDEFGHJKMNPQRSTVWXYZ") == 26);
-	assert_true(a[3] <= '7');               /* 128 bits: the first character has 3 */
-	assert_true(strcmp(a, b) < 0);         /* sorts by time */
-	assert_memory_equal(b, c, 3 + 10);     /* same millisecond: same time part */
-	assert_string_not_equal(b, c);         /* random part */
+	assert_true(a[3] <= '7');          /* 128 bits: the first character has 3 */
+	assert_true(strcmp(a, b) < 0);     /* sorts by time */
+	assert_memory_equal(b, c, 3 + 10); /* same millisecond: same time part */
+	assert_string_not_equal(b, c);     /* random part */
 	/* 0 ms is all zeros in the time part. */
 	assert_true(gw_recovery_case_id(0, a));
 	assert_memory_equal(a, "rc-0000000000", 13);
@@ -316,15 +316,21 @@ test_path(void **state)
 	char id[GW_RECOVERY_ID_CAP];
 
 	(void)state;
-	assert_true(gw_recovery_path_case("/v1/recovery/rc-01JABCDEFGHJKMNPQRSTVWXYZ0/resolve", id));
+	assert_true(
+	        gw_recovery_path_case("/v1/recovery/rc-01JABCDEFGHJKMNPQRSTVWXYZ0/resolve", id));
 	assert_string_equal(id, "rc-01JABCDEFGHJKMNPQRSTVWXYZ0");
 	assert_false(gw_recovery_path_case("/v1/recovery/rc-01JABCDEFGHJKMNPQRSTVWXYZ0", id));
-	assert_false(gw_recovery_path_case("/v1/recovery/rc-01JABCDEFGHJKMNPQRSTVWXYZ0/resolve/", id));
-	assert_false(gw_recovery_path_case("/v1/recovery/rc-01jabcdefghjkmnpqrstvwxyz0/resolve", id));
-	assert_false(gw_recovery_path_case("/v1/recovery/rc-01JABCDEFGHJKMNPQRSTVWXYZ/resolve", id));
-	assert_false(gw_recovery_path_case("/v1/recovery/rc-01JABCDEFGHJKMNPQRSTVWXYZI/resolve", id));
+	assert_false(
+	        gw_recovery_path_case("/v1/recovery/rc-01JABCDEFGHJKMNPQRSTVWXYZ0/resolve/", id));
+	assert_false(
+	        gw_recovery_path_case("/v1/recovery/rc-01jabcdefghjkmnpqrstvwxyz0/resolve", id));
+	assert_false(
+	        gw_recovery_path_case("/v1/recovery/rc-01JABCDEFGHJKMNPQRSTVWXYZ/resolve", id));
+	assert_false(
+	        gw_recovery_path_case("/v1/recovery/rc-01JABCDEFGHJKMNPQRSTVWXYZI/resolve", id));
 	assert_false(gw_recovery_path_case("/v1/recovery//resolve", id));
-	assert_false(gw_recovery_path_case("/v1/recoveryx/rc-01JABCDEFGHJKMNPQRSTVWXYZ0/resolve", id));
+	assert_false(
+	        gw_recovery_path_case("/v1/recoveryx/rc-01JABCDEFGHJKMNPQRSTVWXYZ0/resolve", id));
 	assert_false(gw_recovery_path_case(NULL, id));
 }
 
@@ -333,9 +339,15 @@ test_callback_body(void **state)
 {
 	char note[GW_RECOVERY_NOTE_MAX + 1], err[128], *big;
 	static const char *const bad[] = {
-		"{\"note\":1}",      "{\"note\":\"a\",\"note\":\"b\"}", "{\"who\":\"x\"}",
-		"[]",                "\"note\"",                        "{",
-		"{\"note\":\"a\\u0001\"}", "{\"note\":null}",            "{} x",
+		"{\"note\":1}",
+		"{\"note\":\"a\",\"note\":\"b\"}",
+		"{\"who\":\"x\"}",
+		"[]",
+		"\"note\"",
+		"{",
+		"{\"note\":\"a\\u0001\"}",
+		"{\"note\":null}",
+		"{} x",
 	};
 
 	(void)state;
@@ -358,8 +370,8 @@ test_callback_body(void **state)
 	assert_false(gw_recovery_callback_parse(big, strlen(big), note, err, sizeof(err)));
 	big[GW_RECOVERY_BODY_MAX + 1] = '\0';
 	memset(big, ' ', GW_RECOVERY_BODY_MAX + 1);
-	assert_false(gw_recovery_callback_parse(big, GW_RECOVERY_BODY_MAX + 1, note, err,
-	                                        sizeof(err)));
+	assert_false(
+	        gw_recovery_callback_parse(big, GW_RECOVERY_BODY_MAX + 1, note, err, sizeof(err)));
 	assert_non_null(strstr(err, "over"));
 	free(big);
 }
