@@ -20,15 +20,20 @@ gw_pid() { # NODE
 
 # JSON string body of a value that deploy/stack checked to hold no quote, backslash or
 # control character (stack_check_dir), so it needs no escaping here.
-# The policy file (docs/policy.md) is shared by the nodes; `{}` means the shipped profiles. A test
-# or an operator may replace DIR/policy.json (e.g. to add a recovery connector) and restart
-# the gateway component; `up` keeps an existing file.
+# The policy file (docs/policy.md) is shared by the nodes: a copy of deploy/policy.example.json,
+# the profiles and holidays the data component loads into the database too. A test or an
+# operator may replace DIR/policy.json (e.g. to add a recovery connector) and restart the
+# gateway component; `up` keeps an existing file.
 gw_policy_file() { printf '%s/policy.json' "$STACK_DIR"; }
 
 gw_write_conf() { # NODE
 	local n=$1
 	if [ ! -f "$(gw_policy_file)" ]; then
-		printf '{}\n' >"$(gw_policy_file)"
+		if [ -f "$PROJECT_ROOT/deploy/policy.example.json" ]; then
+			cp "$PROJECT_ROOT/deploy/policy.example.json" "$(gw_policy_file)"
+		else
+			printf '{}\n' >"$(gw_policy_file)"
+		fi
 		chmod 0600 "$(gw_policy_file)"
 	fi
 	cat >"$(gw_conf "$n")" <<EOF

@@ -1,6 +1,5 @@
 /* gw_kysoctl.h -- kysoctl's command groups that live in their own files. Each takes the
- * arguments after its group word and returns the exit code (0 done, 1 failed, 2 usage, 3 not
- * found or refused by the rules). */
+ * arguments after its group word and returns the exit code (enum kc_exit of gw_kysoctl_int.h). */
 #ifndef GW_KYSOCTL_H
 #define GW_KYSOCTL_H
 

@@ -1,7 +1,8 @@
 /* gw_kysoctl_recovery.c -- `kysoctl recovery ...`: list, show, resolve and open recovery cases
  * (REGULATION.md B14-B18, PROTOCOL.md section 9, docs/recovery.md). Blocking database calls;
  * the same SQL functions as the gateway, so a case opened here is the same transaction.
- * Exit codes: 0 done, 1 the operation failed, 2 usage, 3 not found or refused by the rules. */
+ * Exit codes as every kysoctl command (docs/kysoctl.md): 0 done, 1 refused or not found, 2 usage,
+ * 3 the database failed. */
 #include <sys/time.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -40,7 +41,8 @@ db_fail(const char *what, enum db_err rc, const char *err)
 {
 	fprintf(stderr, "kysoctl: recovery %s: %s%s%s\n", what, db_strerror(rc), err[0] ? ": " : "",
 	        err);
-	return rc == DB_E_NOTFOUND || rc == DB_E_STATE ? EXIT_REFUSED : EXIT_FAILED;
+	return rc == DB_E_NOTFOUND || rc == DB_E_STATE || rc == DB_E_INVAL ? EXIT_REFUSED
+	                                                                   : EXIT_FAILED;
 }
 
 static const char *
@@ -299,7 +301,7 @@ cmd_open(struct db_admin *adm, int argc, char **argv)
 	if ((policy = gw_policy_load(policy_file != NULL ? policy_file : "", x.err,
 	                             sizeof(x.err))) == NULL) {
 		fprintf(stderr, "kysoctl: %s\n", x.err);
-		return EXIT_FAILED;
+		return EXIT_REFUSED;
 	}
 	x.policy = policy;
 	rc = db_admin_recovery_target(adm, cred, on_target, &x, x.err, sizeof(x.err));

@@ -317,6 +317,30 @@ out:
 	return ok;
 }
 
+/* The file holds the `policy` object itself, or a whole configuration object with a `policy`
+ * member (as deploy/policy.example.json and `kysoctl policy load` take it). */
+static enum pol_err
+policy_parse(const char *text, size_t len, struct pol_config *cfg, struct pol_cfg_error *pe)
+{
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *inner = json_is_object(root) ? json_object_get(root, "policy") : NULL;
+	enum pol_err rc;
+	char *sub;
+
+	if (!json_is_object(inner) || json_object_size(root) != 1) {
+		json_decref(root);
+		return pol_config_parse(text, len, cfg, pe); /* its errors carry line and column */
+	}
+	sub = json_dumps(inner, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (sub == NULL)
+		return POL_E_NOMEM;
+	rc = pol_config_parse(sub, strlen(sub), cfg, pe);
+	OPENSSL_cleanse(sub, strlen(sub));
+	free(sub);
+	return rc;
+}
+
 struct pol_config *
 gw_policy_load(const char *path, char *err, size_t errlen)
 {
@@ -346,7 +370,7 @@ gw_policy_load(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	memset(&pe, 0, sizeof(pe));
-	if ((rc = pol_config_parse(text, len, cfg, &pe)) != POL_OK) {
+	if ((rc = policy_parse(text, len, cfg, &pe)) != POL_OK) {
 		snprintf(err, errlen, "policy.file \"%.120s\": %s at %d:%d %s: %s", path,
 		         pol_strerror(rc), pe.line, pe.column, pe.path, pe.text);
 		goto fail;

@@ -207,18 +207,19 @@ test('kysoctl recovery list, show and resolve', () => {
   assert.equal(open.length, 2);
   const sim = JSON.parse(stack.kysoctl('recovery', 'list', '--destination', 'central', '--json'));
   assert.equal(sim.length, 1);
-  assert.equal(stack.kysoctlStatus('recovery', 'show', 'rc-00000000000000000000000000'), 3);
-  assert.equal(stack.kysoctlStatus('recovery', 'resolve', 'rc-00000000000000000000000000'), 3);
+  // Exit codes as every kysoctl command: 1 refused or not found, 2 usage.
+  assert.equal(stack.kysoctlStatus('recovery', 'show', 'rc-00000000000000000000000000'), 1);
+  assert.equal(stack.kysoctlStatus('recovery', 'resolve', 'rc-00000000000000000000000000'), 1);
   assert.equal(stack.kysoctlStatus('recovery', 'list', '--state', 'maybe'), 2);
   assert.equal(stack.kysoctlStatus('recovery', 'open', '--credential', '999999',
-                                   '--policy', policyFile), 3);
+                                   '--policy', policyFile), 1);
   const done = JSON.parse(stack.kysoctl('recovery', 'resolve', sim[0].case_id, '--note', 'PUK by the Cục', '--json'));
   assert.equal(done.state, 'resolved');
   assert.equal(done.resolved_by, 'kysoctl');
   assert.equal(credState(simCred), 'active');
   assert.match(stack.kysoctl('recovery', 'list'), new RegExp(sim[0].case_id));
-  // A revoked credential cannot be "blocked" into a case: refused (3).
+  // A revoked credential cannot be "blocked" into a case: refused (1).
   stack.sql(`UPDATE credential SET state = 'revoked' WHERE id = ${simCred}`);
   assert.equal(stack.kysoctlStatus('recovery', 'open', '--credential', simCred,
-                                   '--policy', policyFile), 3);
+                                   '--policy', policyFile), 1);
 });

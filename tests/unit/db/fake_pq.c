@@ -52,7 +52,7 @@ fake_reset(void)
 	int i;
 
 	memset(&fake, 0, sizeof(fake));
-	fake.schema_version = db_schema_version(); /* the build's newest migration */
+	fake.schema_version = db_schema_version();
 	for (i = 0; i < 64; i++)
 		conns[i].live = false; /* left by a failed test */
 }

@@ -401,6 +401,16 @@ test_policy_file_and_connectors(void **state)
 	assert_null(gw_recovery_connector(c, "hai-phong"));
 	assert_null(gw_recovery_connector(c, "nowhere"));
 	gw_policy_free(c);
+	/* The same inside {"policy": ...}, as deploy/policy.example.json has it. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "{\"policy\":", 10), 10);
+	assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+	assert_int_equal(write(fd, "}", 1), 1);
+	close(fd);
+	assert_non_null(c = gw_policy_load(path, err, sizeof(err)));
+	assert_non_null(k = gw_recovery_connector(c, "dong-nai"));
+	assert_string_equal(k->url, "https://dn.example/h");
+	gw_policy_free(c);
 	/* A broken file is refused with its reason; "" is the shipped profiles, no connector. */
 	fd = open(path, O_WRONLY | O_TRUNC);
 	assert_int_equal(write(fd, "{\"central\":{\"connector\":{\"url\":\"http://x\"}}}", 44), 44);
