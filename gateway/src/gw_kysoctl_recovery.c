@@ -14,12 +14,13 @@
 #include <kyso/db.h>
 
 #include "gw_kysoctl.h"
+#include "gw_kysoctl_int.h"
 #include "gw_recovery.h"
 
-#define EXIT_OK      0
-#define EXIT_FAILED  1
-#define EXIT_USAGE   2
-#define EXIT_REFUSED 3
+#define EXIT_OK      KC_OK
+#define EXIT_REFUSED KC_REFUSED /* not found, refused by a rule, invalid value */
+#define EXIT_USAGE   KC_USAGE
+#define EXIT_FAILED  KC_DB /* the database failed */
 
 static void
 usage(void)
