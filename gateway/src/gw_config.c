@@ -928,6 +928,13 @@ gw_config_validate(const struct gw_config *cfg, char err[GW_CFG_ERR_MAX])
 		         "dev.time_scale: above 1 only on loopback in dev.mode");
 		return false;
 	}
+	/* A lease shorter than one POST would let another node send the same case meanwhile. */
+	if ((long long)cfg->recovery_lease_s * 1000 <= cfg->recovery_timeout_ms) {
+		snprintf(err, GW_CFG_ERR_MAX,
+		         "recovery.lease_s (%d s) must be longer than recovery.timeout_ms (%d ms)",
+		         cfg->recovery_lease_s, cfg->recovery_timeout_ms);
+		return false;
+	}
 	if (cfg->recovery_retry_max_s < cfg->recovery_retry_min_s) {
 		snprintf(err, GW_CFG_ERR_MAX,
 		         "recovery.retry_max_s (%d) is below recovery.retry_min_s (%d)",
@@ -1239,10 +1246,13 @@ static const char doc_head[] =
         "- With `listen.tls` on, `tls.cert` and `tls.key` are required, and they and "
         "`tls.client_ca`\n"
         "  (when set) must be readable regular files.\n"
-        "- A secret file (`tls.key`) must not be accessible to other users: a mode with any of\n"
-        "  the bits 0007 is refused, naming the file and its mode.\n"
+        "- A secret file (`tls.key`, `policy.file`) must not be accessible to other users: a mode\n"
+        "  with any of the bits 0007 is refused, naming the file and its mode.\n"
         "- `listen.address` and `mqtt.host` are numeric addresses; `db.conninfo` is not empty;\n"
         "  `limits.frame_hard_cap` is at least `limits.frame_bytes`.\n"
+        "- `recovery.lease_s` is longer than `recovery.timeout_ms`; `recovery.retry_max_s` is at\n"
+        "  least `recovery.retry_min_s`. `kyso-gateway --check-config` also parses\n"
+        "  `policy.file` (docs/policy.md), and the gateway does not start with a bad one.\n"
         "\n"
         "## Reload and dump\n"
         "\n"

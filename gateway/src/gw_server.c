@@ -427,18 +427,23 @@ http_recovery(struct lws *wsi, struct gw_http *h, const char *uri)
 	struct gw_principal who = { .client_id = "" };
 	bool is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
 	enum gw_auth_result ar = GW_AUTH_MISSING;
-	bool known = gw_recovery_path_case(uri, id);
+	bool known = gw_recovery_path_case(uri, id), limited;
+	char peer[64];
 
 	if (!is_post)
 		return json_answer(wsi, h, known ? 405 : 404,
 		                   known ? "{\"error\":\"POST required\"}"
 		                         : "{\"error\":\"not found\"}");
-	if (known && (ar = authenticate(wsi, &who)) != GW_AUTH_OK)
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	limited = gw_auth_limited(gw->auth, peer, gw_mono_ms()); /* PROTOCOL.md section 2 */
+	if (known && !limited && (ar = authenticate(wsi, &who)) != GW_AUTH_OK)
 		auth_refused(wsi, "recovery resolve", "/v1/recovery");
 	if ((h->rec = gw_rec_http_new(wsi, who.client_id, who.destination, id)) == NULL)
 		return 1;
 	if (!known)
 		gw_rec_http_refuse(h->rec, 404, "{\"error\":\"not found\"}");
+	else if (limited)
+		gw_rec_http_refuse(h->rec, 429, "{\"error\":\"too many failed attempts\"}");
 	else if (ar != GW_AUTH_OK)
 		gw_rec_http_refuse(h->rec, 401, "{\"error\":\"unauthorized\"}");
 	else if (who.role != DB_ROLE_CONNECTOR || who.destination[0] == '\0')
