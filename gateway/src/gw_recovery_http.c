@@ -64,6 +64,8 @@ gw_rec_http_refuse(struct gw_rec_http *q, unsigned status, const char *text)
 void
 gw_rec_http_body(struct gw_rec_http *q, const void *in, size_t len)
 {
+	if (len == 0 || in == NULL)
+		return; /* lws may report an empty piece with no buffer */
 	if (q->too_big || len > sizeof(q->body) - q->body_len) {
 		q->too_big = true; /* counted out, answered 413 at the end */
 		return;
