@@ -18,6 +18,16 @@ gw_pid() { # NODE
 	return 0
 }
 
+# The signing trust of the test PKI (component "pki"), when it was made: root as the anchor,
+# the issuing CA to build paths; revocation through the stack's OCSP responder (AIA).
+gw_trust_conf() {
+	[ -s "$(pki_dir)/root.crt" ] || return 0
+	cat <<EOF
+  "trust": {"anchors": ["$(pki_dir)/root.crt"], "intermediates": ["$(pki_dir)/issuing.crt"]},
+  "revocation": {"check": true, "crl": true, "timeout_ms": ${KYSO_REVOCATION_TIMEOUT_MS:-3000}},
+EOF
+}
+
 # JSON string body of a value that deploy/stack checked to hold no quote, backslash or
 # control character (stack_check_dir), so it needs no escaping here.
 # The policy file (docs/policy.md) is shared by the nodes: a copy of deploy/policy.example.json,
@@ -49,6 +59,7 @@ gw_write_conf() { # NODE
   "policy": {"file": "$(gw_policy_file)"},
   "recovery": {"poll_ms": 200, "retry_min_s": 1, "retry_max_s": 2, "lease_s": 30, "timeout_ms": 5000},
   "shutdown": {"drain_timeout_s": 10},
+$(gw_trust_conf)
   "log": {"level": "${KYSO_GATEWAY_LOG_LEVEL:-info}"}
 }
 EOF

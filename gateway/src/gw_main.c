@@ -49,6 +49,7 @@ finish(struct gw *gw)
 		gw->mqtt = NULL;
 	}
 	gw_db_stop(gw);
+	gw_verify_stop(gw);
 	uv_stop(gw->loop);
 }
 
@@ -168,6 +169,11 @@ start(struct gw *gw)
 {
 	char err[256];
 
+	/* First, while no handle is active: a failure here leaves nothing running. */
+	if (gw_verify_start(gw, err, sizeof(err)) != 0) {
+		gw_log(GW_LOG_ERR, "msg=\"verification setup failed\" err=\"%s\"", err);
+		return -1;
+	}
 	uv_signal_init(gw->loop, &gw->sig_term);
 	uv_signal_init(gw->loop, &gw->sig_int);
 	uv_signal_init(gw->loop, &gw->sig_hup);
