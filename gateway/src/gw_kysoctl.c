@@ -287,7 +287,7 @@ dispatch(struct kc *kc, int argc, char **argv)
 	if (strcmp(argv[0], "client") == 0)
 		return cmd_client(kc->adm, argc - 1, argv + 1);
 	if (strcmp(argv[0], "recovery") == 0)
-		return gw_kysoctl_recovery(kc->adm, argc - 1, argv + 1);
+		return gw_kysoctl_recovery(kc, argc - 1, argv + 1);
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
 		if (strcmp(argv[0], groups[g].name) == 0)
 			return groups[g].run(kc, argc - 1, argv + 1);

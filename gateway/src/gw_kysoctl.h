@@ -3,8 +3,8 @@
 #ifndef GW_KYSOCTL_H
 #define GW_KYSOCTL_H
 
-struct db_admin;
+struct kc;
 
-int gw_kysoctl_recovery(struct db_admin *adm, int argc, char **argv);
+int gw_kysoctl_recovery(struct kc *kc, int argc, char **argv);
 
 #endif

@@ -33,7 +33,8 @@ usage(void)
 	        "[--json]\n"
 	        "  open: the \"device blocked\" entry point (locks the credential, opens one "
 	        "case);\n"
-	        "  --policy (or KYSO_POLICY_FILE): the gateway's policy.file, else the shipped "
+	        "  routed with --policy FILE (the gateway's policy.file), else with the policy "
+	        "loaded by `kysoctl policy load`, else the shipped "
 	        "profiles\n");
 }
 
@@ -61,6 +62,34 @@ print_case_line(json_t *c)
 	       jstr(c, "state"), jstr(c, "destination"), jstr(c, "device"),
 	       (long long)json_integer_value(json_object_get(c, "credential_id")),
 	       jstr(c, "due_date"), jstr(c, "created_at"));
+}
+
+/* The policy that routes and dates a case: --policy FILE (the gateway's policy.file), else the
+ * copy `kysoctl policy load` keeps in the database, else the shipped profiles. Heap; NULL with
+ * the exit code in *status. */
+static struct pol_config *
+open_policy(struct kc *kc, const char *file, int *status)
+{
+	struct pol_config *cfg;
+	char err[256];
+	bool loaded;
+
+	if (file != NULL) {
+		if ((cfg = gw_policy_load(file, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "kysoctl: %s\n", err);
+			*status = EXIT_REFUSED;
+		}
+		return cfg;
+	}
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL) {
+		*status = EXIT_FAILED;
+		return NULL;
+	}
+	if ((*status = kc_policy_get(kc, cfg, &loaded)) != KC_OK) {
+		gw_policy_free(cfg);
+		return NULL;
+	}
+	return cfg;
 }
 
 /* Prints JSON text from the database: pretty with --json, a summary otherwise. */
@@ -269,16 +298,17 @@ on_target(void *arg, void *ctx, enum db_err rc, const struct db_recovery_target 
 }
 
 static int
-cmd_open(struct db_admin *adm, int argc, char **argv)
+cmd_open(struct kc *kc, int argc, char **argv)
 {
 	static const struct option opts[] = { { "credential", required_argument, NULL, 'c' },
 		                              { "txn", required_argument, NULL, 't' },
 		                              { "policy", required_argument, NULL, 'p' },
 		                              { "json", no_argument, NULL, 'j' },
 		                              { NULL, 0, NULL, 0 } };
-	struct open_ctx x = { .adm = adm, .status = EXIT_FAILED };
-	const char *policy_file = getenv("KYSO_POLICY_FILE");
+	struct open_ctx x = { .adm = kc->adm, .status = EXIT_FAILED };
+	const char *policy_file = NULL;
 	struct pol_config *policy = NULL;
+	int status = EXIT_FAILED;
 	long long cred = 0;
 	char *end = NULL;
 	enum db_err rc;
@@ -299,13 +329,10 @@ cmd_open(struct db_admin *adm, int argc, char **argv)
 	}
 	if (optind != argc || end == NULL || *end != '\0' || cred < 1)
 		return usage(), EXIT_USAGE;
-	if ((policy = gw_policy_load(policy_file != NULL ? policy_file : "", x.err,
-	                             sizeof(x.err))) == NULL) {
-		fprintf(stderr, "kysoctl: %s\n", x.err);
-		return EXIT_REFUSED;
-	}
+	if ((policy = open_policy(kc, policy_file, &status)) == NULL)
+		return status;
 	x.policy = policy;
-	rc = db_admin_recovery_target(adm, cred, on_target, &x, x.err, sizeof(x.err));
+	rc = db_admin_recovery_target(kc->adm, cred, on_target, &x, x.err, sizeof(x.err));
 	if (rc == DB_OK)
 		rc = x.rc;
 	gw_policy_free(policy);
@@ -313,8 +340,10 @@ cmd_open(struct db_admin *adm, int argc, char **argv)
 }
 
 int
-gw_kysoctl_recovery(struct db_admin *adm, int argc, char **argv)
+gw_kysoctl_recovery(struct kc *kc, int argc, char **argv)
 {
+	struct db_admin *adm = kc->adm;
+
 	if (argc >= 1 && strcmp(argv[0], "list") == 0)
 		return cmd_list(adm, argc, argv);
 	if (argc >= 1 && strcmp(argv[0], "show") == 0)
@@ -322,7 +351,7 @@ gw_kysoctl_recovery(struct db_admin *adm, int argc, char **argv)
 	if (argc >= 1 && strcmp(argv[0], "resolve") == 0)
 		return cmd_resolve(adm, argc, argv);
 	if (argc >= 1 && strcmp(argv[0], "open") == 0)
-		return cmd_open(adm, argc, argv);
+		return cmd_open(kc, argc, argv);
 	usage();
 	return EXIT_USAGE;
 }

@@ -194,10 +194,12 @@ test('the connector callback resolves the case and unlocks the credential', asyn
   await waitFor('the resolution on MQTT', () => mqtt.messages(
     (l) => l.topic === 'kyso/v1/recovery/dong-nai' && l.payload.includes('"resolved"') &&
            l.payload.includes(id))[0]);
-  // Unlocked, the device may block again: that is a new case.
-  const next = openJson(tokenCred);
+  // Unlocked, the device may block again: that is a new case. Without --policy, kysoctl
+  // routes with the policy the stack loaded into the database (deploy/policy.example.json).
+  const next = JSON.parse(stack.kysoctl('recovery', 'open', '--credential', tokenCred, '--json'));
   assert.equal(next.created, true);
   assert.notEqual(next.case_id, id);
+  assert.equal(next.destination, 'dong-nai');
 });
 
 test('kysoctl recovery list, show and resolve', () => {
