@@ -113,6 +113,8 @@ void gw_mqtt_health(struct gw_mqtt *m, const char *state);
 typedef void gw_recovery_done_fn(void *arg, int rc, const char *case_id, bool created);
 int gw_recovery_start(struct gw *gw, char *err, size_t errlen); /* loads policy.file too */
 void gw_recovery_stop(struct gw *gw);                           /* before gw_db_stop() */
+/* SIGHUP: reads policy.file again; a bad file is logged and the running policy kept. */
+void gw_recovery_reload(struct gw *gw);
 /* The entry point for a device that reported "PIN blocked" (402/4021, gw_chan_event
  * device_blocked): locks the credential and opens its recovery case. 0 when taken (done
  * follows), else a db_err (done is not called). */

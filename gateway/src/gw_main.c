@@ -102,6 +102,7 @@ reload(struct gw *gw)
 	gw_config_apply_reload(&gw->cfg, &next, ignored, sizeof(ignored));
 	gw_log_set_level(gw->cfg.log_level);
 	gw_auth_set_limit(gw->auth, gw->cfg.auth_fail_per_min);
+	gw_recovery_reload(gw);
 	gw_log(GW_LOG_INFO, "msg=\"configuration reloaded\" not_reloadable_changed=\"%s\"",
 	       ignored);
 }

@@ -376,11 +376,44 @@ poll_cb(uv_timer_t *t)
 	gw_db_sync(gw);
 }
 
+/* The destinations this node claims for: those with a connector. Points into p. */
+static void
+set_destinations(struct gw_recovery *r, const struct pol_config *p)
+{
+	r->ndests = 0;
+	if (p->central.connector.url[0] != '\0')
+		r->dests[r->ndests++] = "central";
+	for (unsigned i = 0; i < p->nprovinces; i++)
+		if (p->provinces[i].connector.url[0] != '\0')
+			r->dests[r->ndests++] = p->provinces[i].slug;
+}
+
+void
+gw_recovery_reload(struct gw *gw)
+{
+	struct pol_config *next;
+	char err[256];
+
+	if (gw->recovery == NULL)
+		return;
+	if ((next = gw_policy_load(gw->cfg.policy_file, err, sizeof(err))) == NULL) {
+		gw_log(GW_LOG_ERR,
+		       "msg=\"policy reload refused, keeping the running one\" err=\"%s\"", err);
+		return;
+	}
+	/* Nothing keeps pointers into the old struct across a loop turn: a claim in flight
+	 * looks its connector up by destination when its rows arrive. */
+	set_destinations(gw->recovery, next);
+	gw_policy_free(gw->policy);
+	gw->policy = next;
+	gw_log(GW_LOG_INFO, "msg=\"policy reloaded\" recovery_destinations=%d",
+	       gw->recovery->ndests);
+}
+
 int
 gw_recovery_start(struct gw *gw, char *err, size_t errlen)
 {
 	struct gw_recovery *r;
-	const struct pol_config *p;
 
 	if ((gw->policy = gw_policy_load(gw->cfg.policy_file, err, errlen)) == NULL)
 		return -1;
@@ -391,12 +424,7 @@ gw_recovery_start(struct gw *gw, char *err, size_t errlen)
 		return -1;
 	}
 	r->gw = gw;
-	p = gw->policy;
-	if (p->central.connector.url[0] != '\0')
-		r->dests[r->ndests++] = "central";
-	for (unsigned i = 0; i < p->nprovinces; i++)
-		if (p->provinces[i].connector.url[0] != '\0')
-			r->dests[r->ndests++] = p->provinces[i].slug;
+	set_destinations(r, gw->policy);
 	uv_timer_init(gw->loop, &r->timer);
 	r->timer.data = r;
 	uv_timer_start(&r->timer, poll_cb, (uint64_t)gw->cfg.recovery_poll_ms,

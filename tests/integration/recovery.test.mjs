@@ -87,8 +87,10 @@ test.before(async () => {
     provinces: { 'dong-nai': { connector: connector('dong-nai') } },
   }));
   chmodSync(policyFile, 0o600);
-  stack.stop('gateway');
-  stack.start('gateway'); // loads the policy file with the two connectors
+  // SIGHUP reads the policy file again: the two connectors are in force from then on.
+  process.kill(Number(env.KYSO_GATEWAY_PID), 'SIGHUP');
+  await waitFor('the policy reload', () =>
+    /policy reloaded" recovery_destinations=2/.test(stack.gatewayLog()));
   connKey = stack.kysoctl('client', 'add', '--id', 'conn-dong-nai', '--role', 'connector',
                           '--destination', 'dong-nai').trim();
   otherKey = stack.kysoctl('client', 'add', '--id', 'conn-central', '--role', 'connector',
