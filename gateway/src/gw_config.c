@@ -132,7 +132,8 @@ static const struct cf_key keys[] = {
 	        "JSON file holding the `policy` object (province profiles, the central profile, "
 	        "recovery connectors with their HMAC secrets, the calendar: docs/policy.md); "
 	        "empty: "
-	        "the shipped profiles. The file must not be accessible to other users."),
+	        "the shipped profiles. SIGHUP reads the file again (the path itself stays). It "
+	        "must not be accessible to other users."),
 	KEY_INT("recovery.lease_s", recovery_lease_s, NR, 60, 5, 3600,
 	        "How long a node holds a claimed webhook delivery before another node may take "
 	        "it."),
