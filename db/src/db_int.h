@@ -134,6 +134,7 @@ enum db__rtask_kind {
 	DB_RT_OUTBOX_FETCH,
 	DB_RT_OUTBOX_DELETE,
 	DB_RT_CALL, /* a one-statement query with its own result handler (db_recovery.c) */
+	DB_RT_SIM_RESERVE,
 };
 /* res: the query's result, or NULL when the connection dropped or db_free() ran first
  * (closing tells which). Called once per task. */
@@ -150,8 +151,16 @@ struct db__rtask {
 	char *blob;
 	db__call_fn *fn; /* NULL once called */
 	void *fn_ctx;
+	/* sim reserve (db_sim.c) */
+	uint64_t tag;
+	uint32_t step;
+	char msisdn[24];
+	db_sim_reserve_fn *sim_cb;
+	bool sim_answered;           /* its callback ran: a later drop must not call it again */
+	struct db__rtask *sim_batch; /* reservations sent in the same statement (db_sim.c) */
 };
-#define DB_READER_QUEUE_MAX 64
+/* Room for a burst of OTA counter reservations besides the reader's own few tasks. */
+#define DB_READER_QUEUE_MAX 4096
 
 struct db__reader {
 	struct db__conn c;
@@ -240,6 +249,15 @@ enum db_err db__reader_call(struct db *db, const char *sql, int n, const char *c
 /* SQLSTATE of a failed result mapped to db_err: KY001 DB_E_NOTFOUND, KY002 DB_E_STATE, else
  * DB_E_QUERY. */
 enum db_err db__result_err(const PGresult *res);
+
+/* db_sim.c: the OTA counter reservation, run as a reader task. */
+int db__sim_send(struct db *db, struct db__rtask *t);
+void db__sim_result(struct db *db, struct db__rtask *t, PGresult *res);
+/* The task dies unanswered (connection lost, db_free): its caller hears rc. */
+void db__sim_abort(struct db *db, struct db__rtask *t, enum db_err rc);
+void db__sim_release(struct db__rtask *t); /* frees the batch riding on t, not t */
+bool db__reader_push(struct db *db, struct db__rtask *t);
+void db__reader_kick(struct db *db);
 
 /* db_admin.c, db_audit.c: the blocking face. */
 struct db_admin {

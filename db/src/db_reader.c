@@ -29,6 +29,8 @@ static void
 task_free(struct db__rtask *t)
 {
 	if (t != NULL) {
+		if (t->kind == DB_RT_SIM_RESERVE)
+			db__sim_release(t);
 		free(t->ids_text);
 		free(t->blob);
 		free(t);
@@ -111,6 +113,9 @@ reader_kick(struct db *db)
 		break;
 	case DB_RT_CALL:
 		ok = PQsendQueryParams(r->c.pq, t->sql, t->nparams, NULL, t->params, NULL, NULL, 0);
+		break;
+	case DB_RT_SIM_RESERVE:
+		ok = db__sim_send(db, t);
 		break;
 	}
 	if (ok != 1) {
@@ -224,7 +229,7 @@ out:
 }
 
 static void
-task_result(struct db *db, struct db__rtask *t, const PGresult *res)
+task_result(struct db *db, struct db__rtask *t, PGresult *res)
 {
 	db__call_fn *fn;
 
@@ -245,6 +250,9 @@ task_result(struct db *db, struct db__rtask *t, const PGresult *res)
 			t->fn = NULL; /* one call per task, even if more results came */
 			fn(db, t->fn_ctx, res, false);
 		}
+		break;
+	case DB_RT_SIM_RESERVE:
+		db__sim_result(db, t, res);
 		break;
 	}
 }
@@ -321,9 +329,12 @@ db__reader_on_drop(struct db *db)
 		if (t->kind == DB_RT_CALL && t->fn != NULL) {
 			t->next = calls;
 			calls = t;
-		} else {
-			task_free(t);
+			continue;
 		}
+		/* a reservation in flight may have committed: its value is skipped, never reused */
+		if (t->kind == DB_RT_SIM_RESERVE)
+			db__sim_abort(db, t, db->closing ? DB_E_CLOSED : DB_E_CONN);
+		task_free(t);
 	}
 	if (cb != NULL)
 		cb(db->arg, NULL, 0, DB_E_CONN);
@@ -448,6 +459,18 @@ db_outbox_delete(struct db *db, const int64_t *ids, int n)
 out:
 	task_free(t);
 	return rc;
+}
+
+bool
+db__reader_push(struct db *db, struct db__rtask *t)
+{
+	return task_push(db, t);
+}
+
+void
+db__reader_kick(struct db *db)
+{
+	reader_kick(db);
 }
 
 int64_t

@@ -18,6 +18,31 @@ gw_pid() { # NODE
 	return 0
 }
 
+# The SIM channel's carrier table (docs/sim-channel.md) from the SMSC settings the simulator
+# component puts in stack.env (KYSO_SMSC_HOST/PORT/SYSTEM_ID/PASSWORD), or from the same
+# variables in the environment when an outside SMSC is meant. Writes DIR/gateway-smsc.routes
+# (0600: it holds the SMPP password) and prints its path; prints nothing without an SMSC.
+gw_write_routes() {
+	local f="$STACK_DIR/gateway-smsc.routes"
+	(
+		if declare -F sim_env >/dev/null && declare -F sim_pid >/dev/null && [ -n "$(sim_pid)" ]; then
+			eval "$(sim_env)"
+		fi
+		[ -n "${KYSO_SMSC_HOST:-}" ] && [ -n "${KYSO_SMSC_PORT:-}" ] || exit 1
+		umask 077
+		{
+			echo "# written by deploy/stack from the SMSC settings in stack.env"
+			printf 'carrier sim host=%s port=%s system_id=%s password=%s mo_addr=%s window=10 tps=%s binds=%s\n' \
+				"$KYSO_SMSC_HOST" "$KYSO_SMSC_PORT" "${KYSO_SMSC_SYSTEM_ID:-kyso}" \
+				"${KYSO_SMSC_PASSWORD:-}" "${KYSO_SMSC_MO_ADDR:-8499900}" \
+				"${KYSO_SMSC_TPS:-1000}" "${KYSO_SMSC_BINDS:-1}"
+			echo "route 84 sim"
+		} >"$f"
+		chmod 0600 "$f"
+	) || return 0
+	printf '%s' "$f"
+}
+
 # The signing trust of the test PKI (component "pki"), when it was made: root as the anchor,
 # the issuing CA to build paths; revocation through the stack's OCSP responder (AIA).
 gw_trust_conf() {
@@ -32,12 +57,12 @@ EOF
 # control character (stack_check_dir), so it needs no escaping here.
 # The policy file (docs/policy.md) is shared by the nodes: a copy of deploy/policy.example.json,
 # the profiles and holidays the data component loads into the database too. A test or an
-# operator may replace DIR/policy.json (e.g. to add a recovery connector) and restart the
-# gateway component; `up` keeps an existing file.
+# operator may replace DIR/policy.json (e.g. to add a recovery connector) and send SIGHUP (or
+# restart the gateway component); `up` keeps an existing file.
 gw_policy_file() { printf '%s/policy.json' "$STACK_DIR"; }
 
 gw_write_conf() { # NODE
-	local n=$1
+	local n=$1 routes
 	if [ ! -f "$(gw_policy_file)" ]; then
 		if [ -f "$PROJECT_ROOT/deploy/policy.example.json" ]; then
 			cp "$PROJECT_ROOT/deploy/policy.example.json" "$(gw_policy_file)"
@@ -46,6 +71,7 @@ gw_write_conf() { # NODE
 		fi
 		chmod 0600 "$(gw_policy_file)"
 	fi
+	routes=$(gw_write_routes)
 	cat >"$(gw_conf "$n")" <<EOF
 {
   "node_id": "node-$n",
@@ -58,6 +84,7 @@ gw_write_conf() { # NODE
              "max_sessions": 10000, "auth_failures_per_minute": 1000},
   "policy": {"file": "$(gw_policy_file)"},
   "recovery": {"poll_ms": 200, "retry_min_s": 1, "retry_max_s": 2, "lease_s": 30, "timeout_ms": 5000},
+  "smsc": {"routes": "$routes", "enquire_link_s": 30},
   "shutdown": {"drain_timeout_s": 10},
 $(gw_trust_conf)
   "log": {"level": "${KYSO_GATEWAY_LOG_LEVEL:-info}"}

@@ -52,6 +52,11 @@ struct gw_config {
 	int recovery_retry_max_s;         /* "recovery.retry_max_s": 1..86400, default 900 */
 	int recovery_retry_min_s;         /* "recovery.retry_min_s": 1..3600, default 5 */
 	int recovery_timeout_ms;          /* "recovery.timeout_ms": 100..120000, default 10000 */
+	/* SIM channel (TELECOM.md) */
+	char smsc_routes[GW_CFG_STR_MAX]; /* "smsc.routes": carrier and route table file, SECRET */
+	int smsc_enquire_link_s;          /* "smsc.enquire_link_s": 5..600, default 30 */
+	int sim_resync_step;              /* "sim.cntr_resync_step": 1..100000, default 1000 */
+	int sim_key_ref;                  /* "sim.key_ref": 1..255, default 1 */
 	/* lifecycle */
 	int drain_timeout_s; /* "shutdown.drain_timeout_s": 1..300, default 10 */
 	int log_level;       /* "log.level": "error"|"warn"|"info"|"debug", default "info" */

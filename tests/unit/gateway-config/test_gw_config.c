@@ -1070,7 +1070,7 @@ test_doc_rows(void **state)
 		snprintf(prev, sizeof(prev), "%s", name);
 		rows++;
 	}
-	assert_int_equal(rows, 39);
+	assert_int_equal(rows, 43);
 	assert_non_null(
 	        strstr(doc, "| `policy.file` | path | (empty) | at most 511 bytes | no | yes |"));
 	assert_non_null(
