@@ -57,6 +57,8 @@ struct gw_session {
 };
 
 struct gw_mqtt;
+struct gw_recovery;
+struct pol_config;
 struct gw_smsc;
 struct gw_agentsrv;
 struct gw_channel;
@@ -74,6 +76,8 @@ struct gw {
 	struct gw_mqtt *mqtt;
 	struct gw_smsc *smsc; /* the SIM channel, NULL without smsc.routes */
 	struct gw_auth *auth;
+	struct pol_config *policy;    /* policy.file, loaded at start (gw_recovery.c) */
+	struct gw_recovery *recovery; /* the recovery connector, NULL once stopped */
 	struct gw_metrics metrics;
 	struct gw_session *sessions;
 	uint64_t next_session_id;
@@ -110,6 +114,20 @@ void gw_mqtt_kick(struct gw_mqtt *m); /* new outbox rows may be waiting */
 void gw_mqtt_stop(struct gw_mqtt *m); /* disconnect, close handles; frees after the closes */
 /* Publishes a retained health message now (best effort, not through the outbox). */
 void gw_mqtt_health(struct gw_mqtt *m, const char *state);
+
+/* gw_recovery.c: recovery cases of locked devices (REGULATION.md B14-B18, PROTOCOL.md 9).
+ * done: rc is DB_OK with the case (created false: the credential had an open case already),
+ * or a db_err; called once, later, on the loop thread; may be NULL. */
+typedef void gw_recovery_done_fn(void *arg, int rc, const char *case_id, bool created);
+int gw_recovery_start(struct gw *gw, char *err, size_t errlen); /* loads policy.file too */
+void gw_recovery_stop(struct gw *gw);                           /* before gw_db_stop() */
+/* SIGHUP: reads policy.file again; a bad file is logged and the running policy kept. */
+void gw_recovery_reload(struct gw *gw);
+/* The entry point for a device that reported "PIN blocked" (402/4021, gw_chan_event
+ * device_blocked): locks the credential and opens its recovery case. 0 when taken (done
+ * follows), else a db_err (done is not called). */
+int gw_recovery_device_blocked(struct gw *gw, int64_t credential, const char *txn_id,
+                               gw_recovery_done_fn *done, void *arg);
 
 /* gw_server.c: lws on the loop, HTTP endpoints and /v1/ws. */
 int gw_server_start(struct gw *gw, char *err, size_t errlen);

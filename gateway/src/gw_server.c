@@ -12,6 +12,8 @@
 #include <openssl/x509.h>
 
 #include "gw_int.h"
+#include "gw_recovery.h"
+#include "gw_recovery_http.h"
 
 #define WS_PROTOCOL "kyso.v1"
 #define ANSWER_MAX  2048 /* error and pong answers are small */
@@ -20,6 +22,7 @@ struct gw_http {      /* per-request data of plain HTTP (protocols[0]) */
 	uint8_t *buf; /* LWS_PRE bytes of headroom, then the body */
 	size_t len;
 	bool sent;
+	struct gw_rec_http *rec; /* POST /v1/recovery/{id}/resolve in progress */
 };
 
 static struct gw *
@@ -411,6 +414,54 @@ http_metrics(struct lws *wsi, struct gw_http *h)
 }
 
 static int
+json_answer(struct lws *wsi, struct gw_http *h, unsigned int status, const char *text)
+{
+	char *body = strdup(text);
+
+	return body == NULL ? 1
+	                    : http_begin(wsi, h, status, "application/json", body, strlen(text));
+}
+
+/* PROTOCOL.md section 9: POST /v1/recovery/{case_id}/resolve by a `connector` client. The body
+ * (optional) follows in LWS_CALLBACK_HTTP_BODY; the answer after the database's. lws writes
+ * nothing while a POST body is arriving, so a refusal too waits for the body's end. */
+static int
+http_recovery(struct lws *wsi, struct gw_http *h, const char *uri)
+{
+	struct gw *gw = gw_of(wsi);
+	char id[GW_RECOVERY_ID_CAP] = "", clen[24];
+	struct gw_principal who = { .client_id = "" };
+	bool is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+	enum gw_auth_result ar = GW_AUTH_MISSING;
+	bool known = gw_recovery_path_case(uri, id), limited;
+	char peer[64];
+
+	if (!is_post)
+		return json_answer(wsi, h, known ? 405 : 404,
+		                   known ? "{\"error\":\"POST required\"}"
+		                         : "{\"error\":\"not found\"}");
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	limited = gw_auth_limited(gw->auth, peer, gw_mono_ms()); /* PROTOCOL.md section 2 */
+	if (known && !limited && (ar = authenticate(wsi, &who)) != GW_AUTH_OK)
+		auth_refused(wsi, "recovery resolve", "/v1/recovery");
+	if ((h->rec = gw_rec_http_new(wsi, who.client_id, who.destination, id)) == NULL)
+		return 1;
+	if (!known)
+		gw_rec_http_refuse(h->rec, 404, "{\"error\":\"not found\"}");
+	else if (limited)
+		gw_rec_http_refuse(h->rec, 429, "{\"error\":\"too many failed attempts\"}");
+	else if (ar != GW_AUTH_OK)
+		gw_rec_http_refuse(h->rec, 401, "{\"error\":\"unauthorized\"}");
+	else if (who.role != DB_ROLE_CONNECTOR || who.destination[0] == '\0')
+		gw_rec_http_refuse(h->rec, 403, "{\"error\":\"this endpoint is for connectors\"}");
+	/* Without a body lws calls no BODY callbacks: answer now. */
+	if (lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
+	    strcmp(clen, "0") == 0)
+		gw_rec_http_complete(gw, h->rec);
+	return 0;
+}
+
+static int
 http_request(struct lws *wsi, struct gw_http *h, const char *uri)
 {
 	struct gw *gw = gw_of(wsi);
@@ -435,6 +486,8 @@ http_request(struct lws *wsi, struct gw_http *h, const char *uri)
 	}
 	if (strcmp(uri, "/metrics") == 0)
 		return http_metrics(wsi, h);
+	if (strncmp(uri, "/v1/recovery/", 13) == 0)
+		return http_recovery(wsi, h, uri);
 	if (strcmp(uri, "/v1/ws") == 0 || strcmp(uri, "/v1/agent") == 0) {
 		body = strdup("{\"error\":\"websocket upgrade required\"}");
 		return body == NULL ? 1 : http_begin(wsi, h, 426, "application/json", body, 38);
@@ -455,7 +508,28 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		if (h == NULL)
 			return 1;
 		return http_request(wsi, h, (const char *)in);
+	case LWS_CALLBACK_HTTP_BODY:
+		if (h != NULL && h->rec != NULL) {
+			gw_rec_http_body(h->rec, in, len);
+			return 0;
+		}
+		break;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (h != NULL && h->rec != NULL) {
+			gw_rec_http_complete(gw_of(wsi), h->rec);
+			return 0;
+		}
+		break;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (h != NULL && h->rec != NULL && h->buf == NULL) {
+			unsigned int st;
+			char *body;
+			size_t blen;
+
+			if (!gw_rec_http_take_answer(h->rec, &st, &body, &blen))
+				break; /* the database has not answered yet */
+			return http_begin(wsi, h, st, "application/json", body, blen);
+		}
 		if (h == NULL || h->sent)
 			break;
 		h->sent = true;
@@ -464,6 +538,8 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		free(h->buf);
 		h->buf = NULL;
 		h->sent = false;
+		gw_rec_http_detach(h->rec);
+		h->rec = NULL;
 		/* May free h (the per-request data): nothing touches it after this. */
 		if (lws_http_transaction_completed(wsi))
 			return -1;
@@ -473,6 +549,8 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		if (h != NULL) {
 			free(h->buf);
 			h->buf = NULL;
+			gw_rec_http_detach(h->rec);
+			h->rec = NULL;
 		}
 		break;
 	default:
