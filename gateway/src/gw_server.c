@@ -442,7 +442,7 @@ http_recovery(struct lws *wsi, struct gw_http *h, const char *uri)
 		                         : "{\"error\":\"not found\"}");
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
 	limited = gw_auth_limited(gw->auth, peer, gw_mono_ms()); /* PROTOCOL.md section 2 */
-	if (known && !limited && (ar = authenticate(wsi, &who)) != GW_AUTH_OK)
+	if (known && !limited && (ar = gw_server_auth(wsi, &who)) != GW_AUTH_OK)
 		auth_refused(wsi, "recovery resolve", "/v1/recovery");
 	if ((h->rec = gw_rec_http_new(wsi, who.client_id, who.destination, id)) == NULL)
 		return 1;
