@@ -97,6 +97,12 @@ card__link_xfer(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t *rl
 		*raw = (uint32_t)rv;
 		return card__link_presence(l, card__map_rv(rv));
 	}
+	if (n < 2) {
+		/* vpcd answers an empty frame when the card's socket closed mid-command: treat it
+		 * like a communication error and let the presence check decide (P7). */
+		*raw = 0;
+		return card__link_presence(l, CARD_E_TRANSPORT);
+	}
 	*rlen = n;
 	return CARD_OK;
 }

@@ -119,6 +119,8 @@ serve(struct vcard *v, int fd)
 		act = vcard_frame(v, in, len, out, sizeof(out), &out_len);
 		if (act == VCARD_DROP)
 			return 1;
+		if (got_term || got_usr1)
+			return 0; /* pulled while it worked (slow signing): no answer */
 		if (act == VCARD_ANSWER && send_frame(fd, out, out_len) != 0)
 			return 0;
 	}
