@@ -26,6 +26,22 @@ test.after(async () => {
   stack.down();
 });
 
+// Pulls token n (its kyso-vcard stops) and waits until the engine saw it go: a card put back
+// within one presence poll (400 ms, P6) would look to pcscd as if it never left.
+async function pull(n) {
+  const reader = n === 1 ? official : clerk;
+  const from = probe.mark();
+  stack.stop(`vcard-${n}`);
+  await probe.wait(`token ${n} gone`, (e) => e.ev === 'token_gone' && e.reader === reader, from);
+}
+
+// Inserts token n again, with fault options for this start only, and waits for its probe.
+async function insert(n, extra = '') {
+  const from = probe.mark();
+  withExtra(n, extra, () => stack.start(`vcard-${n}`));
+  return probe.present(n === 1 ? official : clerk, from);
+}
+
 function withExtra(n, extra, fn) {
   const key = `KYSO_VCARD${n}_EXTRA`;
   const old = process.env[key];
@@ -144,10 +160,8 @@ for (const [extra, what] of [['--t0', 'a T=0 card answering every command throug
                              ['--strict-le', 'a card answering 6Cxx unless Le is exact'],
                              ['--pin-always', 'a card that forgets the PIN after each PSO']]) {
   test(`${what}: the engine still reads, probes and signs (${extra})`, async () => {
-    stack.stop('vcard-2');
-    let from = probe.mark();
-    withExtra(2, extra, () => stack.start('vcard-2'));
-    const tok = await probe.present(clerk, from);
+    await pull(2);
+    const tok = await insert(2, extra);
     assert.equal(tok.cert, certDerHex(env.KYSO_VCARD2_CERT));
     if (extra === '--t0') assert.equal(tok.atr, '3b084b59534f56433031');
     for (let i = 0; i < 2; i++) {
@@ -157,20 +171,16 @@ for (const [extra, what] of [['--t0', 'a T=0 card answering every command throug
       assert.equal(r.err, 'ok', JSON.stringify(r));
       assert.ok(opensslVerify(env.KYSO_VCARD2_CERT, 'sha256', doc, r.sig));
     }
-    stack.stop('vcard-2');
-    from = probe.mark();
-    stack.start('vcard-2');
-    await probe.present(clerk, from);
+    await pull(2);
+    await insert(2);
   });
 }
 
 test('the card dropping the link on PSO (fault injection) is 209/2092, then it returns',
   async () => {
-    stack.stop('vcard-1');
-    let from = probe.mark();
-    withExtra(1, '--drop-on-ins 2A --reinsert-ms 1000', () => stack.start('vcard-1'));
-    await probe.present(official, from);
-    from = probe.mark();
+    await pull(1);
+    await insert(1, '--drop-on-ins 2A --reinsert-ms 1000');
+    const from = probe.mark();
     const h = sha('sha256', randomDoc()).toString('hex');
     const r = await probe.job(['sign', official, 'rsa-pkcs1-sha256', h, '123456']);
     assert.equal(r.err, 'card removed', JSON.stringify(r));
@@ -182,18 +192,14 @@ test('the card dropping the link on PSO (fault injection) is 209/2092, then it r
     await probe.present(official, from); // re-inserted by the card itself
     const ok = await probe.job(['sign', official, 'rsa-pkcs1-sha256', h, '123456']);
     assert.equal(ok.err, 'ok', JSON.stringify(ok));
-    stack.stop('vcard-1');
-    from = probe.mark();
-    stack.start('vcard-1');
-    await probe.present(official, from);
+    await pull(1);
+    await insert(1);
   });
 
 test('the card pulled (vcard stopped) during a slow signature, then put back', async () => {
-  stack.stop('vcard-1');
+  await pull(1);
+  await insert(1, '--sign-delay-ms 1500');
   let from = probe.mark();
-  withExtra(1, '--sign-delay-ms 1500', () => stack.start('vcard-1'));
-  await probe.present(official, from);
-  from = probe.mark();
   const h = sha('sha256', randomDoc()).toString('hex');
   const id = probe.submit(['sign', official, 'rsa-pkcs1-sha256', h, '123456']);
   await probe.wait('prompt', (e) => e.ev === 'prompt' && e.job === id, from);
@@ -218,11 +224,9 @@ test('the card pulled (vcard stopped) during a slow signature, then put back', a
 });
 
 test('a full job ring rejects at once (depth 4 per reader)', async () => {
-  stack.stop('vcard-2');
-  let from = probe.mark();
-  withExtra(2, '--sign-delay-ms 400', () => stack.start('vcard-2'));
-  await probe.present(clerk, from);
-  from = probe.mark();
+  await pull(2);
+  await insert(2, '--sign-delay-ms 400');
+  const from = probe.mark();
   const h = sha('sha256', randomDoc()).toString('hex');
   const ids = [];
   for (let i = 0; i < 7; i++) ids.push(probe.submit(['sign', clerk, 'ecdsa-p256-sha256', h, '123456']));
@@ -234,10 +238,8 @@ test('a full job ring rejects at once (depth 4 per reader)', async () => {
   assert.equal(rejected.length + done.length, 7);
   for (const id of rejected)
     assert.equal(probe.find((e) => e.ev === 'rejected' && e.job === id, from).err, 'queue full');
-  stack.stop('vcard-2');
-  from = probe.mark();
-  stack.start('vcard-2');
-  await probe.present(clerk, from);
+  await pull(2);
+  await insert(2);
 });
 
 test('pcscd restarted: the engine sees the service go and come back, and signs again',
