@@ -61,8 +61,12 @@ simple(struct card_session *s, const struct card_apdu *a, struct card_status *st
 enum card_err
 card_select(struct card_session *s, struct card_status *st)
 {
-	struct card_apdu a = { 0x00, 0xA4, 0x04, 0x0C, s->prof->aid, s->prof->aid_len, 0 };
+	struct card_apdu a = { 0x00, 0xA4, 0x04, 0x0C, NULL, 0, 0 };
 
+	if (s->prof == NULL)
+		return card__status(s, CARD_E_NO_PROFILE, 0, st);
+	a.data = s->prof->aid;
+	a.lc = s->prof->aid_len;
 	return simple(s, &a, st);
 }
 
@@ -85,6 +89,8 @@ card_read_serial(struct card_session *s, uint8_t serial[CARD_SERIAL_LEN],
 	uint16_t sw = 0;
 	enum card_err e;
 
+	if (s->prof == NULL)
+		return card__status(s, CARD_E_NO_PROFILE, 0, st);
 	e = card_transmit(s, &a, buf, sizeof(buf), &len, &sw);
 	if (e == CARD_OK && sw != 0x9000)
 		e = CARD_E_SW;
@@ -143,6 +149,8 @@ card_read_cert(struct card_session *s, uint8_t *out, size_t cap, size_t *out_len
 {
 	enum card_err e;
 
+	if (s->prof == NULL)
+		return card__status(s, CARD_E_NO_PROFILE, 0, st);
 	if ((e = select_ef(s, FID_CERT_1, st)) != CARD_OK)
 		return e;
 	if (cap > CARD_CERT_MAX)
@@ -157,6 +165,8 @@ card_read_label(struct card_session *s, char *label, size_t cap, struct card_sta
 	size_t len = 0, i = 0, n;
 	enum card_err e;
 
+	if (s->prof == NULL)
+		return card__status(s, CARD_E_NO_PROFILE, 0, st);
 	if (cap == 0)
 		return card__status(s, CARD_E_INVAL, 0, st);
 	label[0] = '\0';
@@ -190,6 +200,8 @@ card_pin_status(struct card_session *s, bool puk, bool *verified, struct card_st
 	uint16_t sw = 0;
 	enum card_err e;
 
+	if (s->prof == NULL)
+		return card__status(s, CARD_E_NO_PROFILE, 0, st);
 	/* An empty VERIFY costs a try on some cards (P14): only where the profile says free. */
 	if (!(s->prof->caps & CARD_CAP_PIN_STATUS))
 		return card__status(s, CARD_E_INVAL, 0x20, st);
@@ -226,7 +238,9 @@ card_verify(struct card_session *s, struct card_pin *pin, struct card_status *st
 	struct card_apdu a = { 0x00, 0x20, 0x00, KYSO_PIN_REF, blk, sizeof(blk), 0 };
 	enum card_err e;
 
-	if (!pin_block(pin, blk))
+	if (s->prof == NULL)
+		e = card__status(s, CARD_E_NO_PROFILE, 0x20, st);
+	else if (!pin_block(pin, blk))
 		e = card__status(s, CARD_E_INVAL, 0x20, st);
 	else
 		e = simple(s, &a, st);
@@ -244,7 +258,9 @@ two_blocks(struct card_session *s, uint8_t ins, struct card_pin *first, struct c
 	struct card_apdu a = { 0x00, ins, 0x00, KYSO_PIN_REF, blk, sizeof(blk), 0 };
 	enum card_err e;
 
-	if (!pin_block(first, blk) || !pin_block(second, blk + KYSO_PIN_BLOCK))
+	if (s->prof == NULL)
+		e = card__status(s, CARD_E_NO_PROFILE, ins, st);
+	else if (!pin_block(first, blk) || !pin_block(second, blk + KYSO_PIN_BLOCK))
 		e = card__status(s, CARD_E_INVAL, ins, st);
 	else
 		e = simple(s, &a, st);
@@ -320,7 +336,11 @@ card_sign(struct card_session *s, enum card_alg alg, const uint8_t *hash, size_t
 	uint16_t sw = 0;
 	enum card_err e;
 
-	if ((e = sign_input(alg, hash, hash_len, in, &in_len, &calg)) != CARD_OK) {
+	if (s->prof == NULL)
+		e = CARD_E_NO_PROFILE;
+	else
+		e = sign_input(alg, hash, hash_len, in, &in_len, &calg);
+	if (e != CARD_OK) {
 		e = card__status(s, e, 0x2A, st);
 		goto out;
 	}
