@@ -122,7 +122,8 @@ card__trace_apdu(struct card_session *s, const uint8_t *c, size_t len)
 	w = snprintf(line, sizeof(line), "> %02X %02X %02X %02X", c[0], c[1], c[2], c[3]);
 	n = w > 0 ? (size_t)w : 0;
 	if (ins_secret(c[1])) {
-		snprintf(line + n, sizeof(line) - n, " Lc=%zu [data hidden]", len > 5 ? len - 5 : 0);
+		snprintf(line + n, sizeof(line) - n, " Lc=%zu [data hidden]",
+		         len > 5 ? len - 5 : 0);
 	} else {
 		for (i = 4; i < len && n + 4 < sizeof(line) - 8; i++)
 			n += (size_t)snprintf(line + n, sizeof(line) - n, " %02X", c[i]);
@@ -217,7 +218,8 @@ send_chain_head(struct card_session *s, const struct card_apdu *a, size_t *done,
 		part.data = a->data + *done;
 		part.lc = 255;
 		part.le = 0;
-		if ((e = card_apdu_encode(&part, false, s->cbuf, sizeof(s->cbuf), &clen)) != CARD_OK)
+		if ((e = card_apdu_encode(&part, false, s->cbuf, sizeof(s->cbuf), &clen)) !=
+		    CARD_OK)
 			return e;
 		if ((e = exchange(s, clen, &dlen, sw)) != CARD_OK)
 			return e;
@@ -254,7 +256,8 @@ card_transmit(struct card_session *s, const struct card_apdu *a, uint8_t *out, s
 	if (!ext_ok && cmd.le > 256)
 		cmd.le = 256; /* short: ask 00 and let 61xx bring the rest */
 	for (;;) {
-		if ((e = card_apdu_encode(&cmd, ext_ok, s->cbuf, sizeof(s->cbuf), &clen)) != CARD_OK)
+		if ((e = card_apdu_encode(&cmd, ext_ok, s->cbuf, sizeof(s->cbuf), &clen)) !=
+		    CARD_OK)
 			goto out;
 		if ((e = exchange(s, clen, &dlen, sw)) != CARD_OK)
 			goto out;

@@ -90,8 +90,7 @@ card_digestinfo_build(enum card_alg a, const uint8_t *hash, size_t hash_len, uin
 }
 
 enum card_err
-card_ecdsa_rs_to_der(const uint8_t *rs, size_t rs_len, uint8_t *out, size_t cap,
-                     size_t *out_len)
+card_ecdsa_rs_to_der(const uint8_t *rs, size_t rs_len, uint8_t *out, size_t cap, size_t *out_len)
 {
 	enum card_err rc = CARD_E_CRYPTO;
 	ECDSA_SIG *sig = NULL;

@@ -9,9 +9,9 @@
 
 #include "card_pcsc_int.h"
 
-#define PNP_READER   "\\\\?PnP?\\Notification"
-#define READERS_BUF  8192
-#define MAX_READERS  32
+#define PNP_READER    "\\\\?PnP?\\Notification"
+#define READERS_BUF   8192
+#define MAX_READERS   32
 #define BACKOFF_MAX_S 30
 
 uint64_t

@@ -80,8 +80,7 @@ select_ef(struct card_session *s, uint16_t fid, struct card_status *st)
 }
 
 enum card_err
-card_read_serial(struct card_session *s, uint8_t serial[CARD_SERIAL_LEN],
-                 struct card_status *st)
+card_read_serial(struct card_session *s, uint8_t serial[CARD_SERIAL_LEN], struct card_status *st)
 {
 	struct card_apdu a = { 0x00, 0xCA, 0x01, 0x01, NULL, 0, CARD_SERIAL_LEN };
 	uint8_t buf[CARD_SHORT_RAPDU];
@@ -327,8 +326,7 @@ sign_output(enum card_alg alg, const uint8_t *raw, size_t raw_len, uint8_t *sig,
 
 enum card_err
 card_sign(struct card_session *s, enum card_alg alg, const uint8_t *hash, size_t hash_len,
-          struct card_pin *pin, uint8_t *sig, size_t cap, size_t *sig_len,
-          struct card_status *st)
+          struct card_pin *pin, uint8_t *sig, size_t cap, size_t *sig_len, struct card_status *st)
 {
 	uint8_t in[128], raw[CARD_SIG_MAX], mse_data[6], calg = 0;
 	struct card_apdu mse = { 0x00, 0x22, 0x41, 0xB6, mse_data, sizeof(mse_data), 0 };

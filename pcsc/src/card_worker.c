@@ -84,8 +84,7 @@ card__link_close(struct card_link *l, DWORD end)
 }
 
 enum card_err
-card__link_xfer(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t *rlen,
-                uint32_t *raw)
+card__link_xfer(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t *rlen, uint32_t *raw)
 {
 	struct card_link *l = ctx;
 	const SCARD_IO_REQUEST *pci = l->proto == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;

@@ -45,8 +45,7 @@ wake(void *arg)
 }
 
 static enum card_err
-pin_cb(void *arg, const struct card_job *job, enum card_ask what, int retries,
-       struct card_pin *pin)
+pin_cb(void *arg, const struct card_job *job, enum card_ask what, int retries, struct card_pin *pin)
 {
 	enum card_err e = CARD_E_CANCELLED;
 	int i;
@@ -136,9 +135,11 @@ print_done(const struct card_event *ev)
 static void
 print_event(const struct card_event *ev)
 {
-	static const char *const kinds[] = { "", "reader_added", "reader_removed",
-		                             "token_present", "token_gone", "service_down",
-		                             "service_up", "taken", "prompt", "done" };
+	static const char *const kinds[] = {
+		"",           "reader_added", "reader_removed", "token_present",
+		"token_gone", "service_down", "service_up",     "taken",
+		"prompt",     "done"
+	};
 
 	if (ev->kind == CARD_EV_READER_ADDED)
 		reader_track(ev->reader, true);
@@ -220,7 +221,8 @@ command(struct card_engine *e, char *line)
 
 	memset(&job, 0, sizeof(job));
 	a1[0] = a2[0] = a3[0] = '\0';
-	n = sscanf(line, "%15s %llu %127s %63s %159s %95s %llu", verb, &id, reader, a1, a2, a3, &dl);
+	n = sscanf(line, "%15s %llu %127s %63s %159s %95s %llu", verb, &id, reader, a1, a2, a3,
+	           &dl);
 	if (n < 1 || strcmp(verb, "quit") == 0) {
 		printf("{\"ev\":\"bye\"}\n");
 		fflush(stdout);
@@ -257,7 +259,8 @@ command(struct card_engine *e, char *line)
 	OPENSSL_cleanse(pins, sizeof(pins));
 	OPENSSL_cleanse(line, strlen(line));
 	if ((rc = card_job_submit(e, &job)) != CARD_OK)
-		printf("{\"ev\":\"rejected\",\"job\":%llu,\"err\":\"%s\"}\n", id, card_strerror(rc));
+		printf("{\"ev\":\"rejected\",\"job\":%llu,\"err\":\"%s\"}\n", id,
+		       card_strerror(rc));
 }
 
 int

@@ -18,14 +18,14 @@
 
 #include "vcard.h"
 
-#define PIN_BLOCK 8
+#define PIN_BLOCK     8
 #define PIN_MAX_TRIES 3
 #define PUK_MAX_TRIES 10
-#define CERT_CAP 8192
+#define CERT_CAP      8192
 
 static const uint8_t aid[] = { 0xF0, 0x4B, 0x59, 0x53, 0x4F, 0x50, 0x4B, 0x49, 0x01 };
-static const uint8_t atr_t1[] = { 0x3B, 0x88, 0x01, 0x4B, 0x59, 0x53, 0x4F,
-	                          0x56, 0x43, 0x30, 0x31, 0x93 };
+static const uint8_t atr_t1[] = { 0x3B, 0x88, 0x01, 0x4B, 0x59, 0x53,
+	                          0x4F, 0x56, 0x43, 0x30, 0x31, 0x93 };
 static const uint8_t atr_t0[] = { 0x3B, 0x08, 0x4B, 0x59, 0x53, 0x4F, 0x56, 0x43, 0x30, 0x31 };
 
 struct vcard {
@@ -170,7 +170,8 @@ load_key_cert(struct vcard *v, char *err, size_t errlen)
 		goto out;
 	}
 	v->rsa = EVP_PKEY_get_base_id(v->key) == EVP_PKEY_RSA;
-	if (!v->rsa && !(EVP_PKEY_get_base_id(v->key) == EVP_PKEY_EC && EVP_PKEY_get_bits(v->key) == 256)) {
+	if (!v->rsa &&
+	    !(EVP_PKEY_get_base_id(v->key) == EVP_PKEY_EC && EVP_PKEY_get_bits(v->key) == 256)) {
 		snprintf(err, errlen, "the key is neither RSA nor P-256");
 		goto out;
 	}
@@ -476,8 +477,8 @@ cmd_mse(struct vcard *v, const struct capdu *c, uint8_t *out)
 static bool
 digestinfo_known(const uint8_t *d, size_t n)
 {
-	static const uint8_t head[] = { 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48,
-		                        0x01, 0x65, 0x03, 0x04, 0x02 };
+	static const uint8_t head[] = { 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86,
+		                        0x48, 0x01, 0x65, 0x03, 0x04, 0x02 };
 	uint8_t hash_len = n == 51 ? 32 : n == 67 ? 48 : 64;
 	uint8_t oid_last = n == 51 ? 1 : n == 67 ? 2 : 3;
 

@@ -1,10 +1,10 @@
 /* kyso-vcard: a virtual KYSO-PKI v1 token speaking vpcd's socket protocol (PCSC.md §1.1).
  * The card is the TCP client; vpcd inside pcscd listens on 127.0.0.1:PORT. Test use only. */
 #include <sys/types.h>
-#include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -180,27 +180,51 @@ parse_sw_rule(struct vcard_cfg *c, const char *s)
 	c->n_sw_rules++;
 }
 
-enum { O_PORT = 256, O_KEY, O_CERT, O_PIN, O_PUK, O_PINT, O_PUKT, O_STATE, O_LABEL, O_DROP,
-       O_DELAY, O_SWRULE, O_REINSERT };
+enum {
+	O_PORT = 256,
+	O_KEY,
+	O_CERT,
+	O_PIN,
+	O_PUK,
+	O_PINT,
+	O_PUKT,
+	O_STATE,
+	O_LABEL,
+	O_DROP,
+	O_DELAY,
+	O_SWRULE,
+	O_REINSERT
+};
 
 int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "port", 1, NULL, O_PORT },       { "key", 1, NULL, O_KEY },
-		{ "cert", 1, NULL, O_CERT },       { "pin", 1, NULL, O_PIN },
-		{ "puk", 1, NULL, O_PUK },         { "pin-tries", 1, NULL, O_PINT },
-		{ "puk-tries", 1, NULL, O_PUKT },  { "state", 1, NULL, O_STATE },
-		{ "label", 1, NULL, O_LABEL },     { "persist", 0, NULL, 'p' },
-		{ "t0", 0, NULL, '0' },            { "drop-on-ins", 1, NULL, O_DROP },
-		{ "sign-delay-ms", 1, NULL, O_DELAY }, { "strict-le", 0, NULL, 's' },
-		{ "6c-loop", 0, NULL, 'c' },       { "61-loop", 0, NULL, '1' },
-		{ "sw-on-ins", 1, NULL, O_SWRULE }, { "pin-always", 0, NULL, 'a' },
-		{ "status-query-burns", 0, NULL, 'b' }, { "reinsert-ms", 1, NULL, O_REINSERT },
+		{ "port", 1, NULL, O_PORT },
+		{ "key", 1, NULL, O_KEY },
+		{ "cert", 1, NULL, O_CERT },
+		{ "pin", 1, NULL, O_PIN },
+		{ "puk", 1, NULL, O_PUK },
+		{ "pin-tries", 1, NULL, O_PINT },
+		{ "puk-tries", 1, NULL, O_PUKT },
+		{ "state", 1, NULL, O_STATE },
+		{ "label", 1, NULL, O_LABEL },
+		{ "persist", 0, NULL, 'p' },
+		{ "t0", 0, NULL, '0' },
+		{ "drop-on-ins", 1, NULL, O_DROP },
+		{ "sign-delay-ms", 1, NULL, O_DELAY },
+		{ "strict-le", 0, NULL, 's' },
+		{ "6c-loop", 0, NULL, 'c' },
+		{ "61-loop", 0, NULL, '1' },
+		{ "sw-on-ins", 1, NULL, O_SWRULE },
+		{ "pin-always", 0, NULL, 'a' },
+		{ "status-query-burns", 0, NULL, 'b' },
+		{ "reinsert-ms", 1, NULL, O_REINSERT },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vcard_cfg cfg = { .pin_tries = -1, .puk_tries = -1, .drop_ins = -1,
-		                 .label = "KYSO VCARD" };
+	struct vcard_cfg cfg = {
+		.pin_tries = -1, .puk_tries = -1, .drop_ins = -1, .label = "KYSO VCARD"
+	};
 	struct sigaction sa;
 	unsigned port = 0, reinsert_ms = 1500;
 	bool persist = false;
@@ -210,27 +234,68 @@ main(int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case O_PORT: port = (unsigned)num(optarg, 65535, 10); break;
-		case O_KEY: cfg.key_file = optarg; break;
-		case O_CERT: cfg.cert_file = optarg; break;
-		case O_PIN: cfg.pin = optarg; break;
-		case O_PUK: cfg.puk = optarg; break;
-		case O_PINT: cfg.pin_tries = (int)num(optarg, 3, 10); break;
-		case O_PUKT: cfg.puk_tries = (int)num(optarg, 10, 10); break;
-		case O_STATE: cfg.state_file = optarg; break;
-		case O_LABEL: cfg.label = optarg; break;
-		case 'p': persist = true; break;
-		case '0': cfg.t0 = true; break;
-		case O_DROP: parse_drop(&cfg, optarg); break;
-		case O_DELAY: cfg.sign_delay_ms = (unsigned)num(optarg, 600000, 10); break;
-		case 's': cfg.strict_le = true; break;
-		case 'c': cfg.loop_6c = true; break;
-		case '1': cfg.loop_61 = true; break;
-		case O_SWRULE: parse_sw_rule(&cfg, optarg); break;
-		case 'a': cfg.pin_always = true; break;
-		case 'b': cfg.status_query_burns = true; break;
-		case O_REINSERT: reinsert_ms = (unsigned)num(optarg, 600000, 10); break;
-		default: usage();
+		case O_PORT:
+			port = (unsigned)num(optarg, 65535, 10);
+			break;
+		case O_KEY:
+			cfg.key_file = optarg;
+			break;
+		case O_CERT:
+			cfg.cert_file = optarg;
+			break;
+		case O_PIN:
+			cfg.pin = optarg;
+			break;
+		case O_PUK:
+			cfg.puk = optarg;
+			break;
+		case O_PINT:
+			cfg.pin_tries = (int)num(optarg, 3, 10);
+			break;
+		case O_PUKT:
+			cfg.puk_tries = (int)num(optarg, 10, 10);
+			break;
+		case O_STATE:
+			cfg.state_file = optarg;
+			break;
+		case O_LABEL:
+			cfg.label = optarg;
+			break;
+		case 'p':
+			persist = true;
+			break;
+		case '0':
+			cfg.t0 = true;
+			break;
+		case O_DROP:
+			parse_drop(&cfg, optarg);
+			break;
+		case O_DELAY:
+			cfg.sign_delay_ms = (unsigned)num(optarg, 600000, 10);
+			break;
+		case 's':
+			cfg.strict_le = true;
+			break;
+		case 'c':
+			cfg.loop_6c = true;
+			break;
+		case '1':
+			cfg.loop_61 = true;
+			break;
+		case O_SWRULE:
+			parse_sw_rule(&cfg, optarg);
+			break;
+		case 'a':
+			cfg.pin_always = true;
+			break;
+		case 'b':
+			cfg.status_query_burns = true;
+			break;
+		case O_REINSERT:
+			reinsert_ms = (unsigned)num(optarg, 600000, 10);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (port == 0 || cfg.key_file == NULL || cfg.cert_file == NULL || optind != argc)

@@ -25,12 +25,12 @@
 enum card_err { /* append only */
 	CARD_OK = 0,
 	CARD_E_NOMEM = 1,
-	CARD_E_INVAL = 2,     /* caller's arguments (bad hash length: 900/9007) */
-	CARD_E_BUSY = 3,      /* a bounded ring is full: rejected at once */
-	CARD_E_TRANSPORT = 4, /* the transport failed; raw code in the result's pcsc field */
-	CARD_E_PROTO = 5,     /* the card broke the APDU rules (no SW, 61xx loop, 2nd 6Cxx) */
-	CARD_E_SW = 6,        /* the card answered a status word other than 9000: see reason */
-	CARD_E_REMOVED = 7,   /* card absent or pulled (209/2092) */
+	CARD_E_INVAL = 2,      /* caller's arguments (bad hash length: 900/9007) */
+	CARD_E_BUSY = 3,       /* a bounded ring is full: rejected at once */
+	CARD_E_TRANSPORT = 4,  /* the transport failed; raw code in the result's pcsc field */
+	CARD_E_PROTO = 5,      /* the card broke the APDU rules (no SW, 61xx loop, 2nd 6Cxx) */
+	CARD_E_SW = 6,         /* the card answered a status word other than 9000: see reason */
+	CARD_E_REMOVED = 7,    /* card absent or pulled (209/2092) */
 	CARD_E_NO_SERVICE = 8, /* pcscd down (209/2092) */
 	CARD_E_NO_READER = 9,  /* reader unknown or gone (209/2092) */
 	CARD_E_RESET = 10,     /* card reset by another handle more than 5 times in a row */
@@ -82,9 +82,9 @@ typedef void card_trace_fn(void *arg, const char *line);
 
 /* ---- 2. APDU engine ------------------------------------------------------------------- */
 
-#define CARD_APDU_MAX      65548 /* extended C-APDU or R-APDU with SW */
-#define CARD_SHORT_RAPDU   258   /* 256 data + SW (P11: receive buffers >= 258) */
-#define CARD_GETRESP_ROUNDS 16   /* bounded 61xx loop (P16) */
+#define CARD_APDU_MAX       65548 /* extended C-APDU or R-APDU with SW */
+#define CARD_SHORT_RAPDU    258   /* 256 data + SW (P11: receive buffers >= 258) */
+#define CARD_GETRESP_ROUNDS 16    /* bounded 61xx loop (P16) */
 
 struct card_apdu {
 	uint8_t cla, ins, p1, p2;
@@ -95,8 +95,8 @@ struct card_apdu {
 
 /* Encodes a command APDU: short when lc <= 255 and le <= 256, else extended (only when
  * `extended` is true, else CARD_E_TOOBIG). */
-enum card_err card_apdu_encode(const struct card_apdu *a, bool extended, uint8_t *out,
-                               size_t cap, size_t *out_len) CARD_MUSTCHECK;
+enum card_err card_apdu_encode(const struct card_apdu *a, bool extended, uint8_t *out, size_t cap,
+                               size_t *out_len) CARD_MUSTCHECK;
 /* Splits an answer into data length and SW; fewer than 2 bytes is CARD_E_PROTO. */
 enum card_err card_rapdu_parse(const uint8_t *r, size_t r_len, size_t *data_len,
                                uint16_t *sw) CARD_MUSTCHECK;
@@ -114,14 +114,13 @@ struct card_session; /* one card connection's engine state; owned by one thread 
 #define CARD_CAP_CHANGE_PIN  0x0080u
 #define CARD_CAP_UNBLOCK     0x0100u
 
-struct card_profile; /* static, immutable: any thread */
+struct card_profile;                                /* static, immutable: any thread */
 const struct card_profile *card_profile_kyso(void); /* KYSO-PKI v1 (PCSC.md §4) */
 const char *card_profile_name(const struct card_profile *p);
 unsigned card_profile_caps(const struct card_profile *p);
 
 /* xfer and ctx are borrowed for the session's life. NULL on allocation failure. */
-struct card_session *card_session_new(card_xfer_fn *xfer, void *ctx,
-                                      const struct card_profile *p);
+struct card_session *card_session_new(card_xfer_fn *xfer, void *ctx, const struct card_profile *p);
 void card_session_free(struct card_session *s);
 void card_session_set_trace(struct card_session *s, card_trace_fn *fn, void *arg);
 /* The last status word seen (0 when none) and the last transport code (0 when none). */
@@ -210,8 +209,8 @@ enum card_err card_sign(struct card_session *s, enum card_alg alg, const uint8_t
                         size_t *sig_len, struct card_status *st) CARD_MUSTCHECK;
 enum card_err card_change_pin(struct card_session *s, struct card_pin *old_pin,
                               struct card_pin *new_pin, struct card_status *st) CARD_MUSTCHECK;
-enum card_err card_unblock(struct card_session *s, struct card_pin *puk,
-                           struct card_pin *new_pin, struct card_status *st) CARD_MUSTCHECK;
+enum card_err card_unblock(struct card_session *s, struct card_pin *puk, struct card_pin *new_pin,
+                           struct card_status *st) CARD_MUSTCHECK;
 
 /* ---- 4. bounded ring (also used by the engine) ---------------------------------------- */
 
@@ -302,8 +301,8 @@ struct card_engine_opts {
 	void *pin_arg;
 	card_trace_fn *trace; /* optional, called on worker threads */
 	void *trace_arg;
-	unsigned poll_ms;     /* SCardGetStatusChange timeout; 0 = 1000 */
-	size_t events_depth;  /* 0 = 64 */
+	unsigned poll_ms;    /* SCardGetStatusChange timeout; 0 = 1000 */
+	size_t events_depth; /* 0 = 64 */
 };
 
 /* Starts the monitor thread. Readers appear as CARD_EV_READER_ADDED, tokens after their probe

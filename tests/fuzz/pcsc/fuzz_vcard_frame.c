@@ -44,8 +44,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
 	if (X509_sign(x, k, EVP_sha256()) <= 0)
 		abort();
-	if ((f = fopen(key_path, "w")) == NULL || PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL,
-	                                                             NULL) != 1)
+	if ((f = fopen(key_path, "w")) == NULL ||
+	    PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) != 1)
 		abort();
 	fclose(f);
 	if ((f = fopen(cert_path, "w")) == NULL || PEM_write_X509(f, x) != 1)
@@ -60,8 +60,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct vcard_cfg c = { .key_file = key_path, .cert_file = cert_path, .pin_tries = -1,
-		               .puk_tries = -1, .drop_ins = -1 };
+	struct vcard_cfg c = { .key_file = key_path,
+		               .cert_file = cert_path,
+		               .pin_tries = -1,
+		               .puk_tries = -1,
+		               .drop_ins = -1 };
 	uint8_t out[600];
 	struct vcard *v;
 	size_t n, out_len;

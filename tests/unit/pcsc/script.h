@@ -3,9 +3,9 @@
 #ifndef KYSO_TEST_CARD_SCRIPT_H
 #define KYSO_TEST_CARD_SCRIPT_H
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>

@@ -286,16 +286,16 @@ read_binary_stops_on_eof_and_past_end(void **state)
 	size_t len = 0;
 
 	(void)state;
-	script_data(&s, NULL, 0, 0, 0x9000);      /* SELECT EF */
-	script_data(&s, NULL, 0, 100, 0x6282);    /* short with EOF warning: data valid */
+	script_data(&s, NULL, 0, 0, 0x9000);   /* SELECT EF */
+	script_data(&s, NULL, 0, 100, 0x6282); /* short with EOF warning: data valid */
 	assert_int_equal(card_read_cert(sess, cert, sizeof(cert), &len, &st), CARD_OK);
 	assert_int_equal(len, 100);
-	script_data(&s, NULL, 0, 0, 0x9000);      /* SELECT EF */
-	script_data(&s, NULL, 0, 256, 0x9000);    /* no DER header: read on */
-	script_data(&s, NULL, 0, 0, 0x6B00);      /* past the end */
+	script_data(&s, NULL, 0, 0, 0x9000);   /* SELECT EF */
+	script_data(&s, NULL, 0, 256, 0x9000); /* no DER header: read on */
+	script_data(&s, NULL, 0, 0, 0x6B00);   /* past the end */
 	assert_int_equal(card_read_cert(sess, cert, sizeof(cert), &len, &st), CARD_OK);
 	assert_int_equal(len, 256);
-	script_data(&s, NULL, 0, 0, 0x6A82);      /* no such file */
+	script_data(&s, NULL, 0, 0, 0x6A82); /* no such file */
 	assert_int_equal(card_read_cert(sess, cert, sizeof(cert), &len, &st), CARD_E_SW);
 	assert_int_equal(st.reason, CARD_R_WRONG_PROFILE);
 	card_session_free(sess);
@@ -319,8 +319,8 @@ static void
 verify_counts_and_hides_pin(void **state)
 {
 	struct script s = { 0 };
-	static const uint8_t verify[] = { 0x00, 0x20, 0x00, 0x81, 0x08, '4', '3', '2', '1',
-		                          '9', '8', 0xFF, 0xFF };
+	static const uint8_t verify[] = { 0x00, 0x20, 0x00, 0x81, 0x08, '4', '3',
+		                          '2',  '1',  '9',  '8',  0xFF, 0xFF };
 	struct card_session *sess = session(&s, card_profile_kyso());
 	struct trace_log t = { 0 };
 	struct card_status st;

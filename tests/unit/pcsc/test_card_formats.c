@@ -1,8 +1,8 @@
 /* Signature formats (PCSC.md §2.4), the status word table (§2.3) and the bounded ring. */
+#include <pthread.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -23,32 +23,32 @@ digestinfo_prefixes(void **state)
 
 	(void)state;
 	memset(hash, 0x5A, sizeof(hash));
-	assert_int_equal(card_digestinfo_build(CARD_ALG_RSA_PKCS1_SHA256, hash, 32, out,
-	                                       sizeof(out), &len),
-	                 CARD_OK);
+	assert_int_equal(
+	        card_digestinfo_build(CARD_ALG_RSA_PKCS1_SHA256, hash, 32, out, sizeof(out), &len),
+	        CARD_OK);
 	assert_int_equal(len, 51);
 	assert_memory_equal(out, p256, sizeof(p256));
 	assert_memory_equal(out + 19, hash, 32);
-	assert_int_equal(card_digestinfo_build(CARD_ALG_RSA_PKCS1_SHA384, hash, 48, out,
-	                                       sizeof(out), &len),
-	                 CARD_OK);
+	assert_int_equal(
+	        card_digestinfo_build(CARD_ALG_RSA_PKCS1_SHA384, hash, 48, out, sizeof(out), &len),
+	        CARD_OK);
 	assert_int_equal(len, 67);
 	assert_int_equal(out[1], 0x41);
 	assert_int_equal(out[14], 0x02);
 	assert_int_equal(out[18], 0x30);
-	assert_int_equal(card_digestinfo_build(CARD_ALG_RSA_PKCS1_SHA512, hash, 64, out,
-	                                       sizeof(out), &len),
-	                 CARD_OK);
+	assert_int_equal(
+	        card_digestinfo_build(CARD_ALG_RSA_PKCS1_SHA512, hash, 64, out, sizeof(out), &len),
+	        CARD_OK);
 	assert_int_equal(len, 83);
 	assert_int_equal(out[1], 0x51);
 	assert_int_equal(out[14], 0x03);
 	/* Hash length must match the algorithm; ECDSA takes no DigestInfo; buffer too small. */
-	assert_int_equal(card_digestinfo_build(CARD_ALG_RSA_PKCS1_SHA256, hash, 48, out,
-	                                       sizeof(out), &len),
-	                 CARD_E_INVAL);
-	assert_int_equal(card_digestinfo_build(CARD_ALG_ECDSA_P256_SHA256, hash, 32, out,
-	                                       sizeof(out), &len),
-	                 CARD_E_INVAL);
+	assert_int_equal(
+	        card_digestinfo_build(CARD_ALG_RSA_PKCS1_SHA256, hash, 48, out, sizeof(out), &len),
+	        CARD_E_INVAL);
+	assert_int_equal(
+	        card_digestinfo_build(CARD_ALG_ECDSA_P256_SHA256, hash, 32, out, sizeof(out), &len),
+	        CARD_E_INVAL);
 	assert_int_equal(card_digestinfo_build(CARD_ALG_RSA_PKCS1_SHA256, hash, 32, out, 50, &len),
 	                 CARD_E_TOOBIG);
 }
@@ -65,9 +65,9 @@ digestinfo_matches_openssl(void **state)
 	(void)state;
 	assert_non_null(key);
 	memset(hash, 0x42, sizeof(hash));
-	assert_int_equal(card_digestinfo_build(CARD_ALG_RSA_PKCS1_SHA256, hash, 32, di,
-	                                       sizeof(di), &di_len),
-	                 CARD_OK);
+	assert_int_equal(
+	        card_digestinfo_build(CARD_ALG_RSA_PKCS1_SHA256, hash, 32, di, sizeof(di), &di_len),
+	        CARD_OK);
 	ctx = EVP_PKEY_CTX_new(key, NULL);
 	assert_int_equal(EVP_PKEY_sign_init(ctx), 1);
 	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING), 1);
@@ -134,7 +134,8 @@ ecdsa_roundtrip_verifies(void **state)
 		EVP_PKEY_CTX_free(ctx);
 		/* DER -> r||s (what a card answers) -> DER (what CMS needs) verifies. */
 		assert_int_equal(card_ecdsa_der_to_rs(der, der_len, 32, rs, sizeof(rs)), CARD_OK);
-		assert_int_equal(card_ecdsa_rs_to_der(rs, 64, der2, sizeof(der2), &der2_len), CARD_OK);
+		assert_int_equal(card_ecdsa_rs_to_der(rs, 64, der2, sizeof(der2), &der2_len),
+		                 CARD_OK);
 		assert_int_equal(der2_len, der_len);
 		assert_memory_equal(der2, der, der_len);
 		ctx = EVP_PKEY_CTX_new(key, NULL);

@@ -1,9 +1,9 @@
 /* The engine's operations against the kyso-vcard core in process (KYSO-PKI v1, PCSC.md §4):
  * both key types, T=0 and T=1 behaviour, PIN/PUK counters, the state file, and the faults. */
 #include <sys/stat.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
