@@ -214,7 +214,7 @@ command(struct card_engine *e, char *line)
 	char verb[16], reader[CARD_READER_MAX], a1[64], a2[160], a3[96];
 	unsigned long long id = 0, dl = 0;
 	struct card_job job;
-	char pins[128];
+	char pins[256];
 	size_t hl = 0;
 	enum card_err rc;
 	int n;

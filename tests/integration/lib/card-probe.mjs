@@ -76,8 +76,9 @@ export class CardProbe {
   async quit() {
     this.send('quit');
     const t = setTimeout(() => this.proc.kill('SIGKILL'), 10000);
-    await this.exited;
+    const code = await this.exited;
     clearTimeout(t);
+    return code;
   }
 }
 
