@@ -124,6 +124,17 @@ test('a hash of the wrong length never reaches the card (900/9007)', async () =>
   assert.ok(!r.events.includes('prompt'));
 });
 
+test('a job whose deadline passed before the card was used fails 208/2081', async () => {
+  const h = sha('sha256', randomDoc()).toString('hex');
+  // Keep the worker busy with a status query so the 1 ms deadline is over when the job runs.
+  probe.submit(['bench', official, '200']);
+  const r = await probe.job(['sign', official, 'rsa-pkcs1-sha256', h, '123456', '1']);
+  assert.equal(r.reason, 'DEADLINE', JSON.stringify(r));
+  assert.equal(r.code, 208);
+  assert.equal(r.sub, 2081);
+  assert.ok(!r.events.includes('prompt'));
+});
+
 test('three wrong PINs block the token (402/4021); PUK unblock restores it', async () => {
   const h = sha('sha256', randomDoc()).toString('hex');
   const r = await probe.job(['sign', clerk, 'ecdsa-p256-sha256', h, '000000,000000,000000']);
