@@ -5,6 +5,8 @@
 
 #include <libpq-fe.h>
 
+#include <kyso/db.h>
+
 #include "fake_pq.h"
 
 struct fake_server fake;
@@ -50,7 +52,7 @@ fake_reset(void)
 	int i;
 
 	memset(&fake, 0, sizeof(fake));
-	fake.schema_version = 1;
+	fake.schema_version = db_schema_version();
 	for (i = 0; i < 64; i++)
 		conns[i].live = false; /* left by a failed test */
 }

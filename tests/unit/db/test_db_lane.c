@@ -174,7 +174,7 @@ test_schema_mismatch_not_ready(void **state)
 	fake.schema_version = 0; /* kysoctl migrate has not run */
 	connect_all(db);
 	assert_false(db_ready(db));
-	fake.schema_version = 1;
+	fake.schema_version = db_schema_version();
 	advance(&t, 2000); /* client_refresh_ms: the schema is checked again */
 	db_on_tick(db);
 	pump(db);
