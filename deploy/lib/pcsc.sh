@@ -194,7 +194,7 @@ vcard_up() { # N
 	name=$(vcard_name "$n")
 	port=$(($(pcsc_port) + n - 1))
 	# Fault options for tests: KYSO_VCARD1_EXTRA / KYSO_VCARD2_EXTRA (PCSC.md §4), e.g.
-	# "--sign-delay-ms 1500"; remembered until the next start without them.
+	# "--sign-delay-ms 1500"; they apply to this start only (a later start without them is plain).
 	extra_var="KYSO_VCARD${n}_EXTRA"
 	# shellcheck disable=SC2086 # the extra options are words on purpose
 	pid=$(spawn "$(vcard_pidfile "$n")" "$(vcard_log "$n")" "$(vcard_bin)" --persist --port "$port" \
