@@ -9,10 +9,11 @@
 
 #include "card_pcsc_int.h"
 
-#define PNP_READER    "\\\\?PnP?\\Notification"
-#define READERS_BUF   8192
-#define MAX_READERS   32
-#define BACKOFF_MAX_S 30
+#define PNP_READER     "\\\\?PnP?\\Notification"
+#define READERS_BUF    8192
+#define MAX_READERS    32
+#define BACKOFF_MAX_S  30
+#define CANCEL_KEEP_MS (10u * 60u * 1000u)
 
 uint64_t
 card_now_ms(void)
@@ -370,6 +371,51 @@ card_job_submit(struct card_engine *e, const struct card_job *job)
 	}
 	pthread_mutex_unlock(&e->mu);
 	return rc;
+}
+
+enum card_err
+card_job_cancel(struct card_engine *e, uint64_t job_id)
+{
+	enum card_err rc = CARD_E_BUSY;
+	size_t i;
+
+	uint64_t now = card_now_ms();
+
+	if (job_id == 0)
+		return CARD_E_INVAL;
+	pthread_mutex_lock(&e->mu);
+	for (i = 0; i < CARD_CANCEL_MAX; i++) {
+		if (e->cancelled[i] == job_id)
+			rc = CARD_OK;
+		/* A cancel that arrived after its job ended is never cleared by that job. */
+		if (e->cancelled[i] != 0 && now - e->cancelled_ms[i] > CANCEL_KEEP_MS)
+			e->cancelled[i] = 0;
+	}
+	for (i = 0; i < CARD_CANCEL_MAX && rc != CARD_OK; i++)
+		if (e->cancelled[i] == 0) {
+			e->cancelled[i] = job_id;
+			e->cancelled_ms[i] = now;
+			rc = CARD_OK;
+		}
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+bool
+card__job_cancelled(struct card_engine *e, uint64_t job_id, bool clear)
+{
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&e->mu);
+	for (i = 0; i < CARD_CANCEL_MAX && !found; i++)
+		if (e->cancelled[i] == job_id) {
+			found = true;
+			if (clear)
+				e->cancelled[i] = 0;
+		}
+	pthread_mutex_unlock(&e->mu);
+	return found;
 }
 
 bool

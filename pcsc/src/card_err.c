@@ -41,6 +41,8 @@ card_strerror(enum card_err e)
 		return "engine stopped";
 	case CARD_E_NO_PROFILE:
 		return "no known applet on the card";
+	case CARD_E_ABORTED:
+		return "job cancelled";
 	}
 	return "unknown error";
 }
@@ -63,6 +65,7 @@ card_reason_name(enum card_reason r)
 		[CARD_R_CANCELLED] = "CANCELLED",
 		[CARD_R_DEADLINE] = "DEADLINE",
 		[CARD_R_BAD_INPUT] = "BAD_INPUT",
+		[CARD_R_ABORTED] = "ABORTED",
 	};
 
 	if ((size_t)r < sizeof(names) / sizeof(names[0]) && names[r] != NULL)
@@ -137,6 +140,7 @@ card_reason_north(enum card_reason r, int *code, int *sub)
 		[CARD_R_CANCELLED] = { 401, 4011 },
 		[CARD_R_DEADLINE] = { 208, 2081 },
 		[CARD_R_BAD_INPUT] = { 900, 9007 },
+		[CARD_R_ABORTED] = { 401, 4014 },
 	};
 
 	if ((size_t)r >= sizeof(map) / sizeof(map[0]))
@@ -163,6 +167,8 @@ card_err_reason(enum card_err e)
 		return CARD_R_BAD_INPUT;
 	case CARD_E_NO_PROFILE:
 		return CARD_R_WRONG_PROFILE;
+	case CARD_E_ABORTED:
+		return CARD_R_ABORTED;
 	default:
 		return CARD_R_CARD_ERROR;
 	}

@@ -36,6 +36,16 @@ expired(const struct card_job *job)
 	return job->deadline_ms != 0 && card_now_ms() >= job->deadline_ms;
 }
 
+/* Deadline or cancel: checked before and after each PIN dialog and before the transaction
+ * that sends the PSO (PCSC.md §5.3); after that the job runs to its end. */
+static enum card_err
+still_wanted(struct card_worker *w, const struct card_job *job)
+{
+	if (card__job_cancelled(w->eng, job->id, false))
+		return CARD_E_ABORTED;
+	return expired(job) ? CARD_E_DEADLINE : CARD_OK;
+}
+
 /* Connect, begin, SELECT, body; restarted from SELECT after a reset by another handle
  * (at most CARD__RESETS times). `end` is how the transaction ends. */
 static enum card_err
@@ -183,17 +193,19 @@ ask(struct card_worker *w, const struct card_job *job, enum card_ask what, int r
 {
 	enum card_err e;
 
-	if (expired(job))
-		return CARD_E_DEADLINE;
+	if ((e = still_wanted(w, job)) != CARD_OK)
+		return e;
 	emit_progress(w, job, CARD_EV_JOB_PROMPT);
 	pthread_mutex_lock(&w->eng->pin_mu);
 	e = w->eng->o.pin(w->eng->o.pin_arg, job, what, retries, pin);
 	pthread_mutex_unlock(&w->eng->pin_mu);
-	if (e != CARD_OK) {
+	if (e == CARD_OK)
+		e = still_wanted(w, job);
+	else if (e != CARD_E_DEADLINE && e != CARD_E_ABORTED)
+		e = CARD_E_CANCELLED;
+	if (e != CARD_OK)
 		card_pin_wipe(pin);
-		return e == CARD_E_DEADLINE ? e : CARD_E_CANCELLED;
-	}
-	return expired(job) ? CARD_E_DEADLINE : CARD_OK;
+	return e;
 }
 
 static enum card_err
@@ -301,9 +313,8 @@ card__job_run(struct card_worker *w, const struct card_job *job)
 	t.ev = ev;
 	ev->status.retries_left = -1;
 	emit_progress(w, job, CARD_EV_JOB_TAKEN);
-	if (expired(job)) {
-		e = CARD_E_DEADLINE;
-		ev->status.reason = CARD_R_DEADLINE;
+	if ((e = still_wanted(w, job)) != CARD_OK) {
+		ev->status.reason = card_err_reason(e);
 	} else {
 		switch (job->kind) {
 		case CARD_JOB_SIGN:
@@ -330,6 +341,7 @@ card__job_run(struct card_worker *w, const struct card_job *job)
 	}
 	card_pin_wipe(&t.pin);
 	card_pin_wipe(&t.pin2);
+	card__job_cancelled(w->eng, job->id, true); /* a late cancel mark goes with the job */
 	ev->kind = CARD_EV_JOB_DONE;
 	ev->job = job->id;
 	memcpy(ev->reader, w->reader, sizeof(ev->reader));

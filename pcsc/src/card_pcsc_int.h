@@ -54,11 +54,15 @@ struct card_engine {
 	struct card_worker *workers;
 	SCARDCONTEXT mctx; /* the monitor's; read here only for SCardCancel */
 	bool have_mctx;
+	uint64_t cancelled[CARD_CANCEL_MAX];    /* job ids; 0 = free slot */
+	uint64_t cancelled_ms[CARD_CANCEL_MAX]; /* when marked: marks of ended jobs age out */
 };
 
 void card__emit(struct card_engine *e, struct card_event *ev);
 enum card_err card__map_rv(LONG rv);
 bool card__stopping(struct card_engine *e);
+/* True (and the mark cleared when `clear`) if card_job_cancel marked this job. Any thread. */
+bool card__job_cancelled(struct card_engine *e, uint64_t job_id, bool clear);
 
 /* card_worker.c */
 struct card_worker *card__worker_start(struct card_engine *e, const char *reader);

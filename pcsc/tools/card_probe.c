@@ -4,7 +4,7 @@
  * tool: the agent asks for them on the PC). Commands, one a line:
  *   sign ID READER ALG HASHHEX PINS [DEADLINE_MS]   PINS: comma list, or - for none
  *   status ID READER | bench ID READER ROUNDS | change ID READER OLD NEW
- *   unblock ID READER PUK NEWPIN | quit
+ *   unblock ID READER PUK NEWPIN | cancel ID | quit
  * READER may be given as slot0 / slot1: the first / second reader listed, in name order. */
 #include <errno.h>
 #include <poll.h>
@@ -228,6 +228,11 @@ command(struct card_engine *e, char *line)
 		fflush(stdout);
 		card_free(e);
 		exit(0);
+	}
+	if (strcmp(verb, "cancel") == 0 && n >= 2) {
+		rc = card_job_cancel(e, id);
+		printf("{\"ev\":\"cancel\",\"job\":%llu,\"err\":\"%s\"}\n", id, card_strerror(rc));
+		return;
 	}
 	job.id = id;
 	snprintf(job.reader, sizeof(job.reader), "%s", reader_resolve(reader));

@@ -135,6 +135,22 @@ test('a job whose deadline passed before the card was used fails 208/2081', asyn
   assert.ok(!r.events.includes('prompt'));
 });
 
+test('a queued job cancelled before its turn ends 401/4014 without a prompt', async () => {
+  const h = sha('sha256', randomDoc()).toString('hex');
+  const from = probe.mark();
+  probe.submit(['bench', official, '3000']); // keeps the worker busy for a while
+  const id = probe.submit(['sign', official, 'rsa-pkcs1-sha256', h, '123456']);
+  probe.send(`cancel ${id}`);
+  const r = await probe.wait('cancelled job', (e) => e.ev === 'done' && e.job === id, from);
+  assert.equal(r.reason, 'ABORTED', JSON.stringify(r));
+  assert.equal(r.code, 401);
+  assert.equal(r.sub, 4014);
+  assert.ok(!probe.events.slice(from).some((e) => e.ev === 'prompt' && e.job === id));
+  // The next job on that reader is not affected.
+  const ok = await probe.job(['sign', official, 'rsa-pkcs1-sha256', h, '123456']);
+  assert.equal(ok.err, 'ok');
+});
+
 test('three wrong PINs block the token (402/4021); PUK unblock restores it', async () => {
   const h = sha('sha256', randomDoc()).toString('hex');
   const r = await probe.job(['sign', clerk, 'ecdsa-p256-sha256', h, '000000,000000,000000']);

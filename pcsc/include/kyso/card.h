@@ -25,21 +25,22 @@
 enum card_err { /* append only */
 	CARD_OK = 0,
 	CARD_E_NOMEM = 1,
-	CARD_E_INVAL = 2,      /* caller's arguments (bad hash length: 900/9007) */
-	CARD_E_BUSY = 3,       /* a bounded ring is full: rejected at once */
-	CARD_E_TRANSPORT = 4,  /* the transport failed; raw code in the result's pcsc field */
-	CARD_E_PROTO = 5,      /* the card broke the APDU rules (no SW, 61xx loop, 2nd 6Cxx) */
-	CARD_E_SW = 6,         /* the card answered a status word other than 9000: see reason */
-	CARD_E_REMOVED = 7,    /* card absent or pulled (209/2092) */
-	CARD_E_NO_SERVICE = 8, /* pcscd down (209/2092) */
-	CARD_E_NO_READER = 9,  /* reader unknown or gone (209/2092) */
-	CARD_E_RESET = 10,     /* card reset by another handle more than 5 times in a row */
-	CARD_E_TOOBIG = 11,    /* answer larger than the caller's buffer or a cap */
-	CARD_E_CRYPTO = 12,    /* OpenSSL failed or a signature encoding is malformed */
-	CARD_E_CANCELLED = 13, /* the PIN dialog was cancelled (401/4011) */
-	CARD_E_DEADLINE = 14,  /* the job's deadline passed before the card was used */
-	CARD_E_STOPPED = 15,   /* the engine is shutting down */
-	CARD_E_NO_PROFILE = 16 /* no known applet on the card */
+	CARD_E_INVAL = 2,       /* caller's arguments (bad hash length: 900/9007) */
+	CARD_E_BUSY = 3,        /* a bounded ring is full: rejected at once */
+	CARD_E_TRANSPORT = 4,   /* the transport failed; raw code in the result's pcsc field */
+	CARD_E_PROTO = 5,       /* the card broke the APDU rules (no SW, 61xx loop, 2nd 6Cxx) */
+	CARD_E_SW = 6,          /* the card answered a status word other than 9000: see reason */
+	CARD_E_REMOVED = 7,     /* card absent or pulled (209/2092) */
+	CARD_E_NO_SERVICE = 8,  /* pcscd down (209/2092) */
+	CARD_E_NO_READER = 9,   /* reader unknown or gone (209/2092) */
+	CARD_E_RESET = 10,      /* card reset by another handle more than 5 times in a row */
+	CARD_E_TOOBIG = 11,     /* answer larger than the caller's buffer or a cap */
+	CARD_E_CRYPTO = 12,     /* OpenSSL failed or a signature encoding is malformed */
+	CARD_E_CANCELLED = 13,  /* the PIN dialog was cancelled (401/4011) */
+	CARD_E_DEADLINE = 14,   /* the job's deadline passed before the card was used */
+	CARD_E_STOPPED = 15,    /* the engine is shutting down */
+	CARD_E_NO_PROFILE = 16, /* no known applet on the card */
+	CARD_E_ABORTED = 17     /* the job was cancelled by card_job_cancel (401/4014) */
 };
 const char *card_strerror(enum card_err e);
 
@@ -58,7 +59,8 @@ enum card_reason { /* append only */
 	CARD_R_CARD_REMOVED = 10, /* also reader gone, pcscd down */
 	CARD_R_CANCELLED = 11,
 	CARD_R_DEADLINE = 12,
-	CARD_R_BAD_INPUT = 13
+	CARD_R_BAD_INPUT = 13,
+	CARD_R_ABORTED = 14 /* gateway cancel */
 };
 const char *card_reason_name(enum card_reason r);
 
@@ -313,6 +315,13 @@ void card_free(struct card_engine *e);
 /* Queues a job on its reader's worker (depth 4). CARD_E_BUSY when full, CARD_E_NO_READER when
  * the reader is unknown. Never blocks on PC/SC. Loop thread. */
 enum card_err card_job_submit(struct card_engine *e, const struct card_job *job) CARD_MUSTCHECK;
+/* Marks a job cancelled (the gateway's `cancel`). A job not yet at its PSO ends with
+ * CARD_E_ABORTED (reason ABORTED, 401/4014) at its next check: before the prompt, after it, or
+ * before the transaction; a job already in its transaction ends normally (a sent PSO cannot
+ * be aborted). A PIN dialog in progress is the pin callback's to end. CARD_E_BUSY when
+ * CARD_CANCEL_MAX cancellations are pending. Loop thread. */
+#define CARD_CANCEL_MAX 32
+enum card_err card_job_cancel(struct card_engine *e, uint64_t job_id) CARD_MUSTCHECK;
 /* Pops the oldest event; false when none. Loop thread (after the wake callback). */
 bool card_event_pop(struct card_engine *e, struct card_event *ev);
 uint64_t card_now_ms(void);

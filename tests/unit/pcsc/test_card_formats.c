@@ -210,7 +210,9 @@ sw_reason_north_table(void **state)
 	assert_int_equal(sub, 9007);
 	card_reason_north(card_err_reason(CARD_E_DEADLINE), &code, &sub);
 	assert_int_equal(sub, 2081);
-	for (i = 0; i <= CARD_E_NO_PROFILE; i++)
+	card_reason_north(card_err_reason(CARD_E_ABORTED), &code, &sub);
+	assert_int_equal(sub, 4014); /* gateway cancel */
+	for (i = 0; i <= CARD_E_ABORTED; i++)
 		assert_string_not_equal(card_strerror((enum card_err)i), "unknown error");
 }
 
