@@ -49,21 +49,18 @@ card__link_open(struct card_link *l)
 	return CARD_OK;
 }
 
-/* BeginTransaction; after another handle reset the card, Reconnect(LEAVE) and try again. */
+/* BeginTransaction. After another handle reset the card (W_RESET_CARD): Reconnect(LEAVE) so
+ * the handle is usable again and return CARD_E_RESET; the caller restarts from SELECT with
+ * the PIN state gone (PCSC.md §3, at most CARD__RESETS times in all). */
 enum card_err
 card__link_begin(struct card_link *l)
 {
-	LONG rv = SCARD_S_SUCCESS;
-	int i;
+	LONG rv = SCardBeginTransaction(l->h);
 
-	for (i = 0; i < CARD__RESETS; i++) {
-		rv = SCardBeginTransaction(l->h);
-		if (rv != SCARD_W_RESET_CARD)
-			break;
-		rv = SCardReconnect(l->h, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
-		                    SCARD_LEAVE_CARD, &l->proto);
-		if (rv != SCARD_S_SUCCESS)
-			break;
+	if (rv == SCARD_W_RESET_CARD) {
+		SCardReconnect(l->h, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+		               SCARD_LEAVE_CARD, &l->proto);
+		return CARD_E_RESET;
 	}
 	if (rv != SCARD_S_SUCCESS)
 		return card__map_rv(rv);
