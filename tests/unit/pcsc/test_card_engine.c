@@ -27,7 +27,7 @@
 
 static pthread_mutex_t fk_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-	bool service, present;
+	bool service, present, second_reader;
 	unsigned counter;
 	int reset_on_begin; /* W_RESET_CARD answers left for BeginTransaction */
 	int comm_error_ins; /* fail this INS once with F_COMM_ERROR; -1 none */
@@ -92,8 +92,9 @@ __wrap_SCardListReaders(SCARDCONTEXT ctx, LPCSTR groups, LPSTR readers, LPDWORD 
 	(void)ctx, (void)groups;
 	pthread_mutex_lock(&fk_mu);
 	if (fk.service) {
-		memcpy(readers, "R\0", 3);
-		*len = 3;
+		/* A second, empty reader "S" comes and goes with second_reader (hotplug). */
+		memcpy(readers, fk.second_reader ? "R\0S\0" : "R\0", fk.second_reader ? 5 : 3);
+		*len = fk.second_reader ? 5 : 3;
 		rv = SCARD_S_SUCCESS;
 	}
 	pthread_mutex_unlock(&fk_mu);
@@ -113,6 +114,15 @@ __wrap_SCardGetStatusChange(SCARDCONTEXT ctx, DWORD timeout, SCARD_READERSTATE *
 		return SCARD_E_NO_SERVICE;
 	}
 	for (i = 0; i < n; i++) {
+		if (strcmp(rs[i].szReader, "S") == 0) {
+			st = SCARD_STATE_EMPTY;
+			rs[i].dwEventState = st;
+			if (st != (rs[i].dwCurrentState & ~(DWORD)SCARD_STATE_CHANGED)) {
+				rs[i].dwEventState |= SCARD_STATE_CHANGED;
+				changed = true;
+			}
+			continue;
+		}
 		if (strcmp(rs[i].szReader, "R") != 0) {
 			rs[i].dwEventState = 0; /* PnP: nothing */
 			continue;
@@ -483,6 +493,28 @@ service_down_and_back(void **state)
 }
 
 static void
+reader_list_diff(void **state)
+{
+	struct card_engine *e = start();
+
+	(void)state;
+	pthread_mutex_lock(&fk_mu);
+	fk.second_reader = true;
+	pthread_mutex_unlock(&fk_mu);
+	assert_true(wait_event(e, CARD_EV_READER_ADDED, 0));
+	assert_string_equal(ev.reader, "S");
+	pthread_mutex_lock(&fk_mu);
+	fk.second_reader = false;
+	pthread_mutex_unlock(&fk_mu);
+	assert_true(wait_event(e, CARD_EV_READER_REMOVED, 0));
+	assert_string_equal(ev.reader, "S");
+	/* The reader with the token stayed: it still signs. */
+	assert_true(wait_event(e, CARD_EV_JOB_DONE, submit_sign(e, 11)));
+	assert_int_equal(ev.err, CARD_OK);
+	card_free(e);
+}
+
+static void
 busy_ring_rejects_and_unknown_reader(void **state)
 {
 	struct card_engine *e = start();
@@ -511,6 +543,7 @@ main(void)
 		cmocka_unit_test(comm_error_with_card_present_is_a_card_error),
 		cmocka_unit_test(card_swapped_between_polls_is_probed_again),
 		cmocka_unit_test(service_down_and_back),
+		cmocka_unit_test(reader_list_diff),
 		cmocka_unit_test(busy_ring_rejects_and_unknown_reader),
 	};
 
