@@ -189,19 +189,21 @@ pcscd_up() { # [same-port]
 # --- tokens --------------------------------------------------------------------------------
 
 vcard_up() { # N
-	local n=$1 name pid port extra_var
+	local n=$1 name pid port extra_var log_size
 	[ -n "$(vcard_pid "$n")" ] && return 0
 	name=$(vcard_name "$n")
 	port=$(($(pcsc_port) + n - 1))
 	# Fault options for tests: KYSO_VCARD1_EXTRA / KYSO_VCARD2_EXTRA (PCSC.md §4), e.g.
 	# "--sign-delay-ms 1500"; they apply to this start only (a later start without them is plain).
 	extra_var="KYSO_VCARD${n}_EXTRA"
+	# The log is appended to across starts: readiness looks only at what this start writes.
+	log_size=$(stat -c %s "$(vcard_log "$n")" 2>/dev/null || echo 0)
 	# shellcheck disable=SC2086 # the extra options are words on purpose
 	pid=$(spawn "$(vcard_pidfile "$n")" "$(vcard_log "$n")" "$(vcard_bin)" --persist --port "$port" \
 		--key "$(pcsc_pki)/$name.key" --cert "$(pcsc_pki)/$name.pem" --state "$(vcard_state "$n")" \
 		--label "kyso demo $name" ${!extra_var:-})
 	for _ in $(seq 1 50); do
-		grep -q 'inserted' "$(vcard_log "$n")" 2>/dev/null && break
+		tail -c +$((log_size + 1)) "$(vcard_log "$n")" 2>/dev/null | grep -q 'inserted' && break
 		pid_alive "$pid" || {
 			show_log_tail "$(vcard_log "$n")"
 			die "pcsc: kyso-vcard $n exited at start"

@@ -4,7 +4,8 @@
 // its return, and a pcscd restart. Waits are on engine events, never sleeps.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack } from './lib/stack.mjs';
+import { readFileSync } from 'node:fs';
+import { Stack, waitFor } from './lib/stack.mjs';
 import { CardProbe, certDerHex, opensslVerify, randomDoc, sha } from './lib/card-probe.mjs';
 
 const stack = new Stack({ name: 'pcsc', args: ['--only', 'pcsc'] });
@@ -228,8 +229,10 @@ test('the card pulled (vcard stopped) during a slow signature, then put back', a
   const h = sha('sha256', randomDoc()).toString('hex');
   const id = probe.submit(['sign', official, 'rsa-pkcs1-sha256', h, '123456']);
   await probe.wait('prompt', (e) => e.ev === 'prompt' && e.job === id, from);
-  // The PSO is under way once the PIN was given; pull the card while it signs.
-  await new Promise((r) => setTimeout(r, 300));
+  // Pull the card once it is inside the slow PSO (it logs that when it starts signing).
+  const logAt = readFileSync(env.KYSO_VCARD1_LOG, 'utf8').length;
+  await waitFor('PSO under way', () =>
+    readFileSync(env.KYSO_VCARD1_LOG, 'utf8').slice(logAt).includes('signing slowly'));
   stack.stop('vcard-1');
   const r = await probe.wait('job end', (e) => e.ev === 'done' && e.job === id, from);
   assert.equal(r.err, 'card removed', JSON.stringify(r));
