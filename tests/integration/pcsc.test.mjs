@@ -227,10 +227,10 @@ test('the card pulled (vcard stopped) during a slow signature, then put back', a
   await insert(1, '--sign-delay-ms 1500');
   let from = probe.mark();
   const h = sha('sha256', randomDoc()).toString('hex');
+  const logAt = readFileSync(env.KYSO_VCARD1_LOG, 'utf8').length;
   const id = probe.submit(['sign', official, 'rsa-pkcs1-sha256', h, '123456']);
   await probe.wait('prompt', (e) => e.ev === 'prompt' && e.job === id, from);
   // Pull the card once it is inside the slow PSO (it logs that when it starts signing).
-  const logAt = readFileSync(env.KYSO_VCARD1_LOG, 'utf8').length;
   await waitFor('PSO under way', () =>
     readFileSync(env.KYSO_VCARD1_LOG, 'utf8').slice(logAt).includes('signing slowly'));
   stack.stop('vcard-1');
