@@ -244,7 +244,10 @@ pcsc_ns_down() {
 pcsc_up() { # [same-port] [INSTANCE: pcscd | vcard-1 | vcard-2]
 	[ -x "$PCSC_DRIVER" ] || [ -f "$PCSC_DRIVER" ] || die "pcsc: $PCSC_DRIVER is missing (package vsmartcard-vpcd; deploy/install-deps)"
 	command -v pcscd >/dev/null || die "pcsc: pcscd is missing (deploy/install-deps)"
-	[ -x "$(vcard_bin)" ] || ensure_binaries
+	if [ ! -x "$(vcard_bin)" ] || [ ! -x "$(card_probe_bin)" ]; then
+		# A build folder from before pcsc/ existed has the gateway but not the tokens.
+		BUILD_DONE=0 REBUILD=1 ensure_binaries
+	fi
 	[ -x "$(vcard_bin)" ] || die "pcsc: $(vcard_bin) is missing; build kyso (cmake --build ...)"
 	mkdir -p "$(pcsc_dir)"
 	case "${2:-}" in
