@@ -133,14 +133,23 @@ enum db__rtask_kind {
 	DB_RT_CLIENTS,
 	DB_RT_OUTBOX_FETCH,
 	DB_RT_OUTBOX_DELETE,
+	DB_RT_SIM_RESERVE,
 };
 struct db__rtask {
 	struct db__rtask *next;
 	enum db__rtask_kind kind;
 	int max_rows;   /* fetch */
 	char *ids_text; /* delete: "{1,2,3}" */
+	/* sim reserve (db_sim.c) */
+	uint64_t tag;
+	uint32_t step;
+	char msisdn[24];
+	db_sim_reserve_fn *sim_cb;
+	bool sim_answered;           /* its callback ran: a later drop must not call it again */
+	struct db__rtask *sim_batch; /* reservations sent in the same statement (db_sim.c) */
 };
-#define DB_READER_QUEUE_MAX 64
+/* Room for a burst of OTA counter reservations besides the reader's own few tasks. */
+#define DB_READER_QUEUE_MAX 4096
 
 struct db__reader {
 	struct db__conn c;
@@ -222,6 +231,15 @@ void db__reader_on_drop(struct db *db);
 void db__reader_tick(struct db *db, uint64_t now_ms);
 int db__reader_tick_ms(const struct db *db, uint64_t now_ms);
 void db__reader_free(struct db *db);
+
+/* db_sim.c: the OTA counter reservation, run as a reader task. */
+int db__sim_send(struct db *db, struct db__rtask *t);
+void db__sim_result(struct db *db, struct db__rtask *t, PGresult *res);
+/* The task dies unanswered (connection lost, db_free): its caller hears rc. */
+void db__sim_abort(struct db *db, struct db__rtask *t, enum db_err rc);
+void db__sim_release(struct db__rtask *t); /* frees the batch riding on t, not t */
+bool db__reader_push(struct db *db, struct db__rtask *t);
+void db__reader_kick(struct db *db);
 
 /* db_admin.c, db_audit.c: the blocking face. */
 struct db_admin {

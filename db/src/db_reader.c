@@ -29,6 +29,8 @@ static void
 task_free(struct db__rtask *t)
 {
 	if (t != NULL) {
+		if (t->kind == DB_RT_SIM_RESERVE)
+			db__sim_release(t);
 		free(t->ids_text);
 		free(t);
 	}
@@ -107,6 +109,9 @@ reader_kick(struct db *db)
 	case DB_RT_OUTBOX_DELETE:
 		v[1] = t->ids_text;
 		ok = PQsendQueryParams(r->c.pq, sql_delete, 2, NULL, v, NULL, NULL, 0);
+		break;
+	case DB_RT_SIM_RESERVE:
+		ok = db__sim_send(db, t);
 		break;
 	}
 	if (ok != 1) {
@@ -220,7 +225,7 @@ out:
 }
 
 static void
-task_result(struct db *db, const struct db__rtask *t, const PGresult *res)
+task_result(struct db *db, struct db__rtask *t, PGresult *res)
 {
 	switch (t->kind) {
 	case DB_RT_SCHEMA:
@@ -234,6 +239,9 @@ task_result(struct db *db, const struct db__rtask *t, const PGresult *res)
 		break;
 	case DB_RT_OUTBOX_DELETE:
 		break; /* fire and forget: a lost delete means one more publication */
+	case DB_RT_SIM_RESERVE:
+		db__sim_result(db, t, res);
+		break;
 	}
 }
 
@@ -304,8 +312,12 @@ db__reader_on_drop(struct db *db)
 	r->busy = false;
 	r->schema_ok = false;
 	r->fetch_cb = NULL;
-	while ((t = task_pop(db)) != NULL)
+	while ((t = task_pop(db)) != NULL) {
+		/* a reservation in flight may have committed: its value is skipped, never reused */
+		if (t->kind == DB_RT_SIM_RESERVE)
+			db__sim_abort(db, t, db->closing ? DB_E_CLOSED : DB_E_CONN);
 		task_free(t);
+	}
 	if (cb != NULL)
 		cb(db->arg, NULL, 0, DB_E_CONN);
 }
@@ -421,6 +433,18 @@ db_outbox_delete(struct db *db, const int64_t *ids, int n)
 out:
 	task_free(t);
 	return rc;
+}
+
+bool
+db__reader_push(struct db *db, struct db__rtask *t)
+{
+	return task_push(db, t);
+}
+
+void
+db__reader_kick(struct db *db)
+{
+	reader_kick(db);
 }
 
 int64_t

@@ -10,8 +10,8 @@
 #
 # One reader entry = one vpcd reader with two slots: slot 0 on PORT (the demo official's token,
 # RSA-2048), slot 1 on PORT+1 (the clerk's organisation seal token, P-256). Ports are a free
-# pair below 32768 (P2). The tokens' keys and certificates come from a small test PKI made with
-# the openssl CLI in DIR/pcsc/pki. Instances for stop-/start-component: pcscd, vcard-1, vcard-2.
+# pair below 32768 (P2). The tokens' certificates come from the stack's test PKI (below).
+# Instances for stop-/start-component: pcscd, vcard-1, vcard-2.
 
 PCSC_DRIVER=/usr/lib/pcsc/drivers/serial/libifdvpcd.so
 PCSC_READER_NAME="Kyso CI Reader"
@@ -51,39 +51,71 @@ vcard_pid() { # N
 	return 0
 }
 
-# --- test PKI ------------------------------------------------------------------------------
+# --- tokens' certificates ------------------------------------------------------------------
+# From the stack's signing PKI (component pki, deploy/test-pki) when it ran, so the gateway
+# trusts the tokens' signatures; else (`--only pcsc`) from a small CA made here with the
+# openssl CLI. Each token: DIR/pcsc/pki/NAME.crt and NAME.key (PEM).
 
-pcsc_issue() { # NAME KEYSPEC SUBJECT
+pcsc_token_ca() {
+	if [ -s "$(pcsc_pki)/from-test-pki" ]; then
+		printf '%s/root.crt' "$(pki_dir)"
+	else
+		printf '%s/ca.pem' "$(pcsc_pki)"
+	fi
+}
+
+pcsc_issue_local() { # NAME KEYSPEC SUBJECT
 	local d name=$1 subj=$3
 	d=$(pcsc_pki)
-	[ -s "$d/$name.pem" ] && openssl x509 -checkend 86400 -noout -in "$d/$name.pem" >/dev/null 2>&1 && return 0
 	case "$2" in
-	rsa) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$d/$name.key" 2>/dev/null ;;
-	ec) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/$name.key" 2>/dev/null ;;
+	rsa-2048) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$d/$name.key" 2>/dev/null ;;
+	ec-p256) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/$name.key" 2>/dev/null ;;
 	esac
 	chmod 0600 "$d/$name.key"
 	openssl req -new -key "$d/$name.key" -subj "$subj" -out "$d/$name.csr" 2>/dev/null &&
 		openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
 			-days 397 -sha256 -extfile <(printf 'keyUsage=critical,digitalSignature,nonRepudiation\nbasicConstraints=CA:FALSE\n') \
-			-out "$d/$name.pem" 2>/dev/null || die "pcsc: could not issue the $name token certificate"
+			-out "$d/$name.crt" 2>/dev/null || die "pcsc: could not issue the $name token certificate"
 	rm -f "$d/$name.csr"
 }
 
-pcsc_make_pki() {
+pcsc_local_ca() {
 	local d
+	d=$(pcsc_pki)
+	[ -s "$d/ca.pem" ] && openssl x509 -checkend 86400 -noout -in "$d/ca.pem" >/dev/null 2>&1 && return 0
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/ca.key" 2>/dev/null
+	chmod 0600 "$d/ca.key"
+	openssl req -x509 -new -key "$d/ca.key" -subj "/O=kyso test/CN=Kyso Test Token CA" -days 397 \
+		-sha256 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+		-out "$d/ca.pem" 2>/dev/null || die "pcsc: could not make the token CA"
+}
+
+pcsc_make_pki() {
+	local d source=local
 	d=$(pcsc_pki)
 	mkdir -p "$d"
 	chmod 0700 "$d"
-	if ! [ -s "$d/ca.pem" ] || ! openssl x509 -checkend 86400 -noout -in "$d/ca.pem" >/dev/null 2>&1; then
-		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/ca.key" 2>/dev/null
-		chmod 0600 "$d/ca.key"
-		openssl req -x509 -new -key "$d/ca.key" -subj "/O=kyso test/CN=Kyso Test Token CA" -days 397 \
-			-sha256 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
-			-out "$d/ca.pem" 2>/dev/null || die "pcsc: could not make the token CA"
-		rm -f "$d/official.pem" "$d/clerk.pem"
+	[ -s "$(pki_dir)/issuing.crt" ] && source=test-pki
+	# Certificates are kept while valid and from the same source.
+	if [ "$(cat "$d/source" 2>/dev/null)" = "$source" ] &&
+		openssl x509 -checkend 86400 -noout -in "$d/official.crt" >/dev/null 2>&1 &&
+		openssl x509 -checkend 86400 -noout -in "$d/clerk.crt" >/dev/null 2>&1; then
+		return 0
 	fi
-	pcsc_issue official rsa "/C=VN/O=UBND Dong Nai/CN=Demo Official"
-	pcsc_issue clerk ec "/C=VN/O=UBND Dong Nai/OU=Van thu/CN=UBND Dong Nai Seal"
+	rm -f "$d/from-test-pki"
+	if [ "$source" = test-pki ]; then
+		"$PROJECT_ROOT/deploy/test-pki" issue "$(pki_dir)" --cn "Demo Official" --key-alg rsa-2048 \
+			--type personal --out "$d/official" >/dev/null || die "pcsc: deploy/test-pki issue failed"
+		"$PROJECT_ROOT/deploy/test-pki" issue "$(pki_dir)" --cn "UBND Dong Nai Seal" --org "UBND Dong Nai" \
+			--key-alg ec-p256 --type seal --out "$d/clerk" >/dev/null || die "pcsc: deploy/test-pki issue failed"
+		echo yes >"$d/from-test-pki"
+	else
+		pcsc_local_ca
+		pcsc_issue_local official rsa-2048 "/C=VN/O=UBND Dong Nai/CN=Demo Official"
+		pcsc_issue_local clerk ec-p256 "/C=VN/O=UBND Dong Nai/OU=Van thu/CN=UBND Dong Nai Seal"
+	fi
+	chmod 0600 "$d/official.key" "$d/clerk.key"
+	printf '%s\n' "$source" >"$d/source"
 }
 
 # --- pcscd ---------------------------------------------------------------------------------
@@ -200,7 +232,7 @@ vcard_up() { # N
 	log_size=$(stat -c %s "$(vcard_log "$n")" 2>/dev/null || echo 0)
 	# shellcheck disable=SC2086 # the extra options are words on purpose
 	pid=$(spawn "$(vcard_pidfile "$n")" "$(vcard_log "$n")" "$(vcard_bin)" --persist --port "$port" \
-		--key "$(pcsc_pki)/$name.key" --cert "$(pcsc_pki)/$name.pem" --state "$(vcard_state "$n")" \
+		--key "$(pcsc_pki)/$name.key" --cert "$(pcsc_pki)/$name.crt" --state "$(vcard_state "$n")" \
 		--label "kyso demo $name" ${!extra_var:-})
 	for _ in $(seq 1 50); do
 		tail -c +$((log_size + 1)) "$(vcard_log "$n")" 2>/dev/null | grep -q 'inserted' && break
@@ -317,7 +349,7 @@ pcsc_env() {
 	env_line KYSO_PCSCD_PID "$(pcscd_pid)"
 	env_line KYSO_PCSCD_LOG "$(pcsc_log)"
 	env_line KYSO_PCSC_PORT "$(pcsc_port)"
-	env_line KYSO_PCSC_CA_FILE "$(pcsc_pki)/ca.pem"
+	env_line KYSO_PCSC_CA_FILE "$(pcsc_token_ca)"
 	env_line KYSO_CARD_PROBE "$(card_probe_bin)"
 	for n in 1 2; do
 		name=$(vcard_name "$n")
@@ -325,7 +357,7 @@ pcsc_env() {
 		env_line "KYSO_VCARD${n}_READER" "$(vcard_reader "$n")"
 		env_line "KYSO_VCARD${n}_PORT" "$(($(pcsc_port) + n - 1))"
 		env_line "KYSO_VCARD${n}_PID" "$(vcard_pid "$n")"
-		env_line "KYSO_VCARD${n}_CERT" "$(pcsc_pki)/$name.pem"
+		env_line "KYSO_VCARD${n}_CERT" "$(pcsc_pki)/$name.crt"
 		env_line "KYSO_VCARD${n}_KEY" "$(pcsc_pki)/$name.key"
 		env_line "KYSO_VCARD${n}_STATE" "$(vcard_state "$n")"
 		env_line "KYSO_VCARD${n}_LOG" "$(vcard_log "$n")"

@@ -57,6 +57,8 @@ struct gw_session {
 };
 
 struct gw_mqtt;
+struct gw_smsc;
+struct gw_channel;
 
 struct gw {
 	uv_loop_t *loop;
@@ -69,6 +71,7 @@ struct gw {
 	uv_timer_t db_timer;
 	uint64_t event_tag;
 	struct gw_mqtt *mqtt;
+	struct gw_smsc *smsc; /* the SIM channel, NULL without smsc.routes */
 	struct gw_auth *auth;
 	struct gw_metrics metrics;
 	struct gw_session *sessions;
@@ -79,6 +82,10 @@ struct gw {
 	uint64_t drain_deadline_ms;
 	bool draining;
 	int exit_code;
+	/* verification (gw_verify_setup.c): NULL when trust.anchors is empty */
+	struct gw_httpc *httpc;
+	struct gw_trust *trust;
+	struct gw_verifier *verifier;
 };
 
 /* gw_db.c: the db object on the loop. */
@@ -103,6 +110,19 @@ void gw_mqtt_health(struct gw_mqtt *m, const char *state);
 int gw_server_start(struct gw *gw, char *err, size_t errlen);
 void gw_server_close_all(struct gw *gw, int close_code);
 bool gw_server_ready(const struct gw *gw);
+
+/* gw_verify_setup.c: trust store, HTTP client and verifier from the configuration. */
+int gw_verify_start(struct gw *gw, char *err, size_t errlen);
+void gw_verify_stop(struct gw *gw);
+
+/* gw_smsc_link.c: the SIM channel (SMPP links to the carriers, OTA dialogue). */
+int gw_smsc_start(struct gw *gw, char *err, size_t errlen); /* 0 also without smsc.routes */
+/* --check-config: the carrier table parses (0), or err says where it does not. */
+int gw_smsc_check(const struct gw_config *cfg, char *err, size_t errlen);
+void gw_smsc_drain(struct gw *gw); /* graceful unbind, started with the drain */
+void gw_smsc_stop(struct gw *gw);
+/* The "sim" channel for the transaction engine; NULL when this node has none. */
+struct gw_channel *gw_smsc_channel(struct gw *gw);
 
 /* gw_clock.c */
 uint64_t gw_now_us(void);  /* wall clock */

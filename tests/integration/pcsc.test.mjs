@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Stack, waitFor } from './lib/stack.mjs';
 import { CardProbe, certDerHex, opensslVerify, randomDoc, sha } from './lib/card-probe.mjs';
 
-const stack = new Stack({ name: 'pcsc', args: ['--only', 'pcsc'] });
+const stack = new Stack({ name: 'pcsc', args: ['--only', 'pki,pcsc'] });
 let env;
 let probe;
 let official; // reader names
