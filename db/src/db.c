@@ -37,6 +37,8 @@ db_strerror(enum db_err rc)
 		return "not found";
 	case DB_E_CLOSED:
 		return "closed";
+	case DB_E_STATE:
+		return "state forbids it";
 	}
 	return "unknown error";
 }

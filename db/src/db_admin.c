@@ -105,6 +105,23 @@ db__admin_exec(struct db_admin *adm, const char *sql, char *errbuf, size_t errle
 	return rc;
 }
 
+PGresult *
+db__admin_query(struct db_admin *adm, const char *sql, int n, const char *const *v, enum db_err *rc,
+                char *errbuf, size_t errlen)
+{
+	PGresult *res = PQexecParams(adm->pq, sql, n, NULL, v, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (res != NULL && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+		*rc = DB_OK;
+		return res;
+	}
+	*rc = res != NULL ? db__result_err(res) : DB_E_NOMEM;
+	seterr(errbuf, errlen, "query", PQerrorMessage(adm->pq));
+	PQclear(res);
+	return NULL;
+}
+
 /* ---- migrations ---- */
 
 /* The versions applied must be exactly 1..k of the ones this build carries. */

@@ -133,13 +133,24 @@ enum db__rtask_kind {
 	DB_RT_CLIENTS,
 	DB_RT_OUTBOX_FETCH,
 	DB_RT_OUTBOX_DELETE,
+	DB_RT_CALL, /* a one-statement query with its own result handler (db_recovery.c) */
 	DB_RT_SIM_RESERVE,
 };
+/* res: the query's result, or NULL when the connection dropped or db_free() ran first
+ * (closing tells which). Called once per task. */
+typedef void db__call_fn(struct db *db, void *task_ctx, const PGresult *res, bool closing);
 struct db__rtask {
 	struct db__rtask *next;
 	enum db__rtask_kind kind;
 	int max_rows;   /* fetch */
 	char *ids_text; /* delete: "{1,2,3}" */
+	/* DB_RT_CALL */
+	const char *sql; /* static text */
+	int nparams;
+	const char *params[12]; /* into blob, NULL entries stay NULL */
+	char *blob;
+	db__call_fn *fn; /* NULL once called */
+	void *fn_ctx;
 	/* sim reserve (db_sim.c) */
 	uint64_t tag;
 	uint32_t step;
@@ -231,6 +242,13 @@ void db__reader_on_drop(struct db *db);
 void db__reader_tick(struct db *db, uint64_t now_ms);
 int db__reader_tick_ms(const struct db *db, uint64_t now_ms);
 void db__reader_free(struct db *db);
+/* Queues a DB_RT_CALL: params are copied (NULL stays NULL). DB_E_INVAL (n > 12), DB_E_CONN,
+ * DB_E_BUSY, DB_E_NOMEM: fn is not called then. */
+enum db_err db__reader_call(struct db *db, const char *sql, int n, const char *const *params,
+                            db__call_fn *fn, void *fn_ctx) DB_MUSTCHECK;
+/* SQLSTATE of a failed result mapped to db_err: KY001 DB_E_NOTFOUND, KY002 DB_E_STATE, else
+ * DB_E_QUERY. */
+enum db_err db__result_err(const PGresult *res);
 
 /* db_sim.c: the OTA counter reservation, run as a reader task. */
 int db__sim_send(struct db *db, struct db__rtask *t);
@@ -248,6 +266,9 @@ struct db_admin {
 /* For the integration test only. */
 enum db_err db__admin_exec(struct db_admin *adm, const char *sql, char *errbuf,
                            size_t errlen) DB_MUSTCHECK;
+/* Runs one parameterised statement; NULL (errbuf says why) unless it returned rows or OK. */
+PGresult *db__admin_query(struct db_admin *adm, const char *sql, int n, const char *const *v,
+                          enum db_err *rc, char *errbuf, size_t errlen);
 /* conninfo (URI or key=value) with its dbname replaced, as key='value' text. */
 enum db_err db__conninfo_with_dbname(const char *conninfo, const char *dbname, char *out,
                                      size_t cap) DB_MUSTCHECK;

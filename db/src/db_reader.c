@@ -32,6 +32,7 @@ task_free(struct db__rtask *t)
 		if (t->kind == DB_RT_SIM_RESERVE)
 			db__sim_release(t);
 		free(t->ids_text);
+		free(t->blob);
 		free(t);
 	}
 }
@@ -109,6 +110,9 @@ reader_kick(struct db *db)
 	case DB_RT_OUTBOX_DELETE:
 		v[1] = t->ids_text;
 		ok = PQsendQueryParams(r->c.pq, sql_delete, 2, NULL, v, NULL, NULL, 0);
+		break;
+	case DB_RT_CALL:
+		ok = PQsendQueryParams(r->c.pq, t->sql, t->nparams, NULL, t->params, NULL, NULL, 0);
 		break;
 	case DB_RT_SIM_RESERVE:
 		ok = db__sim_send(db, t);
@@ -227,6 +231,8 @@ out:
 static void
 task_result(struct db *db, struct db__rtask *t, PGresult *res)
 {
+	db__call_fn *fn;
+
 	switch (t->kind) {
 	case DB_RT_SCHEMA:
 		on_schema(db, res);
@@ -239,6 +245,12 @@ task_result(struct db *db, struct db__rtask *t, PGresult *res)
 		break;
 	case DB_RT_OUTBOX_DELETE:
 		break; /* fire and forget: a lost delete means one more publication */
+	case DB_RT_CALL:
+		if ((fn = t->fn) != NULL) {
+			t->fn = NULL; /* one call per task, even if more results came */
+			fn(db, t->fn_ctx, res, false);
+		}
+		break;
 	case DB_RT_SIM_RESERVE:
 		db__sim_result(db, t, res);
 		break;
@@ -307,12 +319,18 @@ db__reader_on_drop(struct db *db)
 {
 	struct db__reader *r = &db->rd;
 	db_outbox_fn *cb = r->fetch_cb;
-	struct db__rtask *t;
+	struct db__rtask *t, *calls = NULL;
 
 	r->busy = false;
 	r->schema_ok = false;
 	r->fetch_cb = NULL;
+	/* Detach every task first: the callbacks below may queue new work (refused while down). */
 	while ((t = task_pop(db)) != NULL) {
+		if (t->kind == DB_RT_CALL && t->fn != NULL) {
+			t->next = calls;
+			calls = t;
+			continue;
+		}
 		/* a reservation in flight may have committed: its value is skipped, never reused */
 		if (t->kind == DB_RT_SIM_RESERVE)
 			db__sim_abort(db, t, db->closing ? DB_E_CLOSED : DB_E_CONN);
@@ -320,6 +338,14 @@ db__reader_on_drop(struct db *db)
 	}
 	if (cb != NULL)
 		cb(db->arg, NULL, 0, DB_E_CONN);
+	while ((t = calls) != NULL) {
+		db__call_fn *fn = t->fn;
+
+		calls = t->next;
+		t->fn = NULL;
+		fn(db, t->fn_ctx, NULL, db->closing);
+		task_free(t);
+	}
 }
 
 static void
@@ -460,4 +486,48 @@ db_set_clients_cb(struct db *db, db_clients_fn *cb)
 		return;
 	db->rd.clients_cb = cb;
 	db->rd.clients_due_ms = 0; /* load at the next tick */
+}
+
+enum db_err
+db__reader_call(struct db *db, const char *sql, int n, const char *const *params, db__call_fn *fn,
+                void *fn_ctx)
+{
+	struct db__rtask *t = NULL;
+	size_t need = 0, off = 0;
+	int i;
+
+	if (db == NULL || sql == NULL || fn == NULL || n < 0 || n > 12)
+		return DB_E_INVAL;
+	if (db->closing || db->rd.c.state != DB_CONN_UP)
+		return DB_E_CONN;
+	if (db->rd.q_len >= DB_READER_QUEUE_MAX)
+		return DB_E_BUSY;
+	for (i = 0; i < n; i++)
+		if (params[i] != NULL)
+			need += strlen(params[i]) + 1;
+	if ((t = calloc(1, sizeof(*t))) == NULL || (need > 0 && (t->blob = malloc(need)) == NULL)) {
+		task_free(t);
+		return DB_E_NOMEM;
+	}
+	t->kind = DB_RT_CALL;
+	t->sql = sql;
+	t->nparams = n;
+	for (i = 0; i < n; i++) {
+		size_t len;
+
+		if (params[i] == NULL)
+			continue;
+		len = strlen(params[i]) + 1;
+		memcpy(t->blob + off, params[i], len);
+		t->params[i] = t->blob + off;
+		off += len;
+	}
+	t->fn = fn;
+	t->fn_ctx = fn_ctx;
+	if (!task_push(db, t)) {
+		task_free(t);
+		return DB_E_BUSY;
+	}
+	reader_kick(db);
+	return DB_OK;
 }

@@ -55,8 +55,22 @@ EOF
 
 # JSON string body of a value that deploy/stack checked to hold no quote, backslash or
 # control character (stack_check_dir), so it needs no escaping here.
+# The policy file (docs/policy.md) is shared by the nodes: a copy of deploy/policy.example.json,
+# the profiles and holidays the data component loads into the database too. A test or an
+# operator may replace DIR/policy.json (e.g. to add a recovery connector) and send SIGHUP (or
+# restart the gateway component); `up` keeps an existing file.
+gw_policy_file() { printf '%s/policy.json' "$STACK_DIR"; }
+
 gw_write_conf() { # NODE
 	local n=$1 routes
+	if [ ! -f "$(gw_policy_file)" ]; then
+		if [ -f "$PROJECT_ROOT/deploy/policy.example.json" ]; then
+			cp "$PROJECT_ROOT/deploy/policy.example.json" "$(gw_policy_file)"
+		else
+			printf '{}\n' >"$(gw_policy_file)"
+		fi
+		chmod 0600 "$(gw_policy_file)"
+	fi
 	routes=$(gw_write_routes)
 	cat >"$(gw_conf "$n")" <<EOF
 {
@@ -68,6 +82,8 @@ gw_write_conf() { # NODE
   "mqtt": {"host": "127.0.0.1", "port": $(mqtt_port), "inflight": 100, "keepalive_s": 30},
   "limits": {"frame_bytes": 65536, "frame_hard_cap": 1048576, "inflight_per_conn": 256,
              "max_sessions": 10000, "auth_failures_per_minute": 1000},
+  "policy": {"file": "$(gw_policy_file)"},
+  "recovery": {"poll_ms": 200, "retry_min_s": 1, "retry_max_s": 2, "lease_s": 30, "timeout_ms": 5000},
   "smsc": {"routes": "$routes", "enquire_link_s": 30},
   "shutdown": {"drain_timeout_s": 10},
 $(gw_trust_conf)
@@ -208,6 +224,7 @@ gateway_env() {
 	env_line KYSO_GATEWAY_PID "$(gw_pid 1)"
 	env_line KYSO_GATEWAY_CONFIG "$(gw_conf 1)"
 	env_line KYSO_GATEWAY_LOG "$(gw_log 1)"
+	env_line KYSO_POLICY_FILE "$(gw_policy_file)"
 	for n in $(seq 2 "$(gw_nodes)"); do
 		[ -n "$(gw_port "$n")" ] || continue
 		env_line "KYSO_NODE${n}_WS_URL" "wss://127.0.0.1:$(gw_port "$n")/v1/ws"

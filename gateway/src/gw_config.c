@@ -128,6 +128,23 @@ static const struct cf_key keys[] = {
 	        "Broker port. Env `KYSO_MQTT_PORT` overrides it."),
 	KEY_STR("node_id", node_id, NR, "node-1", CK_NODE_ID,
 	        "This node's name in logs, MQTT topics and the event log; unique per cluster."),
+	KEY_STR("policy.file", policy_file, NR | GW_CF_SECRET, "", CK_NONE,
+	        "JSON file holding the `policy` object (province profiles, the central profile, "
+	        "recovery connectors with their HMAC secrets, the calendar: docs/policy.md); "
+	        "empty: "
+	        "the shipped profiles. SIGHUP reads the file again (the path itself stays). It "
+	        "must not be accessible to other users."),
+	KEY_INT("recovery.lease_s", recovery_lease_s, NR, 60, 5, 3600,
+	        "How long a node holds a claimed webhook delivery before another node may take "
+	        "it."),
+	KEY_INT("recovery.poll_ms", recovery_poll_ms, NR, 1000, 50, 60000,
+	        "How often a node looks for due recovery webhook deliveries."),
+	KEY_INT("recovery.retry_max_s", recovery_retry_max_s, NR, 900, 1, 86400,
+	        "Longest wait between two webhook attempts; at least `recovery.retry_min_s`."),
+	KEY_INT("recovery.retry_min_s", recovery_retry_min_s, NR, 5, 1, 3600,
+	        "Wait after the first failed webhook attempt; it doubles per attempt."),
+	KEY_INT("recovery.timeout_ms", recovery_timeout_ms, NR, 10000, 100, 120000,
+	        "Time limit of one webhook POST, connection and answer included."),
 	KEY_INT("revocation.cache_entries", rev_cache_entries, NR, 10000, 1, 1000000,
 	        "OCSP answers kept, each until its nextUpdate."),
 	KEY_BOOL("revocation.check", rev_check, NR, 1,
@@ -1056,6 +1073,19 @@ gw_config_validate(const struct gw_config *cfg, char err[GW_CFG_ERR_MAX])
 		         "dev.time_scale: above 1 only on loopback in dev.mode");
 		return false;
 	}
+	/* A lease shorter than one POST would let another node send the same case meanwhile. */
+	if ((long long)cfg->recovery_lease_s * 1000 <= cfg->recovery_timeout_ms) {
+		snprintf(err, GW_CFG_ERR_MAX,
+		         "recovery.lease_s (%d s) must be longer than recovery.timeout_ms (%d ms)",
+		         cfg->recovery_lease_s, cfg->recovery_timeout_ms);
+		return false;
+	}
+	if (cfg->recovery_retry_max_s < cfg->recovery_retry_min_s) {
+		snprintf(err, GW_CFG_ERR_MAX,
+		         "recovery.retry_max_s (%d) is below recovery.retry_min_s (%d)",
+		         cfg->recovery_retry_max_s, cfg->recovery_retry_min_s);
+		return false;
+	}
 	if (cfg->db_conninfo[0] == '\0') {
 		snprintf(err, GW_CFG_ERR_MAX, "db.conninfo is empty: set it or KYSO_PG_URL");
 		return false;
@@ -1392,12 +1422,15 @@ static const char doc_head[] =
         "- With `listen.tls` on, `tls.cert` and `tls.key` are required, and they and "
         "`tls.client_ca`\n"
         "  (when set) must be readable regular files.\n"
-        "- A secret file (`tls.key`) must not be accessible to other users: a mode with any of\n"
-        "  the bits 0007 is refused, naming the file and its mode.\n"
+        "- A secret file (`tls.key`, `policy.file`) must not be accessible to other users: a mode\n"
+        "  with any of the bits 0007 is refused, naming the file and its mode.\n"
         "- Every file named in `trust.anchors` and `trust.intermediates` must be a readable\n"
         "  regular file (its certificates are read when the gateway starts).\n"
         "- `listen.address` and `mqtt.host` are numeric addresses; `db.conninfo` is not empty;\n"
         "  `limits.frame_hard_cap` is at least `limits.frame_bytes`.\n"
+        "- `recovery.lease_s` is longer than `recovery.timeout_ms`; `recovery.retry_max_s` is at\n"
+        "  least `recovery.retry_min_s`. `kyso-gateway --check-config` also parses\n"
+        "  `policy.file` (docs/policy.md), and the gateway does not start with a bad one.\n"
         "\n"
         "## Reload and dump\n"
         "\n"

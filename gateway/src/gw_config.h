@@ -45,6 +45,13 @@ struct gw_config {
 	int inflight_per_conn; /* "limits.inflight_per_conn": 1..4096, default 256 */
 	int max_sessions;      /* "limits.max_sessions": 1..1000000, default 10000 */
 	int auth_fail_per_min; /* "limits.auth_failures_per_minute": 1..10000, default 20 */
+	/* policy and recovery connectors (REGULATION.md section 4, PROTOCOL.md section 9) */
+	char policy_file[GW_CFG_STR_MAX]; /* "policy.file": the `policy` JSON; SECRET (HMAC keys) */
+	int recovery_lease_s;             /* "recovery.lease_s": 5..3600, default 60 */
+	int recovery_poll_ms;             /* "recovery.poll_ms": 50..60000, default 1000 */
+	int recovery_retry_max_s;         /* "recovery.retry_max_s": 1..86400, default 900 */
+	int recovery_retry_min_s;         /* "recovery.retry_min_s": 1..3600, default 5 */
+	int recovery_timeout_ms;          /* "recovery.timeout_ms": 100..120000, default 10000 */
 	/* SIM channel (TELECOM.md) */
 	char smsc_routes[GW_CFG_STR_MAX]; /* "smsc.routes": carrier and route table file, SECRET */
 	int smsc_enquire_link_s;          /* "smsc.enquire_link_s": 5..600, default 30 */

@@ -2,6 +2,7 @@
  * the outbox in the same batch, one MQTT message on kyso/v1/node/<node_id>/<segment>. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gw_int.h"
 
@@ -31,11 +32,12 @@ lane_key(const char *s)
 	return h;
 }
 
-void
-gw_event_node(struct gw *gw, const char *kind, const char *segment, const char *peer,
-              const char *client_id, json_t *detail)
+/* One node event with its MQTT topic. */
+static void
+event_emit(struct gw *gw, const char *kind, const char *topic, const char *peer,
+           const char *client_id, json_t *detail)
 {
-	char topic[160], at[40];
+	char at[40];
 	char *detail_txt = NULL, *payload = NULL;
 	json_t *msg = NULL;
 	enum db_err rc;
@@ -48,7 +50,6 @@ gw_event_node(struct gw *gw, const char *kind, const char *segment, const char *
 	if (detail == NULL)
 		detail = json_object();
 	gw_proto_time(at, sizeof(at), gw_now_us());
-	snprintf(topic, sizeof(topic), "kyso/v1/node/%s/%s", gw->cfg.node_id, segment);
 	msg = json_pack("{s:s, s:s, s:s, s:O}", "node", gw->cfg.node_id, "kind", kind, "at", at,
 	                "detail", detail);
 	if (msg != NULL && peer != NULL)
@@ -84,4 +85,30 @@ out:
 	free(payload);
 	json_decref(msg);
 	json_decref(detail);
+}
+
+void
+gw_event_node(struct gw *gw, const char *kind, const char *segment, const char *peer,
+              const char *client_id, json_t *detail)
+{
+	char topic[160];
+
+	snprintf(topic, sizeof(topic), "kyso/v1/node/%s/%s", gw->cfg.node_id, segment);
+	event_emit(gw, kind, topic, peer, client_id, detail);
+}
+
+void
+gw_event_agent(struct gw *gw, const char *kind, const char *agent_id, const char *client_id,
+               json_t *detail)
+{
+	char topic[160];
+	size_t n;
+
+	/* PROTOCOL.md 8: kyso/v1/agent/<agent_id>. An agent id is printable ASCII: the MQTT
+	 * wildcards and the level separator become '_' so that it stays one topic level. */
+	n = (size_t)snprintf(topic, sizeof(topic), "kyso/v1/agent/%s", agent_id);
+	for (size_t i = strlen("kyso/v1/agent/"); i < n && i < sizeof(topic); i++)
+		if (topic[i] == '+' || topic[i] == '#' || topic[i] == '/')
+			topic[i] = '_';
+	event_emit(gw, kind, topic, NULL, client_id, detail);
 }

@@ -474,9 +474,14 @@ split_url(struct hreq *r, const char *url, const char **path)
 static bool
 clean_line(const char *s)
 {
-	for (; s && *s; s++)
-		if ((unsigned char)*s < ' ' && *s != '\t' && !(s[0] == '\r' && s[1] == '\n'))
+	for (; s && *s; s++) {
+		if (s[0] == '\r' && s[1] == '\n') {
+			s++; /* a CRLF between header lines: step over its LF too */
+			continue;
+		}
+		if ((unsigned char)*s < ' ' && *s != '\t')
 			return false;
+	}
 	return true;
 }
 

@@ -57,7 +57,10 @@ struct gw_session {
 };
 
 struct gw_mqtt;
+struct gw_recovery;
+struct pol_config;
 struct gw_smsc;
+struct gw_agentsrv;
 struct gw_channel;
 
 struct gw {
@@ -73,9 +76,12 @@ struct gw {
 	struct gw_mqtt *mqtt;
 	struct gw_smsc *smsc; /* the SIM channel, NULL without smsc.routes */
 	struct gw_auth *auth;
+	struct pol_config *policy;    /* policy.file, loaded at start (gw_recovery.c) */
+	struct gw_recovery *recovery; /* the recovery connector, NULL once stopped */
 	struct gw_metrics metrics;
 	struct gw_session *sessions;
 	uint64_t next_session_id;
+	struct gw_agentsrv *agents; /* /v1/agent sessions and the token channel (gw_agent.c) */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t drain_timer;
 	uv_timer_t health_timer;
@@ -98,6 +104,9 @@ void gw_db_stop(struct gw *gw);
 void gw_event_node(struct gw *gw, const char *kind, const char *segment, const char *peer,
                    const char *client_id, json_t *detail);
 void gw_event_done(void *arg, uint64_t tag, enum db_err rc);
+/* An agent or token change of a named agent: MQTT kyso/v1/agent/<agent_id> (PROTOCOL.md 8). */
+void gw_event_agent(struct gw *gw, const char *kind, const char *agent_id, const char *client_id,
+                    json_t *detail);
 
 /* gw_mqtt.c: libmosquitto on the loop, draining the outbox. */
 struct gw_mqtt *gw_mqtt_new(struct gw *gw);
@@ -106,10 +115,37 @@ void gw_mqtt_stop(struct gw_mqtt *m); /* disconnect, close handles; frees after 
 /* Publishes a retained health message now (best effort, not through the outbox). */
 void gw_mqtt_health(struct gw_mqtt *m, const char *state);
 
+/* gw_recovery.c: recovery cases of locked devices (REGULATION.md B14-B18, PROTOCOL.md 9).
+ * done: rc is DB_OK with the case (created false: the credential had an open case already),
+ * or a db_err; called once, later, on the loop thread; may be NULL. */
+typedef void gw_recovery_done_fn(void *arg, int rc, const char *case_id, bool created);
+int gw_recovery_start(struct gw *gw, char *err, size_t errlen); /* loads policy.file too */
+void gw_recovery_stop(struct gw *gw);                           /* before gw_db_stop() */
+/* SIGHUP: reads policy.file again; a bad file is logged and the running policy kept. */
+void gw_recovery_reload(struct gw *gw);
+/* The entry point for a device that reported "PIN blocked" (402/4021, gw_chan_event
+ * device_blocked): locks the credential and opens its recovery case. 0 when taken (done
+ * follows), else a db_err (done is not called). */
+int gw_recovery_device_blocked(struct gw *gw, int64_t credential, const char *txn_id,
+                               gw_recovery_done_fn *done, void *arg);
+
 /* gw_server.c: lws on the loop, HTTP endpoints and /v1/ws. */
 int gw_server_start(struct gw *gw, char *err, size_t errlen);
 void gw_server_close_all(struct gw *gw, int close_code);
 bool gw_server_ready(const struct gw *gw);
+
+/* Authenticates an upgrade request (API key header or mTLS) against the directory. */
+enum gw_auth_result gw_server_auth(struct lws *wsi, struct gw_principal *who);
+
+/* gw_agent.c: /v1/agent (PROTOCOL.md section 7) and the "pcsc" device channel. */
+#define GW_AGENT_PROTOCOL "kyso.agent.v1"
+int gw_agent_start(struct gw *gw); /* before the listener */
+void gw_agent_stop(struct gw *gw); /* closes the tick timer (finish) */
+void gw_agent_free(struct gw *gw); /* after lws is destroyed and the loop closed */
+void gw_agent_close_all(struct gw *gw, int close_code);
+struct gw_channel *gw_agent_channel(struct gw *gw); /* the engine's "pcsc" channel */
+int gw_agent_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                size_t len);
 
 /* gw_verify_setup.c: trust store, HTTP client and verifier from the configuration. */
 int gw_verify_start(struct gw *gw, char *err, size_t errlen);

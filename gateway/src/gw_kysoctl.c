@@ -16,6 +16,7 @@
 #include <kyso/db.h>
 #include <kyso/gw.h>
 
+#include "gw_kysoctl.h"
 #include "gw_kysoctl_int.h"
 
 #define MAX_ORGS 32
@@ -37,6 +38,7 @@ usage(FILE *f)
 	        "  request create|list|show|advance route --request T --device D --province P\n"
 	        "  report usage --org O --period P --format csv|html\n"
 	        "  policy load FILE\n"
+	        "  recovery list|show|resolve|open\n"
 	        "Every command takes --json for machine output; `kysoctl COMMAND` alone shows its\n"
 	        "options. Exit codes: 0 ok, 1 refused or not found, 2 usage, 3 database.\n");
 }
@@ -284,6 +286,8 @@ dispatch(struct kc *kc, int argc, char **argv)
 		return cmd_audit(kc->adm);
 	if (strcmp(argv[0], "client") == 0)
 		return cmd_client(kc->adm, argc - 1, argv + 1);
+	if (strcmp(argv[0], "recovery") == 0)
+		return gw_kysoctl_recovery(kc, argc - 1, argv + 1);
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
 		if (strcmp(argv[0], groups[g].name) == 0)
 			return groups[g].run(kc, argc - 1, argv + 1);

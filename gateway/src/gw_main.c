@@ -9,6 +9,7 @@
 #include <kyso/gw.h>
 
 #include "gw_int.h"
+#include "gw_recovery.h"
 
 #define DRAIN_POLL_MS 50
 
@@ -42,7 +43,9 @@ finish(struct gw *gw)
 	uv_close((uv_handle_t *)&gw->sig_term, NULL);
 	uv_close((uv_handle_t *)&gw->sig_int, NULL);
 	uv_close((uv_handle_t *)&gw->sig_hup, NULL);
+	gw_recovery_stop(gw);
 	gw_smsc_stop(gw);
+	gw_agent_stop(gw);
 	if (gw->mqtt != NULL) {
 		gw_mqtt_stop(gw->mqtt);
 		gw->mqtt = NULL;
@@ -102,6 +105,7 @@ reload(struct gw *gw)
 	gw_config_apply_reload(&gw->cfg, &next, ignored, sizeof(ignored));
 	gw_log_set_level(gw->cfg.log_level);
 	gw_auth_set_limit(gw->auth, gw->cfg.auth_fail_per_min);
+	gw_recovery_reload(gw);
 	gw_log(GW_LOG_INFO, "msg=\"configuration reloaded\" not_reloadable_changed=\"%s\"",
 	       ignored);
 }
@@ -120,11 +124,19 @@ signal_cb(uv_signal_t *h, int signum)
 static int
 check_config(const struct gw_config *cfg)
 {
-	char *buf = malloc(65536);
+	char *buf = malloc(65536), err[GW_CFG_ERR_MAX];
+	struct pol_config *policy;
 	int n;
 
 	if (buf == NULL)
 		return 1;
+	/* The policy file is checked here too: a bad profile must not wait for the start. */
+	if ((policy = gw_policy_load(cfg->policy_file, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "kyso-gateway: %s\n", err);
+		free(buf);
+		return 2;
+	}
+	gw_policy_free(policy);
 	n = gw_config_dump(cfg, buf, 65536);
 	if (n > 0)
 		fwrite(buf, 1, (size_t)n, stdout);
@@ -183,10 +195,16 @@ start(struct gw *gw)
 	}
 	if ((gw->mqtt = gw_mqtt_new(gw)) == NULL)
 		return -1;
+	if (gw_recovery_start(gw, err, sizeof(err)) != 0) {
+		gw_log(GW_LOG_ERR, "msg=\"recovery setup failed\" err=\"%s\"", err);
+		return -1;
+	}
 	if (gw_smsc_start(gw, err, sizeof(err)) != 0) {
 		gw_log(GW_LOG_ERR, "msg=\"sim channel setup failed\" err=\"%s\"", err);
 		return -1;
 	}
+	if (gw_agent_start(gw) != 0)
+		return -1;
 	if (gw_server_start(gw, err, sizeof(err)) != 0) {
 		gw_log(GW_LOG_ERR, "msg=\"listener failed\" err=\"%s\"", err);
 		return -1;
@@ -239,6 +257,7 @@ gw_gateway_main(int argc, char **argv)
 	if (uv_loop_close(&loop) != 0)
 		gw_log(GW_LOG_WARN, "msg=\"handles left open at exit\"");
 	gw_auth_free(gw.auth);
+	gw_agent_free(&gw);
 	gw_log(GW_LOG_INFO, "msg=\"stopped\" exit=%d", gw.exit_code);
 	return gw.exit_code;
 }

@@ -12,6 +12,8 @@
 #include <openssl/x509.h>
 
 #include "gw_int.h"
+#include "gw_recovery.h"
+#include "gw_recovery_http.h"
 
 #define WS_PROTOCOL "kyso.v1"
 #define ANSWER_MAX  2048 /* error and pong answers are small */
@@ -20,6 +22,7 @@ struct gw_http {      /* per-request data of plain HTTP (protocols[0]) */
 	uint8_t *buf; /* LWS_PRE bytes of headroom, then the body */
 	size_t len;
 	bool sent;
+	struct gw_rec_http *rec; /* POST /v1/recovery/{id}/resolve in progress */
 };
 
 static struct gw *
@@ -261,8 +264,8 @@ peer_cert_fp(struct lws *wsi, char out[65])
 	X509_free(cert);
 }
 
-static enum gw_auth_result
-authenticate(struct lws *wsi, struct gw_principal *who)
+enum gw_auth_result
+gw_server_auth(struct lws *wsi, struct gw_principal *who)
 {
 	struct gw *gw = gw_of(wsi);
 	char header[256], fp[65];
@@ -324,11 +327,13 @@ confirm_upgrade(struct lws *wsi)
 	char path[64], proto[128], peer[64];
 	struct gw_principal who;
 	enum gw_auth_result r;
+	bool agent;
 
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
-	    strcmp(path, "/v1/ws") != 0)
+	    (strcmp(path, "/v1/ws") != 0 && strcmp(path, "/v1/agent") != 0))
 		return http_answer_now(wsi, 404, "application/json", "{\"error\":\"not found\"}",
 		                       NULL, NULL);
+	agent = strcmp(path, "/v1/agent") == 0; /* PROTOCOL.md 7: agents, their own role */
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
 	if (gw_auth_limited(gw->auth, peer, gw_mono_ms())) {
 		gw->metrics.auth_limited++;
@@ -336,23 +341,27 @@ confirm_upgrade(struct lws *wsi)
 		                       "{\"error\":\"too many failed attempts\"}",
 		                       "retry-after:", "60");
 	}
-	if ((r = authenticate(wsi, &who)) != GW_AUTH_OK) {
+	if ((r = gw_server_auth(wsi, &who)) != GW_AUTH_OK) {
 		auth_refused(wsi, why[r], path);
 		return http_answer_now(wsi, 401, "application/json", "{\"error\":\"unauthorized\"}",
 		                       NULL, NULL);
 	}
-	if (who.role != DB_ROLE_AP)
+	if (who.role != (agent ? DB_ROLE_AGENT : DB_ROLE_AP))
 		return http_answer_now(wsi, 403, "application/json",
-		                       "{\"error\":\"this endpoint is for application providers\"}",
+		                       agent ? "{\"error\":\"this endpoint is for agents\"}"
+		                             : "{\"error\":\"this endpoint is for application "
+		                               "providers\"}",
 		                       NULL, NULL);
 	if (gw->draining || gw->metrics.conns_open >= (uint64_t)gw->cfg.max_sessions)
 		return http_answer_now(wsi, 503, "application/json",
 		                       "{\"error\":\"overloaded, retry later\"}",
 		                       "retry-after:", "5");
 	if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) <= 0 ||
-	    strstr(proto, WS_PROTOCOL) == NULL)
+	    strstr(proto, agent ? GW_AGENT_PROTOCOL : WS_PROTOCOL) == NULL)
 		return http_answer_now(wsi, 400, "application/json",
-		                       "{\"error\":\"subprotocol kyso.v1 required\"}", NULL, NULL);
+		                       agent ? "{\"error\":\"subprotocol kyso.agent.v1 required\"}"
+		                             : "{\"error\":\"subprotocol kyso.v1 required\"}",
+		                       NULL, NULL);
 	return 0;
 }
 
@@ -392,7 +401,7 @@ http_metrics(struct lws *wsi, struct gw_http *h)
 	size_t len = 0;
 	char *body;
 
-	if (authenticate(wsi, &who) != GW_AUTH_OK || who.role != DB_ROLE_OPERATOR) {
+	if (gw_server_auth(wsi, &who) != GW_AUTH_OK || who.role != DB_ROLE_OPERATOR) {
 		auth_refused(wsi, "metrics needs an operator key", "/metrics");
 		return http_begin(wsi, h, 401, "application/json",
 		                  strdup("{\"error\":\"unauthorized\"}"), 24);
@@ -402,6 +411,54 @@ http_metrics(struct lws *wsi, struct gw_http *h)
 	if (body == NULL)
 		return 1;
 	return http_begin(wsi, h, 200, "text/plain; version=0.0.4", body, len);
+}
+
+static int
+json_answer(struct lws *wsi, struct gw_http *h, unsigned int status, const char *text)
+{
+	char *body = strdup(text);
+
+	return body == NULL ? 1
+	                    : http_begin(wsi, h, status, "application/json", body, strlen(text));
+}
+
+/* PROTOCOL.md section 9: POST /v1/recovery/{case_id}/resolve by a `connector` client. The body
+ * (optional) follows in LWS_CALLBACK_HTTP_BODY; the answer after the database's. lws writes
+ * nothing while a POST body is arriving, so a refusal too waits for the body's end. */
+static int
+http_recovery(struct lws *wsi, struct gw_http *h, const char *uri)
+{
+	struct gw *gw = gw_of(wsi);
+	char id[GW_RECOVERY_ID_CAP] = "", clen[24];
+	struct gw_principal who = { .client_id = "" };
+	bool is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+	enum gw_auth_result ar = GW_AUTH_MISSING;
+	bool known = gw_recovery_path_case(uri, id), limited;
+	char peer[64];
+
+	if (!is_post)
+		return json_answer(wsi, h, known ? 405 : 404,
+		                   known ? "{\"error\":\"POST required\"}"
+		                         : "{\"error\":\"not found\"}");
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	limited = gw_auth_limited(gw->auth, peer, gw_mono_ms()); /* PROTOCOL.md section 2 */
+	if (known && !limited && (ar = gw_server_auth(wsi, &who)) != GW_AUTH_OK)
+		auth_refused(wsi, "recovery resolve", "/v1/recovery");
+	if ((h->rec = gw_rec_http_new(wsi, who.client_id, who.destination, id)) == NULL)
+		return 1;
+	if (!known)
+		gw_rec_http_refuse(h->rec, 404, "{\"error\":\"not found\"}");
+	else if (limited)
+		gw_rec_http_refuse(h->rec, 429, "{\"error\":\"too many failed attempts\"}");
+	else if (ar != GW_AUTH_OK)
+		gw_rec_http_refuse(h->rec, 401, "{\"error\":\"unauthorized\"}");
+	else if (who.role != DB_ROLE_CONNECTOR || who.destination[0] == '\0')
+		gw_rec_http_refuse(h->rec, 403, "{\"error\":\"this endpoint is for connectors\"}");
+	/* Without a body lws calls no BODY callbacks: answer now. */
+	if (lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
+	    strcmp(clen, "0") == 0)
+		gw_rec_http_complete(gw, h->rec);
+	return 0;
 }
 
 static int
@@ -429,7 +486,9 @@ http_request(struct lws *wsi, struct gw_http *h, const char *uri)
 	}
 	if (strcmp(uri, "/metrics") == 0)
 		return http_metrics(wsi, h);
-	if (strcmp(uri, "/v1/ws") == 0) {
+	if (strncmp(uri, "/v1/recovery/", 13) == 0)
+		return http_recovery(wsi, h, uri);
+	if (strcmp(uri, "/v1/ws") == 0 || strcmp(uri, "/v1/agent") == 0) {
 		body = strdup("{\"error\":\"websocket upgrade required\"}");
 		return body == NULL ? 1 : http_begin(wsi, h, 426, "application/json", body, 38);
 	}
@@ -449,7 +508,28 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		if (h == NULL)
 			return 1;
 		return http_request(wsi, h, (const char *)in);
+	case LWS_CALLBACK_HTTP_BODY:
+		if (h != NULL && h->rec != NULL) {
+			gw_rec_http_body(h->rec, in, len);
+			return 0;
+		}
+		break;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (h != NULL && h->rec != NULL) {
+			gw_rec_http_complete(gw_of(wsi), h->rec);
+			return 0;
+		}
+		break;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (h != NULL && h->rec != NULL && h->buf == NULL) {
+			unsigned int st;
+			char *body;
+			size_t blen;
+
+			if (!gw_rec_http_take_answer(h->rec, &st, &body, &blen))
+				break; /* the database has not answered yet */
+			return http_begin(wsi, h, st, "application/json", body, blen);
+		}
 		if (h == NULL || h->sent)
 			break;
 		h->sent = true;
@@ -458,6 +538,8 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		free(h->buf);
 		h->buf = NULL;
 		h->sent = false;
+		gw_rec_http_detach(h->rec);
+		h->rec = NULL;
 		/* May free h (the per-request data): nothing touches it after this. */
 		if (lws_http_transaction_completed(wsi))
 			return -1;
@@ -467,6 +549,8 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		if (h != NULL) {
 			free(h->buf);
 			h->buf = NULL;
+			gw_rec_http_detach(h->rec);
+			h->rec = NULL;
 		}
 		break;
 	default:
@@ -479,14 +563,18 @@ static int
 ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct gw_session *s = user;
+	char path[32];
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return confirm_upgrade(wsi);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		/* Checked at CONFIRM_UPGRADE already; here the session keeps who it is. */
-		return authenticate(wsi, &s->who) == GW_AUTH_OK && s->who.role == DB_ROLE_AP ? 0
-		                                                                             : -1;
+		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
+		    strcmp(path, "/v1/ws") != 0)
+			return -1; /* kyso.v1 offered on /v1/agent */
+		return gw_server_auth(wsi, &s->who) == GW_AUTH_OK && s->who.role == DB_ROLE_AP ? 0
+		                                                                               : -1;
 	case LWS_CALLBACK_ESTABLISHED:
 		session_open(s, wsi);
 		break;
@@ -507,6 +595,7 @@ ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, s
 static const struct lws_protocols protocols[] = {
 	{ "http", http_cb, sizeof(struct gw_http), 0, 0, NULL, 0 },
 	{ WS_PROTOCOL, ws_cb, sizeof(struct gw_session), 4096, 0, NULL, 0 },
+	{ GW_AGENT_PROTOCOL, gw_agent_cb, sizeof(void *), 4096, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -576,4 +665,5 @@ gw_server_close_all(struct gw *gw, int close_code)
 		s->close_code = close_code;
 		lws_callback_on_writable(s->wsi);
 	}
+	gw_agent_close_all(gw, close_code);
 }

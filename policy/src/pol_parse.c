@@ -421,6 +421,8 @@ f_secret(struct pctx *px, json_t *v, void *dst, const void *arg)
 }
 
 static const struct field connector_tab[] = {
+	/* PEM bundle the webhook's TLS certificate must chain to; "" = the system store. */
+	{ "ca_file", f_text, offsetof(struct pol_connector, ca_file), 0, POL_URL_CAP, NULL },
 	{ "secret", f_secret, offsetof(struct pol_connector, secret), 0, POL_SECRET_CAP, NULL },
 	{ "url", f_url, offsetof(struct pol_connector, url), 0, POL_URL_CAP, NULL },
 };

@@ -36,6 +36,7 @@ enum db_err { /* append only: values are stored in audit rows and logs */
 	DB_E_EXISTS = 8, /* admin: the row exists already */
 	DB_E_NOTFOUND = 9,
 	DB_E_CLOSED = 10, /* db_free() ran while the item was queued */
+	DB_E_STATE = 11,  /* the row's state forbids it (e.g. recovery for a revoked credential) */
 };
 const char *db_strerror(enum db_err rc);
 
@@ -188,6 +189,98 @@ struct db_stats {
 };
 void db_stats_get(const struct db *db, struct db_stats *out);
 
+/* ---- Recovery cases (REGULATION.md B14-B18, PROTOCOL.md section 9, docs/recovery.md) ----
+ * Asynchronous, through the reader connection (one query at a time, bounded task queue: these
+ * are rare). Each call either returns an error at once (DB_E_INVAL, DB_E_CONN while the reader
+ * is down, DB_E_BUSY when its queue is full, DB_E_NOMEM) and its callback is NOT called, or
+ * returns DB_OK and its callback is called exactly once, on the loop thread, from a later db_
+ * call: with DB_E_CONN when the connection dropped first (the outcome is then unknown), DB_E_CLOSED
+ * from db_free(). Strings passed in are copied; strings handed to a callback are valid only
+ * during it. The `ctx` of each call is handed back to its callback beside the db's `arg`. */
+
+/* What routing needs to know about a credential: its device and its org's province. */
+struct db_recovery_target {
+	int64_t credential;
+	const char *org;
+	const char *province; /* the org's province slug, NULL for a central body */
+	const char *type;     /* personal, org, device */
+	const char *device;   /* sim, token, hsm, soft */
+	const char *state;    /* active, locked, revoked, lost */
+	const char *serial_hex, *subject, *msisdn, *token_serial; /* NULL when absent */
+};
+/* rc: DB_OK (t set), DB_E_NOTFOUND, DB_E_QUERY, DB_E_CONN, DB_E_CLOSED. */
+typedef void db_recovery_target_fn(void *arg, void *ctx, enum db_err rc,
+                                   const struct db_recovery_target *t);
+enum db_err db_recovery_target(struct db *db, int64_t credential, db_recovery_target_fn *cb,
+                               void *ctx) DB_MUSTCHECK;
+
+/* One transaction (SQL kyso_recovery_open): lock the credential, open the case unless one is
+ * open already, queue its MQTT outbox row (topic kyso/v1/recovery/<destination>) and its
+ * webhook delivery. */
+struct db_recovery_open_req {
+	int64_t credential;
+	const char *case_id;     /* "rc-" + 26 Crockford base32 characters (a ULID) */
+	const char *destination; /* "central" or a province slug */
+	const char *form;        /* "Mẫu 06" */
+	const char *due_date;    /* YYYY-MM-DD, NULL: no due date */
+	const char *payload;     /* the section 9 JSON body, published and POSTed as is */
+	const char *created_at;  /* RFC 3339, the body's created_at */
+	const char *opened_by;   /* node id or "kysoctl" */
+	const char *outbox_node; /* whose outbox publishes it; NULL: the db's node_id */
+	const char *txn;         /* NULL when not opened by a transaction */
+};
+struct db_recovery_opened {
+	const char *case_id; /* the new case, or the credential's open one */
+	bool created;        /* false: a case was open already (no second case, B14) */
+	const char *destination;
+	const char *payload;
+};
+/* rc: DB_OK, DB_E_NOTFOUND (no such credential), DB_E_STATE (revoked or lost), DB_E_QUERY,
+ * DB_E_CONN, DB_E_CLOSED. */
+typedef void db_recovery_open_fn(void *arg, void *ctx, enum db_err rc,
+                                 const struct db_recovery_opened *o);
+enum db_err db_recovery_open(struct db *db, const struct db_recovery_open_req *req,
+                             db_recovery_open_fn *cb, void *ctx) DB_MUSTCHECK;
+
+enum db_recovery_outcome {
+	DB_RECOVERY_RESOLVED = 0,  /* closed now; the credential is active again */
+	DB_RECOVERY_ALREADY = 1,   /* closed before: case_json is the closed case */
+	DB_RECOVERY_NOT_FOUND = 2, /* no such case */
+	DB_RECOVERY_FORBIDDEN = 3, /* another destination's case */
+};
+const char *db_recovery_outcome_name(enum db_recovery_outcome o);
+/* case_json: the whole case (SQL kyso_recovery_case_json), NULL for NOT_FOUND/FORBIDDEN. */
+typedef void db_recovery_resolve_fn(void *arg, void *ctx, enum db_err rc,
+                                    enum db_recovery_outcome out, const char *case_json);
+/* destination: the connector's, NULL for any (kysoctl). by: who unblocked the device, e.g.
+ * "connector:<client_id>". note may be NULL. The resolution goes to this node's outbox. */
+enum db_err db_recovery_resolve(struct db *db, const char *case_id, const char *destination,
+                                const char *by, const char *note, db_recovery_resolve_fn *cb,
+                                void *ctx) DB_MUSTCHECK;
+
+/* Webhook deliveries due now for these destinations, leased to this node for lease_s seconds
+ * (FOR UPDATE SKIP LOCKED: several nodes split them). Also adopts outbox rows queued without a
+ * node (kysoctl's) into this node's outbox. */
+struct db_recovery_delivery {
+	const char *case_id;
+	const char *destination;
+	const char *payload;
+	size_t payload_len;
+	int attempts; /* made so far */
+};
+typedef void db_recovery_claim_fn(void *arg, void *ctx, enum db_err rc,
+                                  const struct db_recovery_delivery *rows, int n);
+enum db_err db_recovery_claim(struct db *db, const char *const *destinations, int ndest,
+                              int max_rows, int lease_s, db_recovery_claim_fn *cb,
+                              void *ctx) DB_MUSTCHECK;
+/* Records one attempt: status is the HTTP status or a negative client error (stored as NULL
+ * with `error`). delivered: a 2xx, final. Otherwise the lease is released and the next attempt
+ * is due in retry_s seconds. */
+typedef void db_recovery_attempt_fn(void *arg, void *ctx, enum db_err rc);
+enum db_err db_recovery_attempt(struct db *db, const char *case_id, int status, const char *error,
+                                bool delivered, int retry_s, db_recovery_attempt_fn *cb,
+                                void *ctx) DB_MUSTCHECK;
+
 /* ---- Blocking administration: kysoctl only ---- */
 
 struct db_admin *db_admin_open(const char *conninfo, char *errbuf, size_t errlen);
@@ -230,6 +323,25 @@ enum db_err db_admin_client_list(struct db_admin *adm, db_client_list_fn *cb, vo
 /* Ensures an org row exists (slug, name, province slug); used by the demo data. */
 enum db_err db_admin_org_ensure(struct db_admin *adm, const char *slug, const char *name,
                                 const char *province, char *errbuf, size_t errlen) DB_MUSTCHECK;
+
+/* Recovery cases, blocking (kysoctl). The same SQL functions as the asynchronous calls above;
+ * cb is called once on DB_OK with data valid only during the call. */
+enum db_err db_admin_recovery_target(struct db_admin *adm, int64_t credential,
+                                     db_recovery_target_fn *cb, void *ctx, char *errbuf,
+                                     size_t errlen) DB_MUSTCHECK;
+enum db_err db_admin_recovery_open(struct db_admin *adm, const struct db_recovery_open_req *req,
+                                   db_recovery_open_fn *cb, void *ctx, char *errbuf,
+                                   size_t errlen) DB_MUSTCHECK;
+enum db_err db_admin_recovery_resolve(struct db_admin *adm, const char *case_id, const char *by,
+                                      const char *note, db_recovery_resolve_fn *cb, void *ctx,
+                                      char *errbuf, size_t errlen) DB_MUSTCHECK;
+/* JSON text (malloc'd, the caller frees): show: one case (DB_E_NOTFOUND if none); list: an
+ * array of cases, newest first, filtered by state ("open", "resolved", NULL: all) and
+ * destination (NULL: all). */
+enum db_err db_admin_recovery_show(struct db_admin *adm, const char *case_id, char **json,
+                                   char *errbuf, size_t errlen) DB_MUSTCHECK;
+enum db_err db_admin_recovery_list(struct db_admin *adm, const char *state, const char *destination,
+                                   char **json, char *errbuf, size_t errlen) DB_MUSTCHECK;
 
 /* ---- Directory, custody, credentials, requests, loaded policy: kysoctl only ----
  * Every function below is blocking and runs in one statement or one transaction. Listing

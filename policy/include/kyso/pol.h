@@ -287,6 +287,7 @@ enum pol_stale_action { /* policy.signing.stale_on_transfer (B7) */
 
 struct pol_connector { /* recovery webhook of a destination; url[0] == 0: none */
 	char url[POL_URL_CAP];
+	char ca_file[POL_URL_CAP];   /* PEM bundle for the webhook's TLS; "" = the system store */
 	char secret[POL_SECRET_CAP]; /* HMAC key: wiped by pol_config_wipe() */
 };
 

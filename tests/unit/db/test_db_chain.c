@@ -142,6 +142,7 @@ test_roles_and_errors(void **state)
 	/* The newest migration this build carries; numbers run 1..n without gaps. */
 	assert_int_equal(db_schema_version(), db__migration_count);
 	assert_int_equal(db__migrations[db__migration_count - 1].version, db__migration_count);
+	assert_string_equal(db_strerror(DB_E_STATE), "state forbids it");
 }
 
 int

@@ -989,7 +989,8 @@ test_dump_shape_and_truncation(void **state)
 	assert_non_null(strstr(buf, "{\n  \"db\": {\n    \"batch_ms\": 2,\n"));
 	assert_non_null(strstr(buf, "\"queue_cap\": 10000\n  },\n  \"dev\": {\n"));
 	assert_non_null(strstr(buf, "\"port\": 1883\n  },\n  \"node_id\": \"node-1\",\n"
-	                            "  \"revocation\": {\n"));
+	                            "  \"policy\": {\n"));
+	assert_non_null(strstr(buf, "\"timeout_ms\": 10000\n  },\n  \"revocation\": {\n"));
 	assert_non_null(strstr(buf, "\"trust\": {\n    \"anchors\": [],\n"));
 	assert_non_null(strstr(buf, "\"level\": \"info\""));
 	/* Found by the fuzzer: an empty conninfo once dumped uninitialised bytes. */
@@ -1069,7 +1070,9 @@ test_doc_rows(void **state)
 		snprintf(prev, sizeof(prev), "%s", name);
 		rows++;
 	}
-	assert_int_equal(rows, 37);
+	assert_int_equal(rows, 43);
+	assert_non_null(
+	        strstr(doc, "| `policy.file` | path | (empty) | at most 511 bytes | no | yes |"));
 	assert_non_null(
 	        strstr(doc, "| `tls.key` | path | (empty) | at most 511 bytes | no | yes |"));
 	assert_non_null(strstr(doc,

@@ -264,6 +264,32 @@ failures(void **state)
 	gw_httpc_free(c);
 }
 
+/* Regression: header lines joined by CRLF (the recovery webhook sends Idempotency-Key and
+ * X-Kyso-Signature) were refused as if they held a bare LF. */
+static void
+multi_line_header(void **state)
+{
+	(void)state;
+	struct gw_httpc *c = gw_httpc_new(uv_default_loop(), 4);
+	struct result r = { 0 };
+	struct gw_httpc_request two = { .method = "POST",
+		                        .url = "http://127.0.0.1:1/",
+		                        .content_type = "application/json",
+		                        .body = "{}",
+		                        .body_len = 2,
+		                        .header = "A: 1\r\nB: 2" };
+	struct gw_httpc_request cr = two, lflf = two;
+	cr.header = "A: 1\rB: 2";
+	lflf.header = "A: 1\r\n\nB: 2";
+	assert_int_equal(gw_httpc_start(c, &cr, on_done, &r), GW_HTTPC_EURL);
+	assert_int_equal(gw_httpc_start(c, &lflf, on_done, &r), GW_HTTPC_EURL);
+	assert_false(r.called);
+	assert_int_equal(gw_httpc_start(c, &two, on_done, &r), 0);
+	gw_httpc_free(c);
+	uv_run(uv_default_loop(), UV_RUN_NOWAIT);
+	assert_int_equal(r.calls, 1);
+}
+
 static void
 refused_requests(void **state)
 {
@@ -431,6 +457,7 @@ main(void)
 		cmocka_unit_test(plain_answers),
 		cmocka_unit_test(failures),
 		cmocka_unit_test(refused_requests),
+		cmocka_unit_test(multi_line_header),
 		cmocka_unit_test(tls_verified_and_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,161 @@
+// Integration, end to end through a token (issue 7): an AP's `sign` on /v1/ws with channel
+// `pcsc` reaches the stack's kyso-pcsc-agent, the kyso-vcard token signs, the gateway answers
+// 502 with a CMS that openssl verifies; approve then issue with the clerk's seal token; a wrong
+// PIN (the agent's PIN file) with its tries left; the agent killed after the prompt (208/2082)
+// and announcing again when restarted; three wrong PINs: 402/4021, the credential locked and
+// one recovery case for the province (REGULATION.md B15).
+//
+// Prepared for the tree where the transaction engine (with the `pcsc` channel registered:
+// gw_engine_add_channel(engine, gw_agent_channel(gw))), the pcsc stack component and the demo
+// directory meet: it moves to tests/integration/ then (docs/pcsc-agent.md). Assumptions it
+// states: the demo seal credential (KYSO_DEMO_SEAL_CREDENTIAL) is the clerk's vcard-2 token; the
+// token signer's credential is imported here from vcard-1's certificate, named by its key id.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Stack, connect, waitFor, MqttProbe } from '../lib/stack.mjs';
+
+const stack = new Stack({ name: 'agent-signing' });
+let env;
+
+const derOf = (pemFile) => Buffer.from(readFileSync(pemFile, 'utf8')
+  .replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+const keyIdOf = (pemFile) => createHash('sha256').update(derOf(pemFile)).digest('hex');
+const pinFile = () => path.join(stack.dir, 'agent-pin');
+const setPin = (pin) => writeFileSync(pinFile(), `${pin}\n`, { mode: 0o600 });
+
+test.before(() => {
+  env = stack.up().env;
+  stack.kysoctl('credential', 'import', '--cert', env.KYSO_VCARD1_CERT, '--org', env.KYSO_DEMO_ORG,
+                '--person', env.KYSO_TOKEN_SIGNER, '--type', 'personal', '--device', 'token',
+                '--token-serial', keyIdOf(env.KYSO_VCARD1_CERT));
+});
+test.after(() => stack.down());
+
+let seq = 0;
+function signRequest(mode, signer, doc, extra = {}) {
+  seq += 1;
+  return {
+    type: 'sign', id: `s-${seq}`, ap_trans_id: `AGENT-IT-${seq}-${Date.now()}`,
+    signer, channel: 'pcsc', mode,
+    document: { digest: createHash('sha256').update(doc).digest('base64'), digest_alg: 'SHA-256',
+                org: env.KYSO_DEMO_ORG, class: 'general', secrecy: 'none',
+                title: 'Quyết định thử', number: `${seq}/QĐ-UBND`, ...extra },
+    display: 'Ký duyệt văn bản thử', format: 'cms', timeout_s: 30,
+  };
+}
+
+// Sends a request and collects its frames up to the final result.
+async function run(c, req, onProgress = () => {}) {
+  const accepted = await c.request(req, 15000);
+  assert.equal(accepted.type, 'accepted', JSON.stringify(accepted));
+  for (;;) {
+    const f = await c.next(60000);
+    if (f.txn !== accepted.txn) continue;
+    if (f.type === 'progress') { await onProgress(f); continue; }
+    if (f.type === 'result') return { accepted, result: f };
+  }
+}
+
+function cmsVerifies(cmsB64, doc) {
+  const dir = stack.dir;
+  writeFileSync(path.join(dir, 'it.cms'), Buffer.from(cmsB64, 'base64'));
+  writeFileSync(path.join(dir, 'it.doc'), doc);
+  execFileSync('openssl', ['cms', '-verify', '-binary', '-inform', 'DER',
+                           '-in', path.join(dir, 'it.cms'), '-content', path.join(dir, 'it.doc'),
+                           '-CAfile', env.KYSO_PCSC_CA_FILE, '-purpose', 'any',
+                           '-out', '/dev/null'], { stdio: 'pipe' });
+  return true;
+}
+
+test('approve with the official token: 502 and a CMS that openssl verifies', async () => {
+  const c = await connect(env);
+  const doc = randomBytes(2000);
+  const states = [];
+  const { result } = await run(c, signRequest('approve', { subscriber_id: env.KYSO_TOKEN_SIGNER },
+                                              doc), (p) => states.push(p.state));
+  assert.equal(result.status.code, 502, JSON.stringify(result.status));
+  assert.ok(states.includes('submitted') && states.includes('awaiting_user'), states.join());
+  assert.ok(cmsVerifies(result.cms, doc));
+  await c.close();
+});
+
+test('approve then issue on one digest with the clerk seal token', async () => {
+  const c = await connect(env);
+  const doc = randomBytes(3000);
+  const approve = await run(c, signRequest('approve', { subscriber_id: env.KYSO_TOKEN_SIGNER }, doc));
+  assert.equal(approve.result.status.code, 502);
+  const issue = await run(c, signRequest('issue', { subscriber_id: env.KYSO_DEMO_CLERK }, doc,
+                                         { approval_txn: approve.accepted.txn }));
+  assert.equal(issue.result.status.code, 502, JSON.stringify(issue.result.status));
+  assert.ok(cmsVerifies(issue.result.cms, doc));
+  await c.close();
+});
+
+test('a wrong PIN: 401/4015 with two tries left, the right one resets the counter', async () => {
+  const c = await connect(env);
+  setPin('999999');
+  const { result } = await run(c, signRequest('approve', { subscriber_id: env.KYSO_TOKEN_SIGNER },
+                                              'wrong pin'));
+  assert.deepEqual([result.status.code, result.status.sub], [401, 4015]);
+  assert.equal(result.status.channel.retries_left, 2);
+  setPin('123456');
+  const ok = await run(c, signRequest('approve', { subscriber_id: env.KYSO_TOKEN_SIGNER }, 'ok'));
+  assert.equal(ok.result.status.code, 502);
+  await c.close();
+});
+
+test('the agent killed after the prompt: 208/2082 at the deadline; restarted, it announces',
+     async () => {
+  process.env.KYSO_VCARD1_EXTRA = '--sign-delay-ms 3000';
+  stack.stop('vcard-1');
+  stack.start('vcard-1');
+  const c = await connect(env);
+  const req = signRequest('approve', { subscriber_id: env.KYSO_TOKEN_SIGNER }, 'killed');
+  req.timeout_s = 10;
+  const { result } = await run(c, req, async (p) => {
+    if (p.state === 'awaiting_user') {
+      const pid = readFileSync(path.join(stack.dir, 'agent.pid'), 'utf8').trim();
+      process.kill(Number(pid), 'SIGKILL');
+    }
+  });
+  assert.deepEqual([result.status.code, result.status.sub], [208, 2082]);
+  delete process.env.KYSO_VCARD1_EXTRA;
+  stack.stop('vcard-1');
+  stack.start('vcard-1');
+  const before = Number(stack.sql("select count(*) from node_event where kind = 'agent.tokens'"));
+  stack.start('agent');
+  await waitFor('announced again', () =>
+    Number(stack.sql("select count(*) from node_event where kind = 'agent.tokens'")) > before);
+  await c.close();
+});
+
+test('three wrong PINs: 402/4021, a recovery case for dong-nai, then refused at once',
+     async () => {
+  const probe = new MqttProbe(env, 'kyso/v1/recovery/#');
+  await waitFor('subscribed', () => probe.ready());
+  const c = await connect(env);
+  setPin('999999');
+  let last;
+  for (let i = 0; i < 3; i++) {
+    last = (await run(c, signRequest('approve', { subscriber_id: env.KYSO_TOKEN_SIGNER },
+                                     `block ${i}`))).result;
+  }
+  assert.deepEqual([last.status.code, last.status.sub], [402, 4021]);
+  const cases = await waitFor('recovery case', () => {
+    const m = probe.messages((l) => l.topic === 'kyso/v1/recovery/dong-nai');
+    return m.length > 0 ? m : null;
+  });
+  assert.equal(cases.length, 1);
+  assert.equal(cases[0].msg.device, 'token');
+  assert.equal(cases[0].msg.destination, 'dong-nai');
+  const refused = await c.request(signRequest('approve', { subscriber_id: env.KYSO_TOKEN_SIGNER },
+                                              'after block'));
+  assert.deepEqual([refused.type, refused.status.code, refused.status.sub], ['error', 402, 4021]);
+  probe.stop();
+  setPin('123456');
+  await c.close();
+});
