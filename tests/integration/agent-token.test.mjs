@@ -5,9 +5,6 @@
 // node's crypto against the cards' certificates), reports a wrong PIN with its tries left,
 // fails 209/2092 when the card is pulled during signing and announces the card again when it
 // returns, and reports 402/4021 once the PIN is blocked.
-//
-// Needs the pcsc stack component (deploy/lib/pcsc.sh) and the card engine: this file moves to
-// tests/integration/ when those are in the tree (docs/pcsc-agent.md).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,8 +12,8 @@ import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Stack, waitFor } from '../lib/stack.mjs';
-import { GatewayPeer, agentBin } from '../lib/agent.mjs';
+import { Stack, waitFor } from './lib/stack.mjs';
+import { GatewayPeer, agentBin } from './lib/agent.mjs';
 
 const KEY = `kyso_it-agent_${'cd'.repeat(32)}`;
 const stack = new Stack({ name: 'agent-token' });
