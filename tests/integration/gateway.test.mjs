@@ -4,7 +4,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Stack, connect, httpGet, metricValue, waitFor, MqttProbe } from './lib/stack.mjs';
 
-const stack = new Stack({ name: 'gateway' });
+// No token agent: its own /v1/agent session would count in the connection and event totals here.
+const stack = new Stack({ name: 'gateway', args: ['--skip', 'pcsc,agent'] });
 let env;
 
 test.before(() => { env = stack.up().env; });
