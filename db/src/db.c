@@ -37,6 +37,8 @@ db_strerror(enum db_err rc)
 		return "not found";
 	case DB_E_CLOSED:
 		return "closed";
+	case DB_E_STALE:
+		return "transaction final or event out of order";
 	}
 	return "unknown error";
 }
@@ -131,6 +133,7 @@ config_copy(struct db *db, const struct db_config *cfg)
 		return "out of memory";
 	db->clock = cfg->clock;
 	db->done = cfg->done;
+	db->txn_done = cfg->txn_done;
 	db->arg = cfg->arg;
 	return NULL;
 }

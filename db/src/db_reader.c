@@ -24,15 +24,21 @@ static const char sql_delete[] = "DELETE FROM outbox WHERE node = $1 AND id = AN
 #define DELETE_MAX 10000
 
 static void reader_lost(struct db *db, const char *why);
+static void reader_kick(struct db *db);
 
-static void
-task_free(struct db__rtask *t)
+void
+db__rtask_free(struct db__rtask *t)
 {
+	int i;
+
 	if (t != NULL) {
 		free(t->ids_text);
+		for (i = 0; i < DB_RTASK_PARAMS; i++)
+			free(t->param[i]);
 		free(t);
 	}
 }
+#define task_free db__rtask_free
 
 static bool
 task_push(struct db *db, struct db__rtask *t)
@@ -63,6 +69,16 @@ task_add(struct db *db, enum db__rtask_kind kind)
 		return false;
 	}
 	return true;
+}
+
+bool
+db__reader_push(struct db *db, struct db__rtask *t)
+{
+	bool ok = task_push(db, t);
+
+	if (ok)
+		reader_kick(db);
+	return ok;
 }
 
 static struct db__rtask *
@@ -107,6 +123,11 @@ reader_kick(struct db *db)
 	case DB_RT_OUTBOX_DELETE:
 		v[1] = t->ids_text;
 		ok = PQsendQueryParams(r->c.pq, sql_delete, 2, NULL, v, NULL, NULL, 0);
+		break;
+	case DB_RT_TXN_ROWS:
+	case DB_RT_TXN_EVENTS:
+		ok = PQsendQueryParams(r->c.pq, t->sql, t->nparam, NULL,
+		                       (const char *const *)t->param, NULL, NULL, 0);
 		break;
 	}
 	if (ok != 1) {
@@ -220,7 +241,7 @@ out:
 }
 
 static void
-task_result(struct db *db, const struct db__rtask *t, const PGresult *res)
+task_result(struct db *db, struct db__rtask *t, const PGresult *res)
 {
 	switch (t->kind) {
 	case DB_RT_SCHEMA:
@@ -234,6 +255,10 @@ task_result(struct db *db, const struct db__rtask *t, const PGresult *res)
 		break;
 	case DB_RT_OUTBOX_DELETE:
 		break; /* fire and forget: a lost delete means one more publication */
+	case DB_RT_TXN_ROWS:
+	case DB_RT_TXN_EVENTS:
+		db__txn_task_result(db, t, res);
+		break;
 	}
 }
 
@@ -304,8 +329,11 @@ db__reader_on_drop(struct db *db)
 	r->busy = false;
 	r->schema_ok = false;
 	r->fetch_cb = NULL;
-	while ((t = task_pop(db)) != NULL)
+	while ((t = task_pop(db)) != NULL) {
+		if (t->kind == DB_RT_TXN_ROWS || t->kind == DB_RT_TXN_EVENTS)
+			db__txn_task_fail(db, t, DB_E_CONN);
 		task_free(t);
+	}
 	if (cb != NULL)
 		cb(db->arg, NULL, 0, DB_E_CONN);
 }

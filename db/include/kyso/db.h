@@ -36,6 +36,7 @@ enum db_err { /* append only: values are stored in audit rows and logs */
 	DB_E_EXISTS = 8, /* admin: the row exists already */
 	DB_E_NOTFOUND = 9,
 	DB_E_CLOSED = 10, /* db_free() ran while the item was queued */
+	DB_E_STALE = 11,  /* txn event: the txn is final already or seq is out of order */
 };
 const char *db_strerror(enum db_err rc);
 
@@ -46,6 +47,9 @@ typedef uint64_t db_clock_fn(void *arg, bool monotonic);
 /* Once per appended item, in order per lane, only after its commit (DB_OK) or its definite
  * failure (DB_E_QUERY, DB_E_CLOSED). May append more work; must not call db_free(). */
 typedef void db_done_fn(void *arg, uint64_t tag, enum db_err rc);
+/* The same for transaction items (db_txn_accept, db_txn_event_append): ref is the txn's ref
+ * (from txn_ref_seq) when rc is DB_OK, else 0. */
+typedef void db_txn_done_fn(void *arg, uint64_t tag, enum db_err rc, int64_t ref);
 
 struct db_config {
 	const char *conninfo;   /* libpq URI or key=value; host numeric or a socket folder */
@@ -60,6 +64,7 @@ struct db_config {
 	int client_refresh_ms;  /* reload the client directory this often (default 2000) */
 	db_clock_fn *clock;
 	db_done_fn *done;
+	db_txn_done_fn *txn_done; /* NULL: transaction items are refused (DB_E_INVAL) */
 	void *arg; /* passed to clock, done and every other callback below */
 };
 
@@ -158,6 +163,91 @@ struct db_stats {
 	uint64_t commit_lat[DB_LAT_BUCKETS]; /* cumulative, Prometheus style */
 };
 void db_stats_get(const struct db *db, struct db_stats *out);
+
+/* ---- Transactions (db_txn.c, migration 0004; ARCHITECTURE.md sections 4-6) ----
+ *
+ * Writes ride the lanes like node events (one txn's items share its lane_key, so they commit
+ * in seq order) and are hash-chained in txn_event per (node, lane). Each item is one call of a
+ * SQL function that writes the txn_event row, updates the txn row, writes the outbox row and
+ * NOTIFY kyso_txn '<txn>:<seq>' in the batch's one transaction: an event is never pushed or
+ * published before it is durable. Reads go through the reader connection, one at a time. */
+
+/* Terminal states are sticky: "DONE", "FAILED", "EXPIRED", "CANCELLED". */
+bool db_txn_state_final(const char *state);
+
+/* The accepted commit: the txn row (ref from the sequence) and event seq 1. txn_done hears
+ * DB_E_EXISTS when (ap_client, ap_trans_id) exists already: look it up (db_txn_get_by_ap) and
+ * compare request hashes (PROTOCOL.md 4.1). */
+struct db_txn_accept {
+	const char *txn;         /* the external id (UUIDv7 text), <= 64 chars */
+	const char *state;       /* the row's state, e.g. "PERSISTED" or "QUEUED" */
+	const char *detail_json; /* event 1's detail (hashed as is) */
+	/* The txn row as a JSON object: deadline_us, ap_client, ap_trans_id, org, credential,
+	 * mode, request_hash (hex), signer, channel, format, digest_alg, digest, display,
+	 * verification_code, timeout_s, request (object), queued (bool). */
+	const char *row_json;
+	const char *mqtt_topic; /* kyso/v1/txn/<org>/accepted, with its payload; may be NULL */
+	const char *mqtt_payload;
+	uint32_t lane_key; /* the credential's key: one card's rows share a lane */
+};
+enum db_err db_txn_accept(struct db *db, uint64_t tag, const struct db_txn_accept *a) DB_MUSTCHECK;
+
+/* Any later event: seq must be the txn's last + 1 and the txn not final, else DB_E_STALE (a
+ * racing timer or node lost). result_json (the final answer) is stored on the txn row. */
+struct db_txn_event {
+	const char *txn;
+	int seq;
+	const char *state;
+	int status, sub; /* 0: none */
+	const char *detail_json;
+	const char *result_json; /* may be NULL */
+	const char *mqtt_topic;  /* may be NULL */
+	const char *mqtt_payload;
+	uint32_t lane_key;
+};
+enum db_err db_txn_event_append(struct db *db, uint64_t tag,
+                                const struct db_txn_event *ev) DB_MUSTCHECK;
+
+/* A txn as stored; strings valid only during the callback. */
+struct db_txn_row {
+	const char *id;
+	int64_t ref;
+	const char *state;
+	const char *owner_node;
+	int64_t deadline_us;
+	const char *ap_client, *ap_trans_id, *org, *signer;
+	const char *request_hash; /* hex */
+	const char *verification_code;
+	int last_seq;
+	int status, sub;         /* 0: none yet */
+	const char *request;     /* JSON text of what was accepted */
+	const char *result;      /* JSON text of the final answer, or NULL */
+};
+/* rc DB_OK with n == 0: not found. cookie is the caller's, passed back untouched. */
+typedef void db_txn_rows_fn(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n,
+                            enum db_err rc);
+enum db_err db_txn_get(struct db *db, const char *txn, db_txn_rows_fn *cb,
+                       uint64_t cookie) DB_MUSTCHECK;
+enum db_err db_txn_get_by_ref(struct db *db, int64_t ref, db_txn_rows_fn *cb,
+                              uint64_t cookie) DB_MUSTCHECK;
+enum db_err db_txn_get_by_ap(struct db *db, const char *ap_client, const char *ap_trans_id,
+                             db_txn_rows_fn *cb, uint64_t cookie) DB_MUSTCHECK;
+/* This node's non-terminal txns, oldest first (restart: ARCHITECTURE.md section 6). */
+enum db_err db_txn_reload(struct db *db, int max_rows, db_txn_rows_fn *cb,
+                          uint64_t cookie) DB_MUSTCHECK;
+
+struct db_txn_event_row {
+	int seq;
+	const char *state;
+	int status, sub; /* 0: none */
+	int64_t at_us;
+	const char *detail; /* JSON text */
+};
+typedef void db_txn_events_fn(void *arg, uint64_t cookie, const char *txn,
+                              const struct db_txn_event_row *rows, int n, enum db_err rc);
+/* Events of txn with seq > since, in seq order (subscribe's replay, PROTOCOL.md 4.3). */
+enum db_err db_txn_events(struct db *db, const char *txn, int since, db_txn_events_fn *cb,
+                          uint64_t cookie) DB_MUSTCHECK;
 
 /* ---- Blocking administration: kysoctl only ---- */
 

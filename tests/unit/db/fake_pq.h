@@ -17,6 +17,9 @@ struct fake_row {
 	char kind[32];
 	uint8_t prev[32], hash[32];
 	bool outbox;
+	bool txn; /* a txn_event row (its chain is separate from node_event's) */
+	int64_t seq;
+	char txn_id[80];
 };
 
 struct fake_server {
