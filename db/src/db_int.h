@@ -155,6 +155,7 @@ enum db__rtask_kind {
 	DB_RT_OUTBOX_DELETE,
 	DB_RT_TXN_ROWS,   /* db_txn.c: txn lookups and the reload */
 	DB_RT_TXN_EVENTS, /* db_txn.c: events since a seq */
+	DB_RT_SIGNER,     /* db_txn.c: a signer's credentials */
 };
 #define DB_RTASK_PARAMS 3
 struct db__rtask {
@@ -168,6 +169,7 @@ struct db__rtask {
 	int nparam;
 	db_txn_rows_fn *rows_cb;
 	db_txn_events_fn *events_cb;
+	db_signer_fn *signer_cb;
 	uint64_t cookie;
 };
 #define DB_READER_QUEUE_MAX 64

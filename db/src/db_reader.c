@@ -126,6 +126,7 @@ reader_kick(struct db *db)
 		break;
 	case DB_RT_TXN_ROWS:
 	case DB_RT_TXN_EVENTS:
+	case DB_RT_SIGNER:
 		ok = PQsendQueryParams(r->c.pq, t->sql, t->nparam, NULL,
 		                       (const char *const *)t->param, NULL, NULL, 0);
 		break;
@@ -257,6 +258,7 @@ task_result(struct db *db, struct db__rtask *t, const PGresult *res)
 		break; /* fire and forget: a lost delete means one more publication */
 	case DB_RT_TXN_ROWS:
 	case DB_RT_TXN_EVENTS:
+	case DB_RT_SIGNER:
 		db__txn_task_result(db, t, res);
 		break;
 	}
@@ -330,7 +332,8 @@ db__reader_on_drop(struct db *db)
 	r->schema_ok = false;
 	r->fetch_cb = NULL;
 	while ((t = task_pop(db)) != NULL) {
-		if (t->kind == DB_RT_TXN_ROWS || t->kind == DB_RT_TXN_EVENTS)
+		if (t->kind == DB_RT_TXN_ROWS || t->kind == DB_RT_TXN_EVENTS ||
+		    t->kind == DB_RT_SIGNER)
 			db__txn_task_fail(db, t, DB_E_CONN);
 		task_free(t);
 	}

@@ -17,8 +17,8 @@
 	"id, ref, state, owner_node, "                                                             \
 	"(extract(epoch FROM deadline_at) * 1000000)::bigint, ap_client, ap_trans_id, org, "       \
 	"signer, encode(request_hash, 'hex'), verification_code, last_seq, status, sub, "          \
-	"request::text, result::text"
-#define TXN_NCOLS 16
+	"request::text, result::text, display, credential, channel"
+#define TXN_NCOLS 19
 
 static const char sql_get[] = "SELECT " TXN_COLS " FROM txn WHERE id = $1";
 static const char sql_get_ref[] = "SELECT " TXN_COLS " FROM txn WHERE ref = $1::bigint";
@@ -31,6 +31,42 @@ static const char sql_reload[] = "SELECT " TXN_COLS " FROM txn WHERE owner_node 
 static const char sql_events[] =
         "SELECT seq, state, status, sub, (extract(epoch FROM at) * 1000000)::bigint, "
         "detail::text FROM txn_event WHERE txn = $1 AND seq > $2::int ORDER BY seq";
+
+/* The person is resolved from the msisdn (person.msisdn or a credential's), the person id or
+ * a credential id; then every credential of that person and the org credentials assigned to
+ * them (C1), the current titles (A3) and the delegations naming them as grantee (C8). */
+static const char sql_signer[] =
+        "WITH p AS (SELECT id FROM person WHERE $1 = 'subscriber' AND id = $2 "
+        " UNION SELECT id FROM person WHERE $1 = 'msisdn' AND msisdn = $2 "
+        " UNION SELECT person FROM credential WHERE $1 = 'msisdn' AND msisdn = $2 "
+        "   AND person IS NOT NULL "
+        " UNION SELECT person FROM credential WHERE $1 = 'credential' AND id::text = $2 "
+        "   AND person IS NOT NULL), "
+        "c AS (SELECT c.*, false AS seal, NULL::text AS decision FROM credential c "
+        "  WHERE c.person IN (SELECT id FROM p) "
+        "     OR ($1 = 'credential' AND c.id::text = $2) "
+        "     OR ($1 = 'msisdn' AND c.msisdn = $2) "
+        " UNION ALL SELECT c.*, true, s.decision_ref FROM credential c "
+        "  JOIN seal_assignment s ON s.credential = c.id "
+        "  WHERE s.clerk IN (SELECT id FROM p) AND s.revoked_at IS NULL "
+        "    AND s.valid_from <= now() AND (s.valid_until IS NULL OR s.valid_until > now())) "
+        "SELECT c.id, c.org, c.person, c.type, c.device, c.msisdn, c.token_serial, c.state, "
+        " COALESCE(extract(epoch FROM c.not_before)::bigint, 0), "
+        " COALESCE(extract(epoch FROM c.not_after)::bigint, 0), c.key_alg, "
+        " encode(c.cert_der, 'hex'), c.seal, c.decision, "
+        " (SELECT COALESCE(json_agg(json_build_object('org', r.org, 'title', r.title, "
+        "   'classes', r.doc_classes)), '[]') FROM role_assignment r "
+        "   WHERE r.person = (SELECT id FROM p LIMIT 1) AND r.valid_from <= now() "
+        "     AND (r.valid_until IS NULL OR r.valid_until > now()))::text, "
+        " (SELECT COALESCE(json_agg(json_build_object('label', d.label, 'principal', "
+        "   d.grantor, 'scope', d.scope, 'from', extract(epoch FROM d.valid_from)::bigint, "
+        "   'until', COALESCE(extract(epoch FROM d.valid_until)::bigint, 0), 'revoked', "
+        "   d.revoked_at IS NOT NULL, 'by_delegate', d.granted_by_delegate)), '[]') "
+        "   FROM delegation d WHERE d.grantee = (SELECT id FROM p LIMIT 1))::text, "
+        " (SELECT id FROM p LIMIT 1), "
+        " (SELECT locked_txn FROM sim_card s WHERE s.credential = c.id LIMIT 1) "
+        "FROM c ORDER BY c.id LIMIT 64";
+#define SIGNER_NCOLS 18
 
 bool
 db_txn_state_final(const char *state)
@@ -314,6 +350,9 @@ rows_result(struct db *db, struct db__rtask *t, const PGresult *res)
 		r->sub = opt_int(res, i, 13);
 		r->request = opt(res, i, 14);
 		r->result = opt(res, i, 15);
+		r->display = opt(res, i, 16);
+		r->credential = opt(res, i, 17);
+		r->channel = opt(res, i, 18);
 	}
 	cb(db->arg, t->cookie, rows, n, DB_OK);
 	free(rows);
@@ -348,6 +387,94 @@ events_result(struct db *db, struct db__rtask *t, const PGresult *res)
 	free(rows);
 }
 
+enum db_err
+db_signer_lookup(struct db *db, const char *by, const char *value, db_signer_fn *cb,
+                 uint64_t cookie)
+{
+	const char *p[2] = { by, value };
+	struct db__rtask *t;
+
+	if (db == NULL || cb == NULL || !short_ok(value, true) || by == NULL ||
+	    (strcmp(by, "msisdn") != 0 && strcmp(by, "subscriber") != 0 &&
+	     strcmp(by, "credential") != 0))
+		return DB_E_INVAL;
+	if (db->rd.c.state != DB_CONN_UP)
+		return DB_E_CONN;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return DB_E_NOMEM;
+	t->kind = DB_RT_SIGNER;
+	t->sql = sql_signer;
+	t->signer_cb = cb;
+	t->cookie = cookie;
+	for (int i = 0; i < 2; i++) {
+		if ((t->param[i] = strdup(p[i])) == NULL) {
+			db__rtask_free(t);
+			return DB_E_NOMEM;
+		}
+	}
+	t->nparam = 2;
+	if (!db__reader_push(db, t)) {
+		db__rtask_free(t);
+		return DB_E_BUSY;
+	}
+	return DB_OK;
+}
+
+static void
+signer_result(struct db *db, struct db__rtask *t, const PGresult *res)
+{
+	struct db_signer_cred *rows = NULL;
+	uint8_t *ders = NULL;
+	db_signer_fn *cb = t->signer_cb;
+	size_t total = 0, off = 0;
+	int i, n;
+
+	t->signer_cb = NULL;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != SIGNER_NCOLS) {
+		cb(db->arg, t->cookie, NULL, 0, DB_E_QUERY);
+		return;
+	}
+	n = PQntuples(res);
+	for (i = 0; i < n; i++)
+		total += (size_t)PQgetlength(res, i, 11) / 2;
+	if ((n > 0 && (rows = calloc((size_t)n, sizeof(*rows))) == NULL) ||
+	    (total > 0 && (ders = malloc(total)) == NULL)) {
+		free(rows);
+		cb(db->arg, t->cookie, NULL, 0, DB_E_NOMEM);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct db_signer_cred *r = &rows[i];
+		const char *hex = opt(res, i, 11);
+
+		r->id = opt_i64(res, i, 0);
+		r->org = PQgetvalue(res, i, 1);
+		r->person = opt(res, i, 2);
+		r->type = PQgetvalue(res, i, 3);
+		r->device = PQgetvalue(res, i, 4);
+		r->msisdn = opt(res, i, 5);
+		r->token_serial = opt(res, i, 6);
+		r->state = PQgetvalue(res, i, 7);
+		r->not_before = opt_i64(res, i, 8);
+		r->not_after = opt_i64(res, i, 9);
+		r->key_alg = opt(res, i, 10);
+		if (hex != NULL && db__hex_decode(hex, ders + off, strlen(hex) / 2)) {
+			r->cert_der = ders + off;
+			r->cert_der_len = strlen(hex) / 2;
+			off += r->cert_der_len;
+		}
+		r->seal_assigned = strcmp(PQgetvalue(res, i, 12), "t") == 0;
+		r->seal_decision = opt(res, i, 13);
+		r->titles_json = PQgetvalue(res, i, 14);
+		r->delegations_json = PQgetvalue(res, i, 15);
+		r->signer_person = opt(res, i, 16);
+		r->locked_txn = opt(res, i, 17);
+	}
+	cb(db->arg, t->cookie, rows, n, DB_OK);
+	free(rows);
+	free(ders);
+}
+
 void
 db__txn_task_result(struct db *db, struct db__rtask *t, const PGresult *res)
 {
@@ -355,6 +482,8 @@ db__txn_task_result(struct db *db, struct db__rtask *t, const PGresult *res)
 		rows_result(db, t, res);
 	else if (t->kind == DB_RT_TXN_EVENTS && t->events_cb != NULL)
 		events_result(db, t, res);
+	else if (t->kind == DB_RT_SIGNER && t->signer_cb != NULL)
+		signer_result(db, t, res);
 }
 
 void
@@ -364,6 +493,9 @@ db__txn_task_fail(struct db *db, struct db__rtask *t, enum db_err rc)
 		t->rows_cb(db->arg, t->cookie, NULL, 0, rc);
 	else if (t->events_cb != NULL)
 		t->events_cb(db->arg, t->cookie, t->param[0], NULL, 0, rc);
+	else if (t->signer_cb != NULL)
+		t->signer_cb(db->arg, t->cookie, NULL, 0, rc);
+	t->signer_cb = NULL;
 	t->rows_cb = NULL;
 	t->events_cb = NULL;
 }

@@ -57,6 +57,7 @@ struct gw_session {
 };
 
 struct gw_mqtt;
+struct gw_engine;
 
 struct gw {
 	uv_loop_t *loop;
@@ -69,6 +70,7 @@ struct gw {
 	uv_timer_t db_timer;
 	uint64_t event_tag;
 	struct gw_mqtt *mqtt;
+	struct gw_engine *engine; /* transactions (gw_engine.h) */
 	struct gw_auth *auth;
 	struct gw_metrics metrics;
 	struct gw_session *sessions;

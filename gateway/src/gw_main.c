@@ -8,6 +8,7 @@
 
 #include <kyso/gw.h>
 
+#include "gw_engine.h"
 #include "gw_int.h"
 
 #define DRAIN_POLL_MS 50
@@ -46,7 +47,9 @@ finish(struct gw *gw)
 		gw_mqtt_stop(gw->mqtt);
 		gw->mqtt = NULL;
 	}
-	gw_db_stop(gw);
+	gw_db_stop(gw); /* lane items still queued reach gw_engine_txn_done first */
+	gw_engine_free(gw->engine);
+	gw->engine = NULL;
 	uv_stop(gw->loop);
 }
 
@@ -168,6 +171,8 @@ start(struct gw *gw)
 	uv_timer_init(gw->loop, &gw->drain_timer);
 	gw->drain_timer.data = gw;
 	if ((gw->auth = gw_auth_new(gw->cfg.auth_fail_per_min)) == NULL)
+		return -1;
+	if ((gw->engine = gw_engine_new(gw)) == NULL)
 		return -1;
 	if (gw_db_start(gw, err, sizeof(err)) != 0) {
 		gw_log(GW_LOG_ERR, "msg=\"database setup failed\" err=\"%s\"", err);

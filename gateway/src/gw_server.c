@@ -11,7 +11,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "gw_int.h"
+#include "gw_engine_int.h"
 
 #define WS_PROTOCOL "kyso.v1"
 #define ANSWER_MAX  2048 /* error and pong answers are small */
@@ -78,10 +78,43 @@ session_error(struct gw_session *s, const char *id, const struct gw_status *st)
 	gw_event_node(gw, "error", "error", s->peer, s->who.client_id, detail);
 }
 
+struct gw_session *
+gw_session_find(struct gw *gw, uint64_t id)
+{
+	for (struct gw_session *s = gw->sessions; s != NULL; s = s->next)
+		if (s->id == id && !s->closing)
+			return s;
+	return NULL;
+}
+
+uint64_t
+gw_session_id(const struct gw_session *s)
+{
+	return s->id;
+}
+
+const struct gw_principal *
+gw_session_who(const struct gw_session *s)
+{
+	return &s->who;
+}
+
+void
+gw_session_send(struct gw_session *s, const char *txt, size_t len)
+{
+	session_queue(s, txt, len);
+}
+
+void
+gw_session_error(struct gw_session *s, const char *id, const struct gw_status *st)
+{
+	session_error(s, id, st);
+}
+
 static void
 handle_request(struct gw_session *s, struct gw_req *req)
 {
-	struct gw_status st;
+	struct gw *gw = gw_of(s->wsi);
 	char txt[ANSWER_MAX];
 	int n;
 
@@ -92,12 +125,16 @@ handle_request(struct gw_session *s, struct gw_req *req)
 			session_queue(s, txt, (size_t)n);
 		break;
 	case GW_REQ_SIGN:
+		gw_engine_sign(gw->engine, s, req->id, req->root);
+		break;
 	case GW_REQ_STATUS:
+		gw_engine_status(gw->engine, s, req->id, req->root);
+		break;
 	case GW_REQ_CANCEL:
+		gw_engine_cancel(gw->engine, s, req->id, req->root);
+		break;
 	case GW_REQ_SUBSCRIBE:
-		/* Known to the protocol, not served by this node's build: a defined answer. */
-		gw_status_set(&st, 900, 9001, "request type not served by this gateway version");
-		session_error(s, req->id, &st);
+		gw_engine_subscribe(gw->engine, s, req->id, req->root);
 		break;
 	}
 }

@@ -26,6 +26,7 @@
 #define GW_TIMEOUT_MIN    10
 #define GW_TIMEOUT_MAX    300
 #define GW_TIMEOUT_DEFAULT 120
+#define GW_SIGN_DISPLAY_ANY GW_DISPLAY_HARD /* re-reading a stored request */
 
 enum gw_signer_kind { GW_SIGNER_MSISDN, GW_SIGNER_SUBSCRIBER, GW_SIGNER_CREDENTIAL };
 

@@ -222,6 +222,9 @@ struct db_txn_row {
 	int status, sub;         /* 0: none yet */
 	const char *request;     /* JSON text of what was accepted */
 	const char *result;      /* JSON text of the final answer, or NULL */
+	const char *display;     /* what the device shows (prefix and code included) */
+	const char *credential;  /* credential id (text) */
+	const char *channel;     /* the credential's device kind */
 };
 /* rc DB_OK with n == 0: not found. cookie is the caller's, passed back untouched. */
 typedef void db_txn_rows_fn(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n,
@@ -248,6 +251,33 @@ typedef void db_txn_events_fn(void *arg, uint64_t cookie, const char *txn,
 /* Events of txn with seq > since, in seq order (subscribe's replay, PROTOCOL.md 4.3). */
 enum db_err db_txn_events(struct db *db, const char *txn, int since, db_txn_events_fn *cb,
                           uint64_t cookie) DB_MUSTCHECK;
+
+/* The signer's credentials for a `sign` (directory of migration 0002): every credential of
+ * the person the signer names, and the org credentials assigned to that person as clerk (C1),
+ * with the facts policy needs. by: "msisdn", "subscriber" (person id) or "credential" (id).
+ * n == 0: the signer is unknown (105/1052). */
+struct db_signer_cred {
+	int64_t id;
+	const char *org, *person; /* person NULL for org and device credentials */
+	const char *type;         /* personal, org, device */
+	const char *device;       /* sim, token, hsm, soft */
+	const char *msisdn, *token_serial;
+	const char *state; /* active, locked, revoked, lost */
+	int64_t not_before, not_after; /* Unix s, 0 unknown */
+	const char *key_alg;
+	const uint8_t *cert_der; /* may be NULL */
+	size_t cert_der_len;
+	bool seal_assigned;       /* an org credential assigned to this person (C1) */
+	const char *seal_decision; /* its decision reference */
+	const char *titles_json;   /* [{"org","title","classes":[...]}], current ones */
+	const char *delegations_json; /* [{"label","principal","scope":[...],"from","until",...}] */
+	const char *signer_person;    /* the person the request named (resolved) */
+	const char *locked_txn;       /* sim: the txn holding the card, or NULL */
+};
+typedef void db_signer_fn(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n,
+                          enum db_err rc);
+enum db_err db_signer_lookup(struct db *db, const char *by, const char *value, db_signer_fn *cb,
+                             uint64_t cookie) DB_MUSTCHECK;
 
 /* ---- Blocking administration: kysoctl only ---- */
 
