@@ -23,12 +23,12 @@ enum gw_chan_event_kind {
 
 struct gw_chan_event {
 	enum gw_chan_event_kind kind;
-	int64_t ref;        /* txn.ref */
-	int status, sub;    /* FAILED: the PROTOCOL.md section 5 code, e.g. 401/4011, 209/2093 */
-	int retries_left;   /* PIN tries left when the device said so, else -1 */
+	int64_t ref;         /* txn.ref */
+	int status, sub;     /* FAILED: the PROTOCOL.md section 5 code, e.g. 401/4011, 209/2093 */
+	int retries_left;    /* PIN tries left when the device said so, else -1 */
 	bool device_blocked; /* FAILED with 402/4021: the engine locks the credential and opens a
 	                        recovery case (REGULATION.md B15) */
-	const uint8_t *sig; /* SIGNED: the raw signature as the device made it (ECDSA: DER) */
+	const uint8_t *sig;  /* SIGNED: the raw signature as the device made it (ECDSA: DER) */
 	size_t sig_len;
 	const char *detail; /* short reason for the event log; never key or PIN material */
 };
@@ -39,15 +39,15 @@ struct gw_chan_request {
 	const char *txn_id;
 	int64_t ref;
 	int64_t credential_id;
-	const char *msisdn;        /* sim */
-	const char *token_serial;  /* token */
-	const char *hash_alg;      /* "sha256", "sha384", "sha512" */
-	const uint8_t *to_sign;    /* the digest the device signs: the document digest (pkcs1) or
-	                              the digest of the CMS signed attributes (cms) */
+	const char *msisdn;       /* sim */
+	const char *token_serial; /* token */
+	const char *hash_alg;     /* "sha256", "sha384", "sha512" */
+	const uint8_t *to_sign;   /* the digest the device signs: the document digest (pkcs1) or
+	                             the digest of the CMS signed attributes (cms) */
 	size_t to_sign_len;
-	const char *display;       /* UTF-8, the AP's prefix applied, fit already checked */
+	const char *display; /* UTF-8, the AP's prefix applied, fit already checked */
 	const char *verification_code;
-	uint64_t deadline_ms;      /* gw_mono_ms() time at which the engine ends the txn */
+	uint64_t deadline_ms; /* gw_mono_ms() time at which the engine ends the txn */
 };
 
 typedef void gw_chan_event_fn(void *engine, const struct gw_chan_event *ev);

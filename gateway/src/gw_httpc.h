@@ -15,16 +15,16 @@
 
 /* Negative statuses: the request failed before a complete HTTP answer arrived. */
 enum {
-	GW_HTTPC_EURL = -1,        /* not http:// or https://, or too long */
-	GW_HTTPC_ERESOLVE = -2,    /* the host name did not resolve */
-	GW_HTTPC_ECONNECT = -3,    /* connection refused or reset */
-	GW_HTTPC_ETLS = -4,        /* handshake or certificate verification failed */
-	GW_HTTPC_ETIMEOUT = -5,    /* timeout_ms passed */
-	GW_HTTPC_ETOOBIG = -6,     /* the body is larger than max_response */
-	GW_HTTPC_EPROTO = -7,      /* not a well-formed HTTP/1.x answer */
-	GW_HTTPC_ECANCELLED = -8,  /* the client was freed */
+	GW_HTTPC_EURL = -1,       /* not http:// or https://, or too long */
+	GW_HTTPC_ERESOLVE = -2,   /* the host name did not resolve */
+	GW_HTTPC_ECONNECT = -3,   /* connection refused or reset */
+	GW_HTTPC_ETLS = -4,       /* handshake or certificate verification failed */
+	GW_HTTPC_ETIMEOUT = -5,   /* timeout_ms passed */
+	GW_HTTPC_ETOOBIG = -6,    /* the body is larger than max_response */
+	GW_HTTPC_EPROTO = -7,     /* not a well-formed HTTP/1.x answer */
+	GW_HTTPC_ECANCELLED = -8, /* the client was freed */
 	GW_HTTPC_ENOMEM = -9,
-	GW_HTTPC_EBUSY = -10,      /* max_inflight requests already running */
+	GW_HTTPC_EBUSY = -10, /* max_inflight requests already running */
 };
 
 struct gw_httpc_request {
@@ -33,11 +33,11 @@ struct gw_httpc_request {
 	const char *content_type; /* POST: e.g. "application/ocsp-request"; NULL for GET */
 	const void *body;         /* POST body, copied by gw_httpc_start */
 	size_t body_len;
-	const char *header;       /* optional extra header line(s) without the final CRLF, e.g.
-	                             "Authorization: Bearer x"; must not contain a bare CR or LF */
-	const char *ca_file;      /* https: PEM bundle the server must chain to; NULL: system store */
-	unsigned timeout_ms;      /* whole request; 0 means 10 000 */
-	size_t max_response;      /* body cap; 0 means 1 MiB */
+	const char *header;  /* optional extra header line(s) without the final CRLF, e.g.
+	                        "Authorization: Bearer x"; must not contain a bare CR or LF */
+	const char *ca_file; /* https: PEM bundle the server must chain to; NULL: system store */
+	unsigned timeout_ms; /* whole request; 0 means 10 000 */
+	size_t max_response; /* body cap; 0 means 1 MiB */
 };
 
 /* status: the HTTP status (100..599) or a negative GW_HTTPC_E*. body is the de-chunked body,
