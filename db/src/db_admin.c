@@ -121,7 +121,8 @@ applied_version(struct db_admin *adm, int *k, char *errbuf, size_t errlen)
 
 		if (v != db__migrations[i].version) {
 			seterr(errbuf, errlen,
-			       "schema_migrations: applied versions differ from this build's", NULL);
+			       "schema_migrations: applied versions differ from this build's",
+			       NULL);
 			goto out;
 		}
 	}

@@ -101,12 +101,12 @@ struct db__item {
 	struct db__item *next;
 	uint64_t tag;
 	enum db__item_kind ikind;
-	uint64_t enq_ms; /* monotonic, for batch_ms */
-	int64_t at_us;   /* wall clock at append: the row's `at` */
-	bool failed;     /* got a statement error: reported with err at settle */
-	enum db_err err; /* DB_E_QUERY, or DB_E_EXISTS / DB_E_STALE for txn items */
-	int64_t pos;     /* assigned at each send */
-	int64_t ref;     /* txn items: the txn's ref the function returned */
+	uint64_t enq_ms;      /* monotonic, for batch_ms */
+	int64_t at_us;        /* wall clock at append: the row's `at` */
+	bool failed;          /* got a statement error: reported with err at settle */
+	enum db_err err;      /* DB_E_QUERY, or DB_E_EXISTS / DB_E_STALE for txn items */
+	int64_t pos;          /* assigned at each send */
+	int64_t ref;          /* txn items: the txn's ref the function returned */
 	int seq, status, sub; /* txn items; status/sub 0: NULL */
 	uint8_t prev[DB_HASH_LEN];
 	uint8_t hash[DB_HASH_LEN];

@@ -207,8 +207,8 @@ item_hash(struct db *db, struct db__lane *l, struct db__item *it)
 			                     .detail = it->detail };
 		return db__txn_event_hash(it->prev, &ct, it->hash);
 	}
-	cn = (struct db__node_canon){ l->chain, it->pos,   db->node_id, it->kind, it->peer,
-		                      it->client_id, it->txn, it->at_us, it->detail };
+	cn = (struct db__node_canon){ l->chain,      it->pos, db->node_id, it->kind,  it->peer,
+		                      it->client_id, it->txn, it->at_us,   it->detail };
 	return db__node_event_hash(it->prev, &cn, it->hash);
 }
 
@@ -250,9 +250,18 @@ txn_item_send(struct db *db, struct db__lane *l, const struct db__item *it)
 	snprintf(pos, sizeof(pos), "%lld", (long long)it->pos);
 	snprintf(at, sizeof(at), "%lld", (long long)it->at_us);
 	if (it->ikind == DB_IT_TXN_ACCEPT) {
-		const char *a[12] = { l->chain, pos,   db->node_id, it->txn, it->state, at, it->detail,
-			              (const char *)it->prev, (const char *)it->hash, it->topic,
-			              it->payload, it->row };
+		const char *a[12] = { l->chain,
+			              pos,
+			              db->node_id,
+			              it->txn,
+			              it->state,
+			              at,
+			              it->detail,
+			              (const char *)it->prev,
+			              (const char *)it->hash,
+			              it->topic,
+			              it->payload,
+			              it->row };
 		memcpy(v, a, sizeof(a));
 		len[7] = len[8] = DB_HASH_LEN;
 		fmt[7] = fmt[8] = 1;
@@ -505,7 +514,8 @@ lane_head_known(struct db *db, struct db__lane *l)
 			last = it->pos;
 	}
 	/* A batch commits whole: one table's head reaching its last row is enough. */
-	if (l->b_doubt && ((last > 0 && l->head_pos >= last) || (tlast > 0 && l->thead_pos >= tlast))) {
+	if (l->b_doubt &&
+	    ((last > 0 && l->head_pos >= last) || (tlast > 0 && l->thead_pos >= tlast))) {
 		l->b_error = l->b_retry = false;
 		lane_settle(db, l, false); /* its head was re-read: keep it */
 		return;

@@ -261,8 +261,8 @@ db_txn_get_by_ref(struct db *db, int64_t ref, db_txn_rows_fn *cb, uint64_t cooki
 }
 
 enum db_err
-db_txn_get_by_ap(struct db *db, const char *ap_client, const char *ap_trans_id,
-                 db_txn_rows_fn *cb, uint64_t cookie)
+db_txn_get_by_ap(struct db *db, const char *ap_client, const char *ap_trans_id, db_txn_rows_fn *cb,
+                 uint64_t cookie)
 {
 	const char *p[2] = { ap_client, ap_trans_id };
 

@@ -416,8 +416,8 @@ deadline_cb(uv_timer_t *h)
 		.answer_arrived = t->answer_arrived,
 		.token_job = t->chan != NULL && strcmp(t->chan->name, "pcsc") == 0,
 		.token_taken = t->want >= GW_TS_DISPATCHED,
-		.agent_present = t->chan != NULL && strcmp(t->chan->name, "pcsc") == 0 &&
-		                 t->dispatched,
+		.agent_present =
+		        t->chan != NULL && strcmp(t->chan->name, "pcsc") == 0 && t->dispatched,
 		.reached_user = t->reached_user,
 	};
 	enum gw_txn_state to;

@@ -21,10 +21,10 @@ struct gw_session;
 struct gw_engine;
 
 /* Limits of PROTOCOL.md section 3 (defaults; hard bounds in gw_sign.h and gw_txn.h). */
-#define GW_ENGINE_DISPLAY_MAX   200 /* characters of `display` */
-#define GW_ENGINE_SIGNER_QUEUE  16  /* pending signatures per signer */
-#define GW_ENGINE_MAX_SMS       2   /* MT SMS per request (TELECOM.md 3.3) */
-#define GW_ENGINE_RELOAD_MAX    100000
+#define GW_ENGINE_DISPLAY_MAX  200 /* characters of `display` */
+#define GW_ENGINE_SIGNER_QUEUE 16  /* pending signatures per signer */
+#define GW_ENGINE_MAX_SMS      2   /* MT SMS per request (TELECOM.md 3.3) */
+#define GW_ENGINE_RELOAD_MAX   100000
 
 struct gw_engine *gw_engine_new(struct gw *gw);
 void gw_engine_free(struct gw_engine *e);
@@ -35,8 +35,7 @@ void gw_engine_add_channel(struct gw_engine *e, struct gw_channel *ch);
 void gw_engine_sign(struct gw_engine *e, struct gw_session *s, const char *id, json_t *root);
 void gw_engine_status(struct gw_engine *e, struct gw_session *s, const char *id, json_t *root);
 void gw_engine_cancel(struct gw_engine *e, struct gw_session *s, const char *id, json_t *root);
-void gw_engine_subscribe(struct gw_engine *e, struct gw_session *s, const char *id,
-                         json_t *root);
+void gw_engine_subscribe(struct gw_engine *e, struct gw_session *s, const char *id, json_t *root);
 
 /* db/ callbacks (gw_db.c wires them). */
 void gw_engine_txn_done(void *arg, uint64_t tag, enum db_err rc, int64_t ref);

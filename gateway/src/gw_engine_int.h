@@ -32,7 +32,7 @@ struct gw_txn {
 	size_t digest_len;
 	uint8_t *cert_der; /* the signer's certificate, for verification */
 	size_t cert_der_len;
-	char shown[1024]; /* what the device shows: prefix, code, display */
+	char shown[1024];     /* what the device shows: prefix, code, display */
 	uint64_t deadline_ms; /* gw_mono_ms() */
 	uv_timer_t *timer;    /* heap: outlives uv_close */
 	struct gw_channel *chan;
@@ -72,17 +72,20 @@ struct gw_pending {
 	char by[16];
 };
 
-enum gw_commit_kind { GW_COMMIT_ACCEPT, GW_COMMIT_EVENT };
+enum gw_commit_kind {
+	GW_COMMIT_ACCEPT,
+	GW_COMMIT_EVENT
+};
 /* One lane item's context, its address is the db tag. */
 struct gw_commit {
 	enum gw_commit_kind kind;
 	uint64_t txn_key;
 	int seq;
 	enum gw_txn_state state;
-	char *frame;                 /* event: the frame to push once committed */
-	char *row;                   /* accept: the row JSON */
-	struct gw_pending *pending;  /* accept: the request */
-	json_t *accepted;            /* accept: the `accepted` frame without id */
+	char *frame;                /* event: the frame to push once committed */
+	char *row;                  /* accept: the row JSON */
+	struct gw_pending *pending; /* accept: the request */
+	json_t *accepted;           /* accept: the `accepted` frame without id */
 };
 void gw_commit_free(struct gw_commit *c);
 
@@ -93,8 +96,7 @@ void gw_eng_txn_discard(struct gw_engine *e, struct gw_txn *t);
 void gw_eng_arm(struct gw_txn *t);
 uint32_t gw_eng_lane_key(const struct gw_txn *t);
 bool gw_eng_event(struct gw_txn *t, enum gw_txn_state to, int code, int sub, json_t *frame);
-bool gw_eng_finish(struct gw_txn *t, enum gw_txn_state to, int code, int sub,
-                   const char *detail);
+bool gw_eng_finish(struct gw_txn *t, enum gw_txn_state to, int code, int sub, const char *detail);
 json_t *gw_eng_progress(const struct gw_txn *t, enum gw_txn_state s);
 json_t *gw_eng_result(const struct gw_txn *t, int code, int sub, const char *detail);
 void gw_eng_dispatch(struct gw_txn *t);

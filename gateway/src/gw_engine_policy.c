@@ -55,8 +55,9 @@ rank(const struct db_signer_cred *c)
 static enum pol_cred_type
 cred_type(const char *s)
 {
-	return strcmp(s, "org") == 0 ? POL_CRED_ORG
-	                             : strcmp(s, "device") == 0 ? POL_CRED_DEVICE : POL_CRED_PERSONAL;
+	return strcmp(s, "org") == 0      ? POL_CRED_ORG
+	       : strcmp(s, "device") == 0 ? POL_CRED_DEVICE
+	                                  : POL_CRED_PERSONAL;
 }
 
 static enum pol_cred_state
@@ -105,7 +106,7 @@ cert_facts(const struct db_signer_cred *c, struct pol_cert *out, char *printed, 
 	if (x == NULL)
 		return false;
 	k = X509_get0_pubkey(x);
-	out->key_alg = k == NULL ? POL_KEY_OTHER
+	out->key_alg = k == NULL                             ? POL_KEY_OTHER
 	               : EVP_PKEY_base_id(k) == EVP_PKEY_RSA ? POL_KEY_RSA
 	               : EVP_PKEY_base_id(k) == EVP_PKEY_EC  ? POL_KEY_EC
 	                                                     : POL_KEY_OTHER;
@@ -155,9 +156,8 @@ string_array(json_t *a, const char **out)
 	size_t i, n = 0;
 	json_t *v;
 
-	json_array_foreach (a, i, v)
-		if (json_is_string(v) && n < MAX_CLASSES)
-			out[n++] = json_string_value(v);
+	json_array_foreach(a, i, v) if (json_is_string(v) && n < MAX_CLASSES) out[n++] =
+	        json_string_value(v);
 	return n;
 }
 
@@ -169,7 +169,8 @@ facts_load(struct facts *f, const struct db_signer_cred *c)
 
 	f->titles_j = json_loads(c->titles_json != NULL ? c->titles_json : "[]", 0, NULL);
 	f->dels_j = json_loads(c->delegations_json != NULL ? c->delegations_json : "[]", 0, NULL);
-	json_array_foreach (f->titles_j, i, v) {
+	json_array_foreach(f->titles_j, i, v)
+	{
 		struct pol_title *t = &f->titles[f->ntitles];
 
 		if (f->ntitles >= MAX_TITLES)
@@ -181,7 +182,8 @@ facts_load(struct facts *f, const struct db_signer_cred *c)
 		if (t->org != NULL && t->name != NULL)
 			f->ntitles++;
 	}
-	json_array_foreach (f->dels_j, i, v) {
+	json_array_foreach(f->dels_j, i, v)
+	{
 		struct pol_delegation *d = &f->dels[f->ndels];
 
 		if (f->ndels >= MAX_DELEGATIONS)
@@ -230,8 +232,8 @@ gw_eng_choose(struct gw_engine *e, const struct gw_pending *p, const struct db_s
 			best = &rows[i];
 	}
 	if (best == NULL) {
-		gw_status_set(err, 105, 1053, "no credential for mode %s on channel %s", p->req.mode,
-		              p->req.channel);
+		gw_status_set(err, 105, 1053, "no credential for mode %s on channel %s",
+		              p->req.mode, p->req.channel);
 		return false;
 	}
 	struct pol_signer signer = { .id = best->signer_person != NULL ? best->signer_person : "",
@@ -267,7 +269,8 @@ gw_eng_choose(struct gw_engine *e, const struct gw_pending *p, const struct db_s
 			seals[nseals++] = (struct pol_seal_assignment){
 				.credential_id = cid,
 				.clerk = best->signer_person,
-				.decision_ref = rows[i].seal_decision != NULL ? rows[i].seal_decision : "",
+				.decision_ref =
+				        rows[i].seal_decision != NULL ? rows[i].seal_decision : "",
 			};
 	enum pol_mode mode = POL_MODE_APPROVE;
 	static const char *const modes[] = { "approve", "issue", "copy", "attachment", "system" };
@@ -294,8 +297,8 @@ gw_eng_choose(struct gw_engine *e, const struct gw_pending *p, const struct db_s
 		.signer = &signer,
 		.cert = &cert,
 		.doc = &doc,
-		.on_behalf_label = p->req.has_on_behalf ? label_of(p->req.on_behalf_label)
-		                                        : POL_LABEL_NONE,
+		.on_behalf_label =
+		        p->req.has_on_behalf ? label_of(p->req.on_behalf_label) : POL_LABEL_NONE,
 		.on_behalf_principal = p->req.has_on_behalf ? p->req.on_behalf_principal : NULL,
 		.delegations = f->dels,
 		.ndelegations = f->ndels,
@@ -331,8 +334,8 @@ gw_eng_policy_json(const struct pol_decision *d, json_t *accepted, json_t **poli
 		json_array_append_new(rules, json_string(d->hit[i].rule));
 		json_array_append_new(warnings,
 		                      json_pack("{s:s, s:s, s:{s:s, s:s}}", "rule", d->hit[i].rule,
-		                                "reason", ri->name, "message", "vi", ri->msg_vi, "en",
-		                                ri->msg_en));
+		                                "reason", ri->name, "message", "vi", ri->msg_vi,
+		                                "en", ri->msg_en));
 	}
 	if (accepted != NULL && json_array_size(warnings) > 0)
 		json_object_set(accepted, "warnings", warnings);

@@ -80,9 +80,9 @@ gw_eng_signed(struct gw_txn *t, const uint8_t *sig, size_t sig_len)
 	} else {
 		r = gw_eng_result(t, 500, 0, "signature not validated: revocation status unknown");
 		json_object_set_new(r, "revocation", json_pack("{s:s}", "status", "unknown"));
-		json_object_set_new(r, "warnings",
-		                    json_pack("[{s:s, s:s}]", "rule", "D3", "reason",
-		                              "STATUS_UNKNOWN"));
+		json_object_set_new(
+		        r, "warnings",
+		        json_pack("[{s:s, s:s}]", "rule", "D3", "reason", "STATUS_UNKNOWN"));
 	}
 	if (sig_b64 != NULL)
 		json_object_set_new(r, "signature", json_string(sig_b64));
@@ -121,7 +121,8 @@ on_cred(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, en
 	if (t == NULL || t->final_queued)
 		return;
 	if (rc != DB_OK || n < 1) {
-		(void)gw_eng_finish(t, GW_TS_FAILED, 900, 9002, "credential not found after restart");
+		(void)gw_eng_finish(t, GW_TS_FAILED, 900, 9002,
+		                    "credential not found after restart");
 		return;
 	}
 	snprintf(t->msisdn, sizeof(t->msisdn), "%s", rows[0].msisdn != NULL ? rows[0].msisdn : "");

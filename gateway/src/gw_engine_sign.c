@@ -34,8 +34,8 @@ org_bound(const char *orgs_json, const char *org, char *only, size_t cap)
 	if (a != NULL && json_is_array(a)) {
 		if (json_array_size(a) == 1 && json_is_string(json_array_get(a, 0)))
 			snprintf(only, cap, "%s", json_string_value(json_array_get(a, 0)));
-		json_array_foreach (a, i, v)
-			found |= json_is_string(v) && strcmp(json_string_value(v), org) == 0;
+		json_array_foreach(a, i, v) found |=
+		        json_is_string(v) && strcmp(json_string_value(v), org) == 0;
 	}
 	json_decref(a);
 	return found;
@@ -52,8 +52,8 @@ compose_display(const struct gw_principal *who, const struct gw_sign_req *r, con
 	size_t plen = strlen(pre);
 	int n;
 
-	n = snprintf(out, cap, "%s%s%s: %s", pre, plen > 0 && pre[plen - 1] != ' ' ? " " : "",
-	             code, r->display);
+	n = snprintf(out, cap, "%s%s%s: %s", pre, plen > 0 && pre[plen - 1] != ' ' ? " " : "", code,
+	             r->display);
 	if (n < 0 || (size_t)n >= cap) {
 		gw_status_set(err, 103, 0, "display with prefix and code is too long");
 		return false;
@@ -151,8 +151,7 @@ refused:
 }
 
 static char *
-row_json(const struct gw_pending *p, const struct gw_choice *ch, uint64_t deadline_us,
-         bool queued)
+row_json(const struct gw_pending *p, const struct gw_choice *ch, uint64_t deadline_us, bool queued)
 {
 	char rh[65];
 	char cred[24];
@@ -165,11 +164,11 @@ row_json(const struct gw_pending *p, const struct gw_choice *ch, uint64_t deadli
 	                "s:i, s:O, s:b}",
 	                "deadline_us", (json_int_t)deadline_us, "ap_client", p->who.client_id,
 	                "ap_trans_id", p->req.ap_trans_id, "org", p->req.org, "credential", cred,
-	                "mode", p->req.mode, "request_hash", rh, "signer", p->req.signer,
-	                "channel", ch->cred->device, "format", p->req.format, "digest_alg",
-	                p->req.digest_alg, "digest", p->req.digest_b64, "display", p->shown,
-	                "verification_code", p->code, "timeout_s", p->req.timeout_s, "request",
-	                p->request, "queued", queued);
+	                "mode", p->req.mode, "request_hash", rh, "signer", p->req.signer, "channel",
+	                ch->cred->device, "format", p->req.format, "digest_alg", p->req.digest_alg,
+	                "digest", p->req.digest_b64, "display", p->shown, "verification_code",
+	                p->code, "timeout_s", p->req.timeout_s, "request", p->request, "queued",
+	                queued);
 	txt = row != NULL ? json_dumps(row, JSON_COMPACT) : NULL;
 	json_decref(row);
 	return txt;
@@ -258,7 +257,8 @@ on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, 
 	payload = json_dumps(json_pack("{s:s, s:s, s:s, s:i}", "txn", id, "org", t->org, "state",
 	                               "accepted", "seq", 1),
 	                     JSON_COMPACT);
-	if (detail == NULL || row == NULL || payload == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+	if (detail == NULL || row == NULL || payload == NULL ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
 		gw_status_set(&st, 900, 9005, "overloaded, retry later");
 		goto refused;
 	}
@@ -341,8 +341,8 @@ on_repeat(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n, enum
 	}
 	/* The same transaction: its `accepted`, then its current or final state. */
 	acc = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:{s:i, s:s}}", "type", "accepted", "id",
-	                r->req_id, "txn", rows[0].id, "seq", 1, "ap_trans_id",
-	                rows[0].ap_trans_id, "verification_code",
+	                r->req_id, "txn", rows[0].id, "seq", 1, "ap_trans_id", rows[0].ap_trans_id,
+	                "verification_code",
 	                rows[0].verification_code != NULL ? rows[0].verification_code : "",
 	                "status", "code", 100, "name", "REQUEST_OK");
 	gw_eng_send_json(e, r->session, acc);
@@ -380,8 +380,8 @@ gw_eng_accept_done(struct gw_engine *e, struct gw_commit *c, enum db_err rc, int
 			r->session = p->session;
 			snprintf(r->req_id, sizeof(r->req_id), "%s", p->req_id);
 			hex(p->req.request_hash, 32, r->hash);
-			if (db_txn_get_by_ap(e->gw->db, p->who.client_id, p->req.ap_trans_id, on_repeat,
-			                     (uint64_t)(uintptr_t)r) == DB_OK) {
+			if (db_txn_get_by_ap(e->gw->db, p->who.client_id, p->req.ap_trans_id,
+			                     on_repeat, (uint64_t)(uintptr_t)r) == DB_OK) {
 				gw_db_sync(e->gw);
 				return;
 			}
@@ -418,7 +418,11 @@ gw_eng_accept_done(struct gw_engine *e, struct gw_commit *c, enum db_err rc, int
 
 /* ---- status, cancel, subscribe ---- */
 
-enum gw_lookup_kind { GW_LK_STATUS, GW_LK_CANCEL, GW_LK_SUBSCRIBE };
+enum gw_lookup_kind {
+	GW_LK_STATUS,
+	GW_LK_CANCEL,
+	GW_LK_SUBSCRIBE
+};
 struct gw_lookup {
 	enum gw_lookup_kind kind;
 	uint64_t session;
@@ -508,8 +512,8 @@ on_lookup(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n, enum
 		goto out;
 	}
 	f = json_pack("{s:s, s:s, s:s, s:i, s:s, s:{s:i, s:s}}", "type", "progress", "id",
-	              l->req_id, "txn", rows[0].id, "seq", rows[0].last_seq, "state",
-	              rows[0].state, "status", "code", 504, "name", "OUTSTANDING_TRANSACTION");
+	              l->req_id, "txn", rows[0].id, "seq", rows[0].last_seq, "state", rows[0].state,
+	              "status", "code", 504, "name", "OUTSTANDING_TRANSACTION");
 	gw_eng_send_json(e, l->session, f);
 	json_decref(f);
 out:

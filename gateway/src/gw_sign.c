@@ -83,7 +83,8 @@ slug_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	return n >= 1 && n <= GW_SLUG_MAX && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+	return n >= 1 && n <= GW_SLUG_MAX &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
 }
 
 bool
@@ -123,15 +124,19 @@ parse_signer(json_t *root, struct gw_sign_req *r, struct gw_status *err)
 		}
 	}
 	if (found == 0) {
-		gw_status_set(err, 102, 0, "missing field: signer.msisdn, subscriber_id or credential_id");
+		gw_status_set(err, 102, 0,
+		              "missing field: signer.msisdn, subscriber_id or credential_id");
 		return false;
 	}
 	if (found > 1 || json_object_size(s) != 1) {
-		gw_status_set(err, 101, 1011, "signer must name exactly one of msisdn, subscriber_id, credential_id");
+		gw_status_set(
+		        err, 101, 1011,
+		        "signer must name exactly one of msisdn, subscriber_id, credential_id");
 		return false;
 	}
 	if (r->signer_kind == GW_SIGNER_MSISDN && !msisdn_valid(r->signer)) {
-		gw_status_set(err, 101, 1011, "signer.msisdn must be a Vietnamese E.164 number without '+'");
+		gw_status_set(err, 101, 1011,
+		              "signer.msisdn must be a Vietnamese E.164 number without '+'");
 		return false;
 	}
 	if (r->signer_kind != GW_SIGNER_MSISDN &&
@@ -154,8 +159,8 @@ parse_on_behalf(json_t *root, struct gw_sign_req *r, struct gw_status *err)
 		gw_status_set(err, 101, 1011, "on_behalf must be an object");
 		return false;
 	}
-	if (!need_str(o, "label", r->on_behalf_label, sizeof(r->on_behalf_label),
-	              "on_behalf.label", err) ||
+	if (!need_str(o, "label", r->on_behalf_label, sizeof(r->on_behalf_label), "on_behalf.label",
+	              err) ||
 	    !need_str(o, "principal", r->on_behalf_principal, sizeof(r->on_behalf_principal),
 	              "on_behalf.principal", err))
 		return false;
@@ -189,7 +194,8 @@ parse_secrecy(json_t *doc, struct gw_status *err)
 		ri = pol_reason_info(POL_R_STATE_SECRET_REFUSED);
 		gw_status_set(err, ri->code, ri->sub, "state secrets are not signed here");
 	} else {
-		gw_status_set(err, 101, 1011, "document.secrecy must be none, mat, toi_mat or tuyet_mat");
+		gw_status_set(err, 101, 1011,
+		              "document.secrecy must be none, mat, toi_mat or tuyet_mat");
 		return false;
 	}
 	err->rule = ri->rule;
@@ -205,7 +211,8 @@ parse_digest(json_t *doc, struct gw_sign_req *r, struct gw_status *err)
 	static const struct {
 		const char *name, *hash;
 		size_t len;
-	} algs[] = { { "SHA-256", "sha256", 32 }, { "SHA-384", "sha384", 48 },
+	} algs[] = { { "SHA-256", "sha256", 32 },
+		     { "SHA-384", "sha384", 48 },
 		     { "SHA-512", "sha512", 64 } };
 	uint8_t raw[GW_DIGEST_MAX + 3];
 	size_t want = 0, blen;
@@ -223,14 +230,15 @@ parse_digest(json_t *doc, struct gw_sign_req *r, struct gw_status *err)
 		}
 	}
 	if (want == 0) {
-		gw_status_set(err, 101, 1011, "document.digest_alg must be SHA-256, SHA-384 or SHA-512");
+		gw_status_set(err, 101, 1011,
+		              "document.digest_alg must be SHA-256, SHA-384 or SHA-512");
 		return false;
 	}
 	blen = strlen(r->digest_b64);
 	/* Canonical base64 of exactly `want` bytes: 4 * ceil(want / 3) characters. */
 	if (blen != 4 * ((want + 2) / 3) ||
-	    strspn(r->digest_b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
-	            blen ||
+	    strspn(r->digest_b64,
+	           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != blen ||
 	    (n = EVP_DecodeBlock(raw, (const unsigned char *)r->digest_b64, (int)blen)) < 0 ||
 	    (size_t)n - (size_t)(r->digest_b64[blen - 1] == '=') -
 	                    (size_t)(r->digest_b64[blen - 2] == '=') !=
@@ -292,7 +300,8 @@ parse_document(json_t *root, struct gw_sign_req *r, struct gw_status *err)
 		return false;
 	}
 	if (r->copy_form[0] != '\0' && !ONE_OF(r->copy_form, forms)) {
-		gw_status_set(err, 101, 1011, "document.copy_form must be SAO Y, SAO LỤC or TRÍCH SAO");
+		gw_status_set(err, 101, 1011,
+		              "document.copy_form must be SAO Y, SAO LỤC or TRÍCH SAO");
 		return false;
 	}
 	return true;
@@ -398,7 +407,8 @@ gw_sign_parse(json_t *root, int display_max, struct gw_sign_req *out, struct gw_
 	              "ap_trans_id", err))
 		return false;
 	if (!printable(out->ap_trans_id, strlen(out->ap_trans_id), GW_APTID_MAX)) {
-		gw_status_set(err, 101, 1011, "ap_trans_id must be 1-64 printable ASCII characters");
+		gw_status_set(err, 101, 1011,
+		              "ap_trans_id must be 1-64 printable ASCII characters");
 		return false;
 	}
 	if (!parse_signer(root, out, err))
@@ -414,7 +424,8 @@ gw_sign_parse(json_t *root, int display_max, struct gw_sign_req *out, struct gw_
 	if (!need_str(root, "mode", out->mode, sizeof(out->mode), "mode", err))
 		return false;
 	if (!ONE_OF(out->mode, modes)) {
-		gw_status_set(err, 101, 1011, "mode must be approve, issue, copy, attachment or system");
+		gw_status_set(err, 101, 1011,
+		              "mode must be approve, issue, copy, attachment or system");
 		return false;
 	}
 	if (!parse_on_behalf(root, out, err) || !parse_document(root, out, err) ||
@@ -459,10 +470,12 @@ gw_subscribe_parse(json_t *root, struct gw_since *out, int *n, struct gw_status 
 		return false;
 	}
 	if (json_object_size(since) > GW_SUBSCRIBE_MAX) {
-		gw_status_set(err, 103, 0, "at most %d transactions per subscribe", GW_SUBSCRIBE_MAX);
+		gw_status_set(err, 103, 0, "at most %d transactions per subscribe",
+		              GW_SUBSCRIBE_MAX);
 		return false;
 	}
-	json_object_foreach (since, key, v) {
+	json_object_foreach(since, key, v)
+	{
 		if (strlen(key) > GW_TXN_ID_MAX || !gw_txn_id_valid(key)) {
 			gw_status_set(err, 101, 1013, "unknown transaction");
 			return false;

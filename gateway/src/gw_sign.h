@@ -16,19 +16,23 @@
 
 #include "gw_proto.h"
 
-#define GW_TXN_ID_MAX     64  /* txn ids we accept in status/cancel/subscribe */
-#define GW_APTID_MAX      64  /* ap_trans_id: 1-64 printable ASCII */
-#define GW_SLUG_MAX       48  /* org, class */
-#define GW_EVIDENCE_MAX   256 /* title, number: bytes of UTF-8 */
-#define GW_DIGEST_MAX     64  /* SHA-512 */
-#define GW_DISPLAY_HARD   200 /* characters: the hard cap of PROTOCOL.md section 3 */
-#define GW_SUBSCRIBE_MAX  256 /* transactions in one subscribe */
-#define GW_TIMEOUT_MIN    10
-#define GW_TIMEOUT_MAX    300
-#define GW_TIMEOUT_DEFAULT 120
+#define GW_TXN_ID_MAX       64  /* txn ids we accept in status/cancel/subscribe */
+#define GW_APTID_MAX        64  /* ap_trans_id: 1-64 printable ASCII */
+#define GW_SLUG_MAX         48  /* org, class */
+#define GW_EVIDENCE_MAX     256 /* title, number: bytes of UTF-8 */
+#define GW_DIGEST_MAX       64  /* SHA-512 */
+#define GW_DISPLAY_HARD     200 /* characters: the hard cap of PROTOCOL.md section 3 */
+#define GW_SUBSCRIBE_MAX    256 /* transactions in one subscribe */
+#define GW_TIMEOUT_MIN      10
+#define GW_TIMEOUT_MAX      300
+#define GW_TIMEOUT_DEFAULT  120
 #define GW_SIGN_DISPLAY_ANY GW_DISPLAY_HARD /* re-reading a stored request */
 
-enum gw_signer_kind { GW_SIGNER_MSISDN, GW_SIGNER_SUBSCRIBER, GW_SIGNER_CREDENTIAL };
+enum gw_signer_kind {
+	GW_SIGNER_MSISDN,
+	GW_SIGNER_SUBSCRIBER,
+	GW_SIGNER_CREDENTIAL
+};
 
 struct gw_sign_req {
 	char ap_trans_id[GW_APTID_MAX + 1];

@@ -183,9 +183,8 @@ gw_txn_new_id(uint64_t now_ms, char out[37])
 		u[i] = (uint8_t)(now_ms >> (40 - 8 * i));
 	u[6] = (uint8_t)(0x70 | (u[6] & 0x0F)); /* version 7 */
 	u[8] = (uint8_t)(0x80 | (u[8] & 0x3F)); /* variant 10 */
-	snprintf(out, 37,
-	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-	         u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-	         u[14], u[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+	         u[13], u[14], u[15]);
 	return true;
 }

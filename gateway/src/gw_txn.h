@@ -55,8 +55,8 @@ struct gw_deadline_facts {
 };
 /* false: nothing to do (an answer wins or the txn is final). true: end with *status, *sub in
  * state *to. */
-bool gw_txn_deadline_outcome(const struct gw_deadline_facts *f, enum gw_txn_state *to,
-                             int *status, int *sub);
+bool gw_txn_deadline_outcome(const struct gw_deadline_facts *f, enum gw_txn_state *to, int *status,
+                             int *sub);
 
 /* The per-signer queue (PROTOCOL.md 3, ARCHITECTURE.md 6): one request on a device at a time,
  * the others wait in accepted order, at most `cap` pending (on the device + waiting) per

@@ -65,7 +65,7 @@ struct db_config {
 	db_clock_fn *clock;
 	db_done_fn *done;
 	db_txn_done_fn *txn_done; /* NULL: transaction items are refused (DB_E_INVAL) */
-	void *arg; /* passed to clock, done and every other callback below */
+	void *arg;                /* passed to clock, done and every other callback below */
 };
 
 /* Copies what it needs from *cfg. Starts connecting on the first db_on_tick(). NULL on a bad
@@ -219,12 +219,12 @@ struct db_txn_row {
 	const char *request_hash; /* hex */
 	const char *verification_code;
 	int last_seq;
-	int status, sub;         /* 0: none yet */
-	const char *request;     /* JSON text of what was accepted */
-	const char *result;      /* JSON text of the final answer, or NULL */
-	const char *display;     /* what the device shows (prefix and code included) */
-	const char *credential;  /* credential id (text) */
-	const char *channel;     /* the credential's device kind */
+	int status, sub;        /* 0: none yet */
+	const char *request;    /* JSON text of what was accepted */
+	const char *result;     /* JSON text of the final answer, or NULL */
+	const char *display;    /* what the device shows (prefix and code included) */
+	const char *credential; /* credential id (text) */
+	const char *channel;    /* the credential's device kind */
 };
 /* rc DB_OK with n == 0: not found. cookie is the caller's, passed back untouched. */
 typedef void db_txn_rows_fn(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n,
@@ -262,14 +262,14 @@ struct db_signer_cred {
 	const char *type;         /* personal, org, device */
 	const char *device;       /* sim, token, hsm, soft */
 	const char *msisdn, *token_serial;
-	const char *state; /* active, locked, revoked, lost */
+	const char *state;             /* active, locked, revoked, lost */
 	int64_t not_before, not_after; /* Unix s, 0 unknown */
 	const char *key_alg;
 	const uint8_t *cert_der; /* may be NULL */
 	size_t cert_der_len;
-	bool seal_assigned;       /* an org credential assigned to this person (C1) */
-	const char *seal_decision; /* its decision reference */
-	const char *titles_json;   /* [{"org","title","classes":[...]}], current ones */
+	bool seal_assigned;           /* an org credential assigned to this person (C1) */
+	const char *seal_decision;    /* its decision reference */
+	const char *titles_json;      /* [{"org","title","classes":[...]}], current ones */
 	const char *delegations_json; /* [{"label","principal","scope":[...],"from","until",...}] */
 	const char *signer_person;    /* the person the request named (resolved) */
 	const char *locked_txn;       /* sim: the txn holding the card, or NULL */

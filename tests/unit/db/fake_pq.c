@@ -153,10 +153,12 @@ ap_taken(struct fconn *f, const char *key)
 	int i;
 
 	for (i = 0; i < fake.nrows; i++)
-		if (fake.rows[i].txn && fake.rows[i].seq == 1 && strcmp(fake.rows[i].kind, key) == 0)
+		if (fake.rows[i].txn && fake.rows[i].seq == 1 &&
+		    strcmp(fake.rows[i].kind, key) == 0)
 			return true;
 	for (i = 0; i < f->nstaged; i++)
-		if (f->staged[i].txn && f->staged[i].seq == 1 && strcmp(f->staged[i].kind, key) == 0)
+		if (f->staged[i].txn && f->staged[i].seq == 1 &&
+		    strcmp(f->staged[i].kind, key) == 0)
 			return true;
 	return false;
 }

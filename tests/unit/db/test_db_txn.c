@@ -142,11 +142,9 @@ accept_txn(struct db *db, uint64_t tag, const char *txn, const char *ap_trans_id
 static enum db_err
 event(struct db *db, uint64_t tag, const char *txn, int seq, const char *state)
 {
-	struct db_txn_event ev = { .txn = txn,
-		                   .seq = seq,
-		                   .state = state,
-		                   .detail_json = "{}",
-		                   .lane_key = 7 };
+	struct db_txn_event ev = {
+		.txn = txn, .seq = seq, .state = state, .detail_json = "{}", .lane_key = 7
+	};
 
 	return db_txn_event_append(db, tag, &ev);
 }

@@ -69,8 +69,8 @@ expect(const char *path, const char *v, int code, int sub)
 	if (try_with(path, v, &r, &err))
 		fail_msg("%s=%s parsed", path, v != NULL ? v : "(absent)");
 	if (err.code != code || err.sub != sub)
-		fail_msg("%s=%s: %d/%d, want %d/%d (%s)", path, v != NULL ? v : "(absent)", err.code,
-		         err.sub, code, sub, err.detail);
+		fail_msg("%s=%s: %d/%d, want %d/%d (%s)", path, v != NULL ? v : "(absent)",
+		         err.code, err.sub, code, sub, err.detail);
 }
 
 static void
@@ -104,9 +104,10 @@ valid_request(void **state)
 static void
 missing_fields_are_102(void **state)
 {
-	static const char *const required[] = { "ap_trans_id", "signer", "mode", "document",
-		                                "document.digest", "document.digest_alg",
-		                                "display", "signer.msisdn" };
+	static const char *const required[] = {
+		"ap_trans_id",         "signer",  "mode",         "document", "document.digest",
+		"document.digest_alg", "display", "signer.msisdn"
+	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
@@ -220,12 +221,12 @@ request_hash_idempotency(void **state)
 {
 	uint8_t a[32], b[32], c[32];
 	json_t *x = load(base);
-	json_t *y = load("{\"display\":\"Ký duyệt QĐ 123\",\"id\":\"c-999\",\"type\":\"sign\","
-	                 "\"timeout_s\":120,\"format\":\"cms\",\"mode\":\"approve\","
-	                 "\"channel\":\"sim\",\"signer\":{\"msisdn\":\"84912345678\"},"
-	                 "\"ap_trans_id\":\"QD-123\",\"document\":{\"secrecy\":\"none\","
-	                 "\"org\":\"ubnd-dn\",\"digest_alg\":\"SHA-256\",\"digest\":\"" D256
-	                 "\"}}");
+	json_t *y =
+	        load("{\"display\":\"Ký duyệt QĐ 123\",\"id\":\"c-999\",\"type\":\"sign\","
+	             "\"timeout_s\":120,\"format\":\"cms\",\"mode\":\"approve\","
+	             "\"channel\":\"sim\",\"signer\":{\"msisdn\":\"84912345678\"},"
+	             "\"ap_trans_id\":\"QD-123\",\"document\":{\"secrecy\":\"none\","
+	             "\"org\":\"ubnd-dn\",\"digest_alg\":\"SHA-256\",\"digest\":\"" D256 "\"}}");
 
 	(void)state;
 	assert_true(gw_sign_request_hash(x, a));

@@ -50,9 +50,9 @@ transition_table(void **state)
 				want = f >= GW_TS_PERSISTED;
 			else
 				want = t > f;
-			assert_int_equal(gw_txn_transition_ok((enum gw_txn_state)f,
-			                                      (enum gw_txn_state)t),
-			                 want);
+			assert_int_equal(
+			        gw_txn_transition_ok((enum gw_txn_state)f, (enum gw_txn_state)t),
+			        want);
 		}
 	}
 	/* the cases the text names */
@@ -94,7 +94,8 @@ deadline_order(void **state)
 
 	(void)state;
 	/* 1. an answer that arrived wins, even over a job never taken */
-	f = (struct gw_deadline_facts){ .state = GW_TS_DISPATCHED, .answer_arrived = true,
+	f = (struct gw_deadline_facts){ .state = GW_TS_DISPATCHED,
+		                        .answer_arrived = true,
 		                        .token_job = true };
 	assert_false(gw_txn_deadline_outcome(&f, &to, &st, &sub));
 	f = (struct gw_deadline_facts){ .state = GW_TS_SIGNED };
@@ -169,16 +170,16 @@ codes_and_ids(void **state)
 	assert_true(gw_txn_new_id(0x0123456789acULL, b));
 	assert_int_equal(strlen(a), 36);
 	assert_memory_equal(a, "01234567-89ab-7", 15); /* time first, version 7 */
-	assert_true(strchr("89ab", a[19]) != NULL);     /* RFC 9562 variant */
-	assert_true(strcmp(a, b) < 0);                  /* sorts by creation */
+	assert_true(strchr("89ab", a[19]) != NULL);    /* RFC 9562 variant */
+	assert_true(strcmp(a, b) < 0);                 /* sorts by creation */
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(names_round_trip), cmocka_unit_test(transition_table),
-		cmocka_unit_test(final_codes),      cmocka_unit_test(deadline_order),
+		cmocka_unit_test(names_round_trip),    cmocka_unit_test(transition_table),
+		cmocka_unit_test(final_codes),         cmocka_unit_test(deadline_order),
 		cmocka_unit_test(queue_one_at_a_time), cmocka_unit_test(codes_and_ids),
 	};
 
