@@ -400,7 +400,10 @@ gw_commit_free(struct gw_commit *c)
 		return;
 	free(c->frame);
 	free(c->row);
-	free(c->pending);
+	if (c->pending != NULL) {
+		json_decref(c->pending->request);
+		free(c->pending);
+	}
 	json_decref(c->accepted);
 	free(c);
 }

@@ -209,7 +209,7 @@ on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, 
 	struct gw_status st;
 	struct gw_txn *t = NULL;
 	char id[37];
-	json_t *acc = NULL, *policy = NULL;
+	json_t *acc = NULL, *policy = NULL, *mq;
 	uint64_t deadline_us;
 	enum gw_queue_rc q;
 	char *detail = NULL, *row = NULL, *payload = NULL;
@@ -254,9 +254,10 @@ on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, 
 	t->policy = policy;
 	detail = acc != NULL ? json_dumps(acc, JSON_COMPACT) : NULL;
 	row = row_json(p, &ch, deadline_us, q == GW_Q_WAIT);
-	payload = json_dumps(json_pack("{s:s, s:s, s:s, s:i}", "txn", id, "org", t->org, "state",
-	                               "accepted", "seq", 1),
-	                     JSON_COMPACT);
+	mq = json_pack("{s:s, s:s, s:s, s:i}", "txn", id, "org", t->org, "state", "accepted",
+	               "seq", 1);
+	payload = mq != NULL ? json_dumps(mq, JSON_COMPACT) : NULL;
+	json_decref(mq);
 	if (detail == NULL || row == NULL || payload == NULL ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
 		gw_status_set(&st, 900, 9005, "overloaded, retry later");
