@@ -16,12 +16,6 @@
 #define WS_PROTOCOL "kyso.v1"
 #define ANSWER_MAX  2048 /* error and pong answers are small */
 
-struct gw_http {      /* per-request data of plain HTTP (protocols[0]) */
-	uint8_t *buf; /* LWS_PRE bytes of headroom, then the body */
-	size_t len;
-	bool sent;
-};
-
 static struct gw *
 gw_of(struct lws *wsi)
 {
@@ -34,9 +28,13 @@ static void
 session_queue(struct gw_session *s, const char *txt, size_t len)
 {
 	struct gw *gw = gw_of(s->wsi);
-	struct gw_outmsg *m = malloc(sizeof(*m) + LWS_PRE + len);
+	struct gw_outmsg *m;
 
-	if (m == NULL) {
+	if (s->rest) {
+		gw_rest_answer(s, txt, len);
+		return;
+	}
+	if ((m = malloc(sizeof(*m) + LWS_PRE + len)) == NULL) {
 		s->closing = true; /* cannot answer: the peer must not wait for nothing */
 		s->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
 		lws_callback_on_writable(s->wsi);
@@ -399,6 +397,25 @@ static int
 http_begin(struct lws *wsi, struct gw_http *h, unsigned int status, const char *ctype, char *body,
            size_t len)
 {
+	return gw_http_begin(wsi, h, status, ctype, body, len, NULL, NULL);
+}
+
+enum gw_auth_result
+gw_http_authenticate(struct lws *wsi, struct gw_principal *who)
+{
+	return authenticate(wsi, who);
+}
+
+void
+gw_http_auth_refused(struct lws *wsi, const char *why, const char *path)
+{
+	auth_refused(wsi, why, path);
+}
+
+int
+gw_http_begin(struct lws *wsi, struct gw_http *h, unsigned int status, const char *ctype,
+              char *body, size_t len, const char *extra_name, const char *extra_value)
+{
 	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
 	                                  *end = buf + sizeof(buf) - 1;
 
@@ -414,6 +431,10 @@ http_begin(struct lws *wsi, struct gw_http *h, unsigned int status, const char *
 	if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 	                                (const unsigned char *)"no-store", 8, &p, end) ||
+	    (extra_name != NULL &&
+	     lws_add_http_header_by_name(wsi, (const unsigned char *)extra_name,
+	                                 (const unsigned char *)extra_value,
+	                                 (int)strlen(extra_value), &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return 1;
 	lws_callback_on_writable(wsi);
@@ -466,6 +487,8 @@ http_request(struct lws *wsi, struct gw_http *h, const char *uri)
 	}
 	if (strcmp(uri, "/metrics") == 0)
 		return http_metrics(wsi, h);
+	if (strcmp(uri, "/v1/sign") == 0 || strncmp(uri, "/v1/sign/", 9) == 0)
+		return gw_rest_request(wsi, h, uri);
 	if (strcmp(uri, "/v1/ws") == 0) {
 		body = strdup("{\"error\":\"websocket upgrade required\"}");
 		return body == NULL ? 1 : http_begin(wsi, h, 426, "application/json", body, 38);
@@ -486,8 +509,12 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		if (h == NULL)
 			return 1;
 		return http_request(wsi, h, (const char *)in);
+	case LWS_CALLBACK_HTTP_BODY:
+		return h != NULL && h->rest ? gw_rest_body(wsi, h, in, len) : 1;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return h != NULL && h->rest ? gw_rest_body_done(wsi, h) : 1;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		if (h == NULL || h->sent)
+		if (h == NULL || h->sent || h->buf == NULL)
 			break;
 		h->sent = true;
 		if (lws_write(wsi, h->buf + LWS_PRE, h->len, LWS_WRITE_HTTP_FINAL) != (int)h->len)
@@ -495,6 +522,8 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		free(h->buf);
 		h->buf = NULL;
 		h->sent = false;
+		if (h->rest)
+			gw_rest_closed(wsi, h); /* keep-alive: the next request starts clean */
 		/* May free h (the per-request data): nothing touches it after this. */
 		if (lws_http_transaction_completed(wsi))
 			return -1;
@@ -502,6 +531,7 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (h != NULL) {
+			gw_rest_closed(wsi, h);
 			free(h->buf);
 			h->buf = NULL;
 		}
@@ -609,6 +639,8 @@ void
 gw_server_close_all(struct gw *gw, int close_code)
 {
 	for (struct gw_session *s = gw->sessions; s != NULL; s = s->next) {
+		if (s->rest)
+			continue; /* a REST request ends with its response */
 		s->closing = true;
 		s->close_code = close_code;
 		lws_callback_on_writable(s->wsi);

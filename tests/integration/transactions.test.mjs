@@ -3,6 +3,8 @@
 // one node event each, and nothing reaches a device.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
 import { Stack, connect, waitFor } from './lib/stack.mjs';
 
 const stack = new Stack({ name: 'transactions' });
@@ -24,6 +26,30 @@ function sign(id, over = {}, docOver = {}) {
   for (const [k, v] of Object.entries(over)) if (v === undefined) delete req[k];
   for (const [k, v] of Object.entries(docOver)) if (v === undefined) delete req.document[k];
   return req;
+}
+
+// REST (PROTOCOL.md section 6): {status, headers, body (parsed JSON)}.
+function rest(method, urlPath, body, key = env.KYSO_AP_KEY) {
+  const url = new URL(urlPath, env.KYSO_HTTP_URL);
+  const data = body === undefined ? undefined
+    : typeof body === 'string' ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const headers = { 'content-type': 'application/json' };
+    if (key) headers.authorization = `Bearer ${key}`;
+    if (data !== undefined) headers['content-length'] = Buffer.byteLength(data);
+    const req = https.request(url, { method, headers, ca: readFileSync(env.KYSO_CA_FILE),
+                                     timeout: 10000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers,
+                                    body: text ? JSON.parse(text) : null }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    if (data !== undefined) req.write(data);
+    req.end();
+  });
 }
 
 function txnRows() { return Number(stack.sql('SELECT count(*) FROM txn')); }
@@ -135,6 +161,36 @@ test('subscribe is acknowledged; an unknown transaction in it is 101/1013', asyn
   await c.close();
 });
 
+test('REST: refusals carry the section 6 HTTP status and the error body', async () => {
+  const body = (over, docOver) => { const r = sign('r', over, docOver); delete r.type;
+                                    delete r.id; return r; };
+  let r = await rest('POST', '/v1/sign', body({}, { secrecy: 'tuyet_mat' }));
+  assert.equal(r.status, 422);
+  assert.equal(r.body.type, 'error');
+  assert.equal(r.body.status.code, 107);
+  assert.equal(r.body.rule, 'A1');
+  r = await rest('POST', '/v1/sign', '{not json');
+  assert.equal(r.status, 400);
+  assert.equal(r.body.status.sub, 1018);
+  r = await rest('POST', '/v1/sign', body({ mode: undefined }));
+  assert.equal(r.status, 400);
+  assert.equal(r.body.status.code, 102);
+  r = await rest('POST', '/v1/sign', body({}, { org: 'not-mine' }));
+  assert.equal(r.status, 403);
+  const unknown = '0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b';
+  r = await rest('GET', `/v1/sign/${unknown}`);
+  assert.equal(r.status, 404);
+  assert.equal(r.body.status.sub, 1013);
+  r = await rest('DELETE', `/v1/sign/${unknown}`);
+  assert.equal(r.status, 404);
+  r = await rest('POST', '/v1/sign', body(), null);
+  assert.equal(r.status, 401);
+  assert.deepEqual(r.body, { error: 'unauthorized' });
+  r = await rest('PUT', '/v1/sign', body());
+  assert.equal(r.status, 405);
+  assert.equal(txnRows(), 0);
+});
+
 test('sign with PostgreSQL stopped is 900/9002 at once', async () => {
   const c = await connect(env);
   stack.stop('pg');
@@ -144,6 +200,10 @@ test('sign with PostgreSQL stopped is 900/9002 at once', async () => {
       return r.status && r.status.code === 900 ? r : null;
     });
     assert.equal(e.status.sub, 9002);
+    const r = await rest('POST', '/v1/sign', (({ type, id, ...b }) => b)(sign('pg-rest')));
+    assert.equal(r.status, 503);
+    assert.equal(r.headers['retry-after'], '5');
+    assert.equal(r.body.status.sub, 9002);
   } finally {
     stack.start('pg');
   }
