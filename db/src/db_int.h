@@ -196,6 +196,9 @@ struct db {
 	db_clock_fn *clock;
 	db_done_fn *done;
 	db_txn_done_fn *txn_done;
+	db_notify_fn *notify;
+	struct db__conn ln; /* LISTEN kyso_txn (db_listen.c), index lanes + 1 when notify is set */
+	bool ln_listening;
 	void *arg;
 
 	bool started;
@@ -264,6 +267,11 @@ void db__rtask_free(struct db__rtask *t);
 /* db_txn.c: a txn task's result, and its end without one (the reader dropped: DB_E_CONN). */
 void db__txn_task_result(struct db *db, struct db__rtask *t, const PGresult *res);
 void db__txn_task_fail(struct db *db, struct db__rtask *t, enum db_err rc);
+
+/* db_listen.c */
+void db__listen_on_up(struct db *db);
+enum db_err db__listen_on_readable(struct db *db);
+void db__listen_on_drop(struct db *db);
 
 /* db_admin.c, db_audit.c: the blocking face. */
 struct db_admin {

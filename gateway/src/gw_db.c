@@ -94,6 +94,7 @@ gw_db_start(struct gw *gw, char *err, size_t errlen)
 		.clock = db_clock,
 		.done = gw_event_done,
 		.txn_done = gw_engine_txn_done,
+		.notify = gw_engine_notify,
 		.arg = gw,
 	};
 

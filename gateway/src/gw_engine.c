@@ -189,8 +189,8 @@ gw_eng_subscribe(struct gw_txn *t, uint64_t session)
 }
 
 /* A committed frame to every subscribed session; a session that is gone is forgotten. */
-static void
-push_frame(struct gw_txn *t, const char *txt)
+void
+gw_eng_push(struct gw_txn *t, const char *txt)
 {
 	for (int i = 0; i < GW_ENG_SUBS; i++) {
 		struct gw_session *s;
@@ -360,16 +360,22 @@ event_committed(struct gw_engine *e, struct gw_commit *c)
 	free(t->last_frame);
 	t->last_frame = c->frame;
 	c->frame = NULL;
-	push_frame(t, t->last_frame);
+	gw_eng_push(t, t->last_frame);
 	if (gw_mqtt_kick_ok(e->gw))
 		gw_mqtt_kick(e->gw->mqtt);
 	if (gw_txn_state_final(t->state)) {
 		e->gw->metrics.txn_final++;
-		queue_release(e, t);
-		if (t->chan != NULL && t->dispatched)
-			t->chan->abandon(t->chan->self, t->ref);
-		txn_free(e, t);
+		gw_eng_end_local(e, t);
 	}
+}
+
+void
+gw_eng_end_local(struct gw_engine *e, struct gw_txn *t)
+{
+	queue_release(e, t);
+	if (t->chan != NULL && t->dispatched)
+		t->chan->abandon(t->chan->self, t->ref);
+	txn_free(e, t);
 }
 
 void
@@ -572,6 +578,7 @@ gw_engine_free(struct gw_engine *e)
 		e->signers = q->next;
 		free(q);
 	}
+	gw_eng_remote_free(e);
 	pol_config_wipe(&e->pol);
 	free(e);
 }

@@ -39,6 +39,8 @@ void gw_engine_subscribe(struct gw_engine *e, struct gw_session *s, const char *
 
 /* db/ callbacks (gw_db.c wires them). */
 void gw_engine_txn_done(void *arg, uint64_t tag, enum db_err rc, int64_t ref);
+/* NOTIFY kyso_txn from any node (gw_engine_notify.c). */
+void gw_engine_notify(void *arg, const char *txn, int seq);
 /* The database became ready: reload this node's open transactions once. */
 void gw_engine_db_ready(struct gw_engine *e);
 

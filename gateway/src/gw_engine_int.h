@@ -57,6 +57,7 @@ struct gw_engine {
 	struct gw_channel *chan[GW_ENG_CHANNELS];
 	int nchan;
 	bool reloaded;
+	struct gw_remote_sub *remote; /* sessions here following txns another node runs */
 	struct pol_config pol; /* policy defaults (REGULATION.md section 9) */
 };
 
@@ -107,6 +108,15 @@ enum gw_queue_rc gw_eng_queue_add(struct gw_engine *e, struct gw_txn *t);
 bool gw_eng_queue_full(struct gw_engine *e, const char *signer);
 void gw_eng_queue_drop(struct gw_engine *e, struct gw_txn *t);
 void gw_eng_subscribe(struct gw_txn *t, uint64_t session);
+
+void gw_eng_push(struct gw_txn *t, const char *frame);
+/* A final state committed elsewhere: release the signer, drop the channel, free t. */
+void gw_eng_end_local(struct gw_engine *e, struct gw_txn *t);
+
+/* gw_engine_notify.c */
+void gw_eng_remote_subscribe(struct gw_engine *e, const char *txn, uint64_t session,
+                             int last_seq);
+void gw_eng_remote_free(struct gw_engine *e);
 
 /* gw_engine_sign.c */
 void gw_eng_accept_done(struct gw_engine *e, struct gw_commit *c, enum db_err rc, int64_t ref);

@@ -430,6 +430,7 @@ struct gw_lookup {
 	char req_id[GW_ID_MAX + 1];
 	char client[33];
 	int since;
+	bool final; /* the txn row had its result when looked up */
 };
 
 static bool
@@ -451,6 +452,14 @@ send_with_id(struct gw_engine *e, uint64_t session, const char *frame_txt, const
 	json_decref(f);
 }
 
+static bool
+last_final(const struct db_txn_event_row *rows, int n)
+{
+	enum gw_txn_state s;
+
+	return n > 0 && gw_txn_state_parse(rows[n - 1].state, &s) && gw_txn_state_final(s);
+}
+
 static void
 on_events(void *arg, uint64_t cookie, const char *txn, const struct db_txn_event_row *rows, int n,
           enum db_err rc)
@@ -463,10 +472,13 @@ on_events(void *arg, uint64_t cookie, const char *txn, const struct db_txn_event
 	if (e != NULL && rc == DB_OK) {
 		for (int i = 0; i < n; i++)
 			send_with_id(e, l->session, rows[i].detail, NULL);
-		/* then live: events committed after this read reach the session from the
-		 * commit callback (this node) */
+		/* then live: from this node's commits when it runs the txn, else from the
+		 * NOTIFY of the node that does (gw_engine_notify.c) */
 		if ((t = gw_eng_find(e, txn)) != NULL)
 			gw_eng_subscribe(t, l->session);
+		else if (!l->final && !last_final(rows, n))
+			gw_eng_remote_subscribe(e, txn, l->session,
+			                        n > 0 ? rows[n - 1].seq : l->since);
 	}
 	free(l);
 }
@@ -493,6 +505,7 @@ on_lookup(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n, enum
 		goto out;
 	}
 	if (l->kind == GW_LK_SUBSCRIBE) {
+		l->final = rows[0].result != NULL;
 		if (db_txn_events(gw->db, rows[0].id, l->since, on_events, cookie) == DB_OK) {
 			gw_db_sync(gw);
 			return; /* l travels on */

@@ -50,6 +50,9 @@ typedef void db_done_fn(void *arg, uint64_t tag, enum db_err rc);
 /* The same for transaction items (db_txn_accept, db_txn_event_append): ref is the txn's ref
  * (from txn_ref_seq) when rc is DB_OK, else 0. */
 typedef void db_txn_done_fn(void *arg, uint64_t tag, enum db_err rc, int64_t ref);
+/* NOTIFY kyso_txn '<txn>:<seq>' from any node (this one included), read on the LISTEN
+ * connection: an event of txn with this seq was committed (ARCHITECTURE.md section 6). */
+typedef void db_notify_fn(void *arg, const char *txn, int seq);
 
 struct db_config {
 	const char *conninfo;   /* libpq URI or key=value; host numeric or a socket folder */
@@ -65,6 +68,7 @@ struct db_config {
 	db_clock_fn *clock;
 	db_done_fn *done;
 	db_txn_done_fn *txn_done; /* NULL: transaction items are refused (DB_E_INVAL) */
+	db_notify_fn *notify;     /* NULL: no LISTEN connection is opened */
 	void *arg;                /* passed to clock, done and every other callback below */
 };
 
@@ -74,8 +78,9 @@ struct db *db_new(const struct db_config *cfg, char *errbuf, size_t errlen);
 /* Closes every connection. Items still queued or in flight get done(DB_E_CLOSED) first. */
 void db_free(struct db *db);
 
-/* Connections 0 .. db_conn_count() - 1, fixed at db_new(). Any db_ call may move or close
- * their sockets: re-sync every watch after it. */
+/* Connections 0 .. db_conn_count() - 1, fixed at db_new(): the lanes, the reader, then the
+ * LISTEN connection when notify is set. Any db_ call may move or close their sockets: re-sync
+ * every watch after it. */
 int db_conn_count(const struct db *db);
 int db_conn_fd(const struct db *db, int i); /* -1: nothing to watch now */
 bool db_conn_want_write(const struct db *db, int i);

@@ -408,6 +408,8 @@ PQnoticeProcessor __wrap_PQsetNoticeProcessor(PGconn *c, PQnoticeProcessor p, vo
 int __wrap_PQsendQueryParams(PGconn *c, const char *q, int n, const Oid *t, const char *const *v,
                              const int *l, const int *f, int rf);
 int __wrap_PQpipelineSync(PGconn *c);
+int __wrap_PQsendQuery(PGconn *c, const char *q);
+PGnotify *__wrap_PQnotifies(PGconn *c);
 int __wrap_PQflush(PGconn *c);
 int __wrap_PQconsumeInput(PGconn *c);
 int __wrap_PQisBusy(PGconn *c);
@@ -536,6 +538,54 @@ __wrap_PQsendQueryParams(PGconn *c, const char *q, int n, const Oid *t, const ch
 		cmd->len[i] = (int)len;
 	}
 	return 1;
+}
+
+/* Plain PQsendQuery (LISTEN): recorded like a statement without parameters. */
+int
+__wrap_PQsendQuery(PGconn *c, const char *q)
+{
+	return __wrap_PQsendQueryParams(c, q, 0, NULL, NULL, NULL, NULL, 0);
+}
+
+static struct {
+	int fd;
+	char payload[128];
+} notes[16];
+static int nnotes;
+
+void
+fake_notify(int fd, const char *payload)
+{
+	if (nnotes < 16) {
+		notes[nnotes].fd = fd;
+		snprintf(notes[nnotes].payload, sizeof(notes[nnotes].payload), "%s", payload);
+		nnotes++;
+	}
+}
+
+/* One queued notification for this connection, as libpq allocates it (PQfreemem frees). */
+PGnotify *
+__wrap_PQnotifies(PGconn *c)
+{
+	const struct fconn *f = CF(c);
+
+	for (int i = 0; i < nnotes; i++) {
+		if (notes[i].fd != f->fd)
+			continue;
+		size_t n = strlen(notes[i].payload) + 1;
+		PGnotify *nt = malloc(sizeof(*nt) + 9 + n);
+
+		nt->relname = (char *)(nt + 1);
+		memcpy(nt->relname, "kyso_txn", 9);
+		nt->extra = nt->relname + 9;
+		memcpy(nt->extra, notes[i].payload, n);
+		nt->be_pid = 1;
+		nt->next = NULL;
+		memmove(&notes[i], &notes[i + 1], (size_t)(nnotes - i - 1) * sizeof(notes[0]));
+		nnotes--;
+		return nt;
+	}
+	return NULL;
 }
 
 int

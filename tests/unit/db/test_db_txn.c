@@ -299,6 +299,55 @@ test_txn_invalid(void **state)
 	db_free(db);
 }
 
+static int nnotified, last_seq;
+static char last_txn[80];
+
+static void
+tnotify(void *arg, const char *txn, int seq)
+{
+	(void)arg;
+	nnotified++;
+	last_seq = seq;
+	snprintf(last_txn, sizeof(last_txn), "%s", txn);
+}
+
+/* The LISTEN connection: after the lanes and the reader, LISTEN kyso_txn on connect, each
+ * well-formed '<txn>:<seq>' handed on, anything else ignored. */
+static void
+test_listen_notifies(void **state)
+{
+	struct t t;
+	struct db_config cfg = { .conninfo = "host=/nowhere", .node_id = "n1", .lanes = 2,
+		                 .clock = tclock, .done = tdone, .txn_done = ttxn_done,
+		                 .notify = tnotify, .arg = &t };
+	char err[128];
+	struct db *db;
+	int fd;
+
+	(void)state;
+	fake_reset();
+	memset(&t, 0, sizeof(t));
+	t.mono_ms = 1000;
+	db = db_new(&cfg, err, sizeof(err));
+	assert_non_null(db);
+	assert_int_equal(db_conn_count(db), 4);
+	connect_all(db);
+	assert_int_equal(fake.connects, 4);
+	fd = db_conn_fd(db, 3);
+	assert_true(fd >= 0);
+	nnotified = 0;
+	fake_notify(fd, "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b:3");
+	fake_notify(fd, "no-colon");
+	fake_notify(fd, "t:0");
+	fake_notify(fd, ":4");
+	fake_notify(fd, "t9:12");
+	assert_int_equal(db_conn_on_readable(db, 3), DB_OK);
+	assert_int_equal(nnotified, 2);
+	assert_string_equal(last_txn, "t9");
+	assert_int_equal(last_seq, 12);
+	db_free(db);
+}
+
 int
 main(void)
 {
@@ -308,6 +357,7 @@ main(void)
 		cmocka_unit_test(test_duplicate_ap_trans_id),
 		cmocka_unit_test(test_stale_events),
 		cmocka_unit_test(test_txn_invalid),
+		cmocka_unit_test(test_listen_notifies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
