@@ -117,8 +117,8 @@ gw_rest_answer(struct gw_session *s, const char *txt, size_t len)
 		return;
 	}
 	json_object_del(f, "id");
-	if (strcmp(type, "accepted") == 0) {
-		status = 202;
+	if (strcmp(type, "accepted") == 0 && h->method == LWSHUMETH_POST) {
+		status = 202; /* GET of a fresh transaction shows its `accepted` with 200 */
 	} else if (strcmp(type, "error") == 0) {
 		st = json_object_get(f, "status");
 		status = http_status_of((int)json_integer_value(json_object_get(st, "code")),
