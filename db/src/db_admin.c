@@ -28,6 +28,9 @@ quiet_notices(void *arg, const char *msg)
 	(void)msg; /* "relation already exists, skipping" and the like */
 }
 
+static enum db_err exec_status(struct db_admin *adm, const char *sql, ExecStatusType want,
+                               char *errbuf, size_t errlen);
+
 struct db_admin *
 db_admin_open(const char *conninfo, char *errbuf, size_t errlen)
 {
@@ -50,6 +53,12 @@ db_admin_open(const char *conninfo, char *errbuf, size_t errlen)
 		return NULL;
 	}
 	PQsetNoticeProcessor(adm->pq, quiet_notices, NULL);
+	/* Dates given without a time, and times printed, are local (REGULATION.md section 5). */
+	if (exec_status(adm, "SET TIME ZONE 'Asia/Ho_Chi_Minh'", PGRES_COMMAND_OK, errbuf,
+	                errlen) != DB_OK) {
+		db_admin_close(adm);
+		return NULL;
+	}
 	return adm;
 }
 

@@ -284,4 +284,31 @@ enum db_err db__admin_exec(struct db_admin *adm, const char *sql, char *errbuf,
 enum db_err db__conninfo_with_dbname(const char *conninfo, const char *dbname, char *out,
                                      size_t cap) DB_MUSTCHECK;
 
+/* db_admin_sql.c: helpers of the blocking face. Parameters are text unless added with
+ * db__params_bin(); NULL is SQL NULL. */
+#define DB_PARAMS_MAX 24
+struct db__params {
+	int n; /* over DB_PARAMS_MAX: a programming error, caught by db__admin_run's callers' tests
+	        */
+	const char *v[DB_PARAMS_MAX];
+	int len[DB_PARAMS_MAX];
+	int fmt[DB_PARAMS_MAX];
+};
+void db__params_add(struct db__params *p, const char *v);
+void db__params_bin(struct db__params *p, const uint8_t *b, size_t n);
+void db__admin_seterr(char *errbuf, size_t errlen, const char *what, const char *detail);
+/* *out holds a COMMAND_OK or TUPLES_OK result on DB_OK (PQclear it); SQLSTATE mapped. */
+enum db_err db__admin_run(struct db_admin *adm, const char *sql, const struct db__params *p,
+                          PGresult **out, char *errbuf, size_t errlen) DB_MUSTCHECK;
+enum db_err db__admin_cmd(struct db_admin *adm, const char *sql, const struct db__params *p,
+                          long *rows, char *errbuf, size_t errlen) DB_MUSTCHECK;
+/* The first column of the first row, copied (free()); DB_E_NOTFOUND for no row or NULL. */
+enum db_err db__admin_text(struct db_admin *adm, const char *sql, const struct db__params *p,
+                           char **out, char *errbuf, size_t errlen) DB_MUSTCHECK;
+enum db_err db__admin_id(struct db_admin *adm, const char *sql, const struct db__params *p,
+                         int64_t *id, char *errbuf, size_t errlen) DB_MUSTCHECK;
+enum db_err db__admin_begin(struct db_admin *adm, char *errbuf, size_t errlen) DB_MUSTCHECK;
+enum db_err db__admin_end(struct db_admin *adm, enum db_err rc, char *errbuf,
+                          size_t errlen) DB_MUSTCHECK;
+
 #endif

@@ -18,6 +18,16 @@ gw_pid() { # NODE
 	return 0
 }
 
+# The signing trust of the test PKI (component "pki"), when it was made: root as the anchor,
+# the issuing CA to build paths; revocation through the stack's OCSP responder (AIA).
+gw_trust_conf() {
+	[ -s "$(pki_dir)/root.crt" ] || return 0
+	cat <<EOF
+  "trust": {"anchors": ["$(pki_dir)/root.crt"], "intermediates": ["$(pki_dir)/issuing.crt"]},
+  "revocation": {"check": true, "crl": true, "timeout_ms": ${KYSO_REVOCATION_TIMEOUT_MS:-3000}},
+EOF
+}
+
 # JSON string body of a value that deploy/stack checked to hold no quote, backslash or
 # control character (stack_check_dir), so it needs no escaping here.
 gw_write_conf() { # NODE
@@ -33,6 +43,7 @@ gw_write_conf() { # NODE
   "limits": {"frame_bytes": 65536, "frame_hard_cap": 1048576, "inflight_per_conn": 256,
              "max_sessions": 10000, "auth_failures_per_minute": 1000},
   "shutdown": {"drain_timeout_s": 10},
+$(gw_trust_conf)
   "log": {"level": "${KYSO_GATEWAY_LOG_LEVEL:-info}"}
 }
 EOF

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # `deploy/stack self-test [--full]`: checks deploy/stack itself on two throw-away stacks.
-# Without --full it needs no kyso binaries (tls, pg, mqtt); with --full it also runs the
+# Without --full it needs no kyso binaries (tls, pg, mqtt, pki, ocsp); with --full it also runs the
 # migrations, the demo data and the gateway from the build folder. Ends with the line
 # "N passed, N failed"; exit status 0 only when nothing failed.
 
@@ -97,6 +97,35 @@ st_basic() { # A B
 	st_check "the other stack still runs" st_status_line "$b" pg running
 }
 
+st_ocsp_status() { # DIR CERT WANT: the stack's responder says WANT for CERT
+	openssl ocsp -issuer "$(st_env "$1" KYSO_TEST_ISSUING_CA)" -cert "$2" \
+		-url "$(st_env "$1" KYSO_OCSP_URL)" -CAfile "$(st_env "$1" KYSO_TEST_ROOT_CA)" -timeout 5 2>&1 |
+		grep -q ": $3\$"
+}
+
+# The test PKI and its OCSP responder: answers for new and revoked certificates, restart.
+st_pki() { # DIR
+	local d=$1 pki
+	st_check "up (tls,pki,ocsp) succeeds" st_stack up --dir "$d" --only tls,pki,ocsp
+	pki=$(st_env "$d" KYSO_PKI_DIR)
+	st_check "the signing root is not the TLS CA" \
+		st_differ "$(st_env "$d" KYSO_TEST_ROOT_CA)" "$(st_env "$d" KYSO_CA_FILE)"
+	st_check "issue a P-256 certificate" \
+		"$PROJECT_ROOT/deploy/test-pki" issue "$pki" --cn st-good --key-alg ec-p256 --out "$d/st-good"
+	st_check "issue a revoked RSA-2048 certificate" \
+		"$PROJECT_ROOT/deploy/test-pki" issue "$pki" --cn st-bad --key-alg rsa-2048 --out "$d/st-bad" --revoked
+	st_check "the responder says good" st_ocsp_status "$d" "$d/st-good.crt" good
+	st_check "the responder says revoked" st_ocsp_status "$d" "$d/st-bad.crt" revoked
+	st_check "stop-component ocsp" st_stack stop-component --dir "$d" ocsp
+	st_check "status then says ocsp stopped" st_status_line "$d" ocsp stopped
+	st_check "start-component ocsp" st_stack start-component --dir "$d" ocsp
+	st_check "the restarted responder still says revoked" st_ocsp_status "$d" "$d/st-bad.crt" revoked
+	st_check "a second up keeps the PKI" st_same "$(sha256sum <"$pki/root.crt")" \
+		"$(st_stack up --dir "$d" --only tls,pki,ocsp && sha256sum <"$pki/root.crt")"
+	st_check "down stops the responder" st_stack down --dir "$d"
+	st_check "status after down says ocsp stopped" st_status_line "$d" ocsp stopped
+}
+
 st_full() { # DIR
 	local d=$1 key
 	st_check "full up with two gateway nodes" st_stack up --dir "$d" --nodes 2
@@ -123,9 +152,11 @@ cmd_selftest() { # [--full]
 	ST_LOG="$tmp/selftest.log"
 	export KYSO_SKIP_INSTALL_DEPS=${KYSO_SKIP_INSTALL_DEPS:-0}
 	st_basic "$tmp/a" "$tmp/b"
+	st_pki "$tmp/p"
 	[ "${1:-}" = --full ] && st_full "$tmp/c"
 	st_stack down --purge --dir "$tmp/b" || true
 	st_stack down --purge --dir "$tmp/a" || true
+	st_stack down --purge --dir "$tmp/p" || true
 	[ -d "$tmp/c" ] && { st_stack down --purge --dir "$tmp/c" || true; }
 	if [ "$ST_FAIL" = 0 ]; then
 		rm -rf "$tmp"

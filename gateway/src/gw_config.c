@@ -28,6 +28,7 @@ enum cf_type {
 	CF_INT,
 	CF_LEVEL, /* a log level name stored as enum gw_log_level */
 	CF_STR,
+	CF_LIST, /* a JSON array of at most GW_CFG_LIST_MAX non-empty strings */
 };
 
 enum cf_check {
@@ -64,6 +65,10 @@ struct cf_key {
 #define KEY_LEVEL(n, f, fl, d, doc)                                                                \
 	{                                                                                          \
 		n, CF_LEVEL, FIELD(f), fl, d, NULL, GW_LOG_ERR, GW_LOG_DEBUG, CK_NONE, doc         \
+	}
+#define KEY_LIST(n, f, fl, doc)                                                                    \
+	{                                                                                          \
+		n, CF_LIST, FIELD(f), fl, 0, NULL, 0, GW_CFG_LIST_MAX, CK_NONE, doc                \
 	}
 #define KEY_STR(n, f, fl, d, ck, doc)                                                              \
 	{                                                                                          \
@@ -123,6 +128,21 @@ static const struct cf_key keys[] = {
 	        "Broker port. Env `KYSO_MQTT_PORT` overrides it."),
 	KEY_STR("node_id", node_id, NR, "node-1", CK_NODE_ID,
 	        "This node's name in logs, MQTT topics and the event log; unique per cluster."),
+	KEY_INT("revocation.cache_entries", rev_cache_entries, NR, 10000, 1, 1000000,
+	        "OCSP answers kept, each until its nextUpdate."),
+	KEY_BOOL("revocation.check", rev_check, NR, 1,
+	         "Check revocation (OCSP, then CRL). Off: every result is 500 with revocation "
+	         "`unknown` (ONLINE_CHECKING_CERT_DISABLED), never 502."),
+	KEY_BOOL("revocation.crl", rev_crl, NR, 1,
+	         "Fall back to the CRL of the certificate's distribution point when OCSP gives no "
+	         "usable answer."),
+	KEY_INT("revocation.max_age_s", rev_max_age_s, NR, 3600, 60, 604800,
+	        "Oldest thisUpdate accepted from an OCSP answer without nextUpdate or without the "
+	        "nonce echoed, and from a CRL without nextUpdate."),
+	KEY_INT("revocation.skew_s", rev_skew_s, NR, 300, 0, 3600,
+	        "Clock leeway on thisUpdate and nextUpdate of OCSP answers and CRLs."),
+	KEY_INT("revocation.timeout_ms", rev_timeout_ms, NR, 5000, 100, 60000,
+	        "One OCSP or CRL fetch, connection included."),
 	KEY_INT("shutdown.drain_timeout_s", drain_timeout_s, 0, 10, 1, 300,
 	        "How long SIGTERM waits for in-flight work before persisting it and exiting."),
 	KEY_STR("tls.cert", tls_cert, NR, "", CK_NONE,
@@ -132,6 +152,14 @@ static const struct cf_key keys[] = {
 	KEY_STR("tls.key", tls_key, NR | GW_CF_SECRET, "", CK_NONE,
 	        "PEM private key of the listener; required when `listen.tls` is on. The file must "
 	        "not be accessible to other users."),
+	KEY_LIST(
+	        "trust.anchors", trust_anchors, NR,
+	        "PEM files of the signing trust anchors (REGULATION.md section 6 step 4), e.g. "
+	        "the test PKI's root; not the TLS CA. Empty: signatures are not verified and every "
+	        "result is 500."),
+	KEY_LIST("trust.intermediates", trust_intermediates, NR,
+	         "PEM files of issuing CA certificates used to build paths to an anchor; they are "
+	         "not trusted themselves."),
 };
 
 #define NKEYS       (sizeof(keys) / sizeof(keys[0]))
@@ -192,6 +220,18 @@ get_str(const struct gw_config *cfg, const struct cf_key *k)
 	return (const char *)cfg + k->off;
 }
 
+static const char *
+list_item(const struct gw_config *cfg, const struct cf_key *k, int i)
+{
+	return (const char *)cfg + k->off + (size_t)i * GW_CFG_STR_MAX;
+}
+
+static char *
+list_item_mut(struct gw_config *cfg, const struct cf_key *k, int i)
+{
+	return (char *)cfg + k->off + (size_t)i * GW_CFG_STR_MAX;
+}
+
 static const struct cf_key *
 key_find(const char *name)
 {
@@ -239,7 +279,7 @@ gw_config_defaults(struct gw_config *cfg)
 			*(bool *)(void *)((char *)cfg + k->off) = k->def != 0;
 		else if (k->type == CF_STR)
 			snprintf(field_str(cfg, k), k->size, "%s", k->def_s);
-		else
+		else if (k->type != CF_LIST) /* a list starts empty (memset above) */
 			*field_int(cfg, k) = (int)k->def;
 	}
 }
@@ -295,6 +335,37 @@ int_in_bounds(const struct cf_key *k, long long v, char *msg, size_t cap)
 	return false;
 }
 
+/* Entries are used strings first, then "" to the end; each one as a string key's. */
+static bool
+list_check(const struct cf_key *k, const struct gw_config *cfg, char *msg, size_t cap)
+{
+	bool ended = false;
+	int i;
+
+	for (i = 0; i < GW_CFG_LIST_MAX; i++) {
+		const char *s = list_item(cfg, k, i);
+
+		if (memchr(s, '\0', GW_CFG_STR_MAX) == NULL) {
+			snprintf(msg, cap, "%s[%d] is too long: at most %d bytes", k->name, i,
+			         GW_CFG_STR_MAX - 1);
+			return false;
+		}
+		if (s[0] == '\0') {
+			ended = true;
+			continue;
+		}
+		if (ended) {
+			snprintf(msg, cap, "%s[%d] follows an empty entry", k->name, i);
+			return false;
+		}
+		if (has_control(s)) {
+			snprintf(msg, cap, "%s[%d] contains a control character", k->name, i);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* The checks a stored value must pass, whether it came from the file, the environment or code
  * that filled the struct itself. */
 static bool
@@ -312,6 +383,8 @@ key_check(const struct cf_key *k, const struct gw_config *cfg, char *msg, size_t
 			return true;
 		snprintf(msg, cap, "%s takes one of error, warn, info, debug", k->name);
 		return false;
+	case CF_LIST:
+		return list_check(k, cfg, msg, cap);
 	case CF_STR:
 		break;
 	}
@@ -353,6 +426,8 @@ type_name(const struct cf_key *k)
 		return "true or false";
 	case CF_INT:
 		return "an integer";
+	case CF_LIST:
+		return "a list of strings";
 	case CF_LEVEL:
 	case CF_STR:
 		break;
@@ -425,6 +500,8 @@ key_set(const struct cf_key *k, struct gw_config *cfg, const struct cf_val *v, c
 			return false;
 		*field_int(cfg, k) = (int)v->num;
 		return true;
+	case CF_LIST: /* read_list reads the array itself */
+		return type_error(k, v->kind, msg, cap);
 	case CF_LEVEL:
 	case CF_STR:
 		break;
@@ -501,6 +578,46 @@ unknown_key(struct cf_parse *ps, const char *key)
 	return fail_at(ps, ps->j.tok_line, ps->j.tok_col, "unknown key \"%s\"", shown);
 }
 
+/* The strings of a list key, after its '['. */
+static bool
+read_list(struct cf_parse *ps, const struct cf_key *k)
+{
+	char msg[CF_MSG_MAX];
+	int n = 0;
+
+	memset((char *)ps->cfg + k->off, 0, k->size);
+	for (;;) {
+		enum gw__jtok t = gw__jpos_next(&ps->j);
+		char *item;
+
+		if (t == GW__J_ARR_END)
+			break;
+		if (t == GW__J_ERR)
+			return fail_at(ps, ps->j.tok_line, ps->j.tok_col, "%s", ps->j.err);
+		if (t != GW__J_STR)
+			return fail_at(ps, ps->j.tok_line, ps->j.tok_col,
+			               "%s takes a list of strings, not %s in it", k->name,
+			               gw__jtok_name(t));
+		if (n >= GW_CFG_LIST_MAX)
+			return fail_at(ps, ps->j.tok_line, ps->j.tok_col,
+			               "%s holds at most %d entries", k->name, GW_CFG_LIST_MAX);
+		if (ps->j.str_long || ps->j.str_len >= GW_CFG_STR_MAX)
+			return fail_at(ps, ps->j.tok_line, ps->j.tok_col,
+			               "%s[%d] is too long: at most %d bytes", k->name, n,
+			               GW_CFG_STR_MAX - 1);
+		if (ps->j.str_len == 0)
+			return fail_at(ps, ps->j.tok_line, ps->j.tok_col, "%s[%d] is empty",
+			               k->name, n);
+		item = list_item_mut(ps->cfg, k, n);
+		memcpy(item, ps->j.str, ps->j.str_len);
+		item[ps->j.str_len] = '\0';
+		n++;
+	}
+	if (!key_check(k, ps->cfg, msg, sizeof(msg)))
+		return fail_at(ps, ps->j.tok_line, ps->j.tok_col, "%s", msg);
+	return true;
+}
+
 static bool
 read_leaf(struct cf_parse *ps, const struct cf_key *k, unsigned kline, unsigned kcol)
 {
@@ -516,6 +633,8 @@ read_leaf(struct cf_parse *ps, const struct cf_key *k, unsigned kline, unsigned 
 	v.kind = gw__jpos_next(&ps->j);
 	if (v.kind == GW__J_ERR)
 		return fail_at(ps, ps->j.tok_line, ps->j.tok_col, "%s", ps->j.err);
+	if (k->type == CF_LIST && v.kind == GW__J_ARR)
+		return read_list(ps, k);
 	v.num_int = ps->j.num_int;
 	v.num_range = ps->j.num_range;
 	v.num = ps->j.num;
@@ -858,7 +977,20 @@ static bool
 validate_files(const struct gw_config *cfg, char err[GW_CFG_ERR_MAX])
 {
 	size_t i;
+	int j;
 
+	/* Every trust file is read at start: a missing one is refused now, not at the first
+	 * signature. */
+	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].type != CF_LIST)
+			continue;
+		for (j = 0; j < GW_CFG_LIST_MAX; j++) {
+			const char *path = list_item(cfg, &keys[i], j);
+
+			if (path[0] != '\0' && !file_check(&keys[i], path, err))
+				return false;
+		}
+	}
 	for (i = 0; i < NKEYS; i++) {
 		const struct cf_key *k = &keys[i];
 		const char *path;
@@ -928,6 +1060,14 @@ key_equal(const struct cf_key *k, const struct gw_config *a, const struct gw_con
 		return get_bool(a, k) == get_bool(b, k);
 	if (k->type == CF_STR)
 		return strncmp(get_str(a, k), get_str(b, k), k->size) == 0;
+	if (k->type == CF_LIST) {
+		int i;
+
+		for (i = 0; i < GW_CFG_LIST_MAX; i++)
+			if (strncmp(list_item(a, k, i), list_item(b, k, i), GW_CFG_STR_MAX) != 0)
+				return false;
+		return true;
+	}
 	return get_int(a, k) == get_int(b, k);
 }
 
@@ -1091,6 +1231,25 @@ redact_conninfo(const char *in, char *out, size_t cap)
 }
 
 static void
+dump_list(struct cf_out *o, const struct gw_config *cfg, const struct cf_key *k)
+{
+	char item[GW_CFG_STR_MAX];
+	int i;
+
+	out_put(o, "[");
+	for (i = 0; i < GW_CFG_LIST_MAX; i++) {
+		const char *s = list_item(cfg, k, i);
+
+		if (s[0] == '\0')
+			break;
+		snprintf(item, sizeof(item), "%.*s", GW_CFG_STR_MAX - 1, s);
+		out_put(o, "%s", i > 0 ? ", " : "");
+		out_json_str(o, item);
+	}
+	out_put(o, "]");
+}
+
+static void
 dump_value(struct cf_out *o, const struct gw_config *cfg, const struct cf_key *k)
 {
 	char red[GW_CFG_STR_MAX + 64];
@@ -1106,6 +1265,9 @@ dump_value(struct cf_out *o, const struct gw_config *cfg, const struct cf_key *k
 	case CF_LEVEL:
 		lv = level_name(get_int(cfg, k));
 		out_json_str(o, lv != NULL ? lv : "invalid");
+		return;
+	case CF_LIST:
+		dump_list(o, cfg, k);
 		return;
 	case CF_STR:
 		break;
@@ -1193,7 +1355,8 @@ static const char doc_head[] =
         "  `{\"db\": {\"lanes\": 4}}` sets `db.lanes`. Dotted names are not accepted as keys.\n"
         "- Keys left out keep their defaults. Unknown keys, duplicate keys, wrong types,\n"
         "  fractions or exponents for integers, values out of bounds, strings over their length,\n"
-        "  `null`, arrays and objects where a value is expected are errors. Each error names\n"
+        "  `null`, arrays and objects where a value is expected are errors (a list key takes an\n"
+        "  array of non-empty strings). Each error names\n"
         "  `file:line:column` of the offending key or value (columns count characters from 1).\n"
         "- Strings take every JSON escape, `\\u` surrogate pairs included. Control characters and\n"
         "  `\\u0000` are refused. Nesting deeper than 8 levels is refused.\n"
@@ -1219,6 +1382,8 @@ static const char doc_head[] =
         "  (when set) must be readable regular files.\n"
         "- A secret file (`tls.key`) must not be accessible to other users: a mode with any of\n"
         "  the bits 0007 is refused, naming the file and its mode.\n"
+        "- Every file named in `trust.anchors` and `trust.intermediates` must be a readable\n"
+        "  regular file (its certificates are read when the gateway starts).\n"
         "- `listen.address` and `mqtt.host` are numeric addresses; `db.conninfo` is not empty;\n"
         "  `limits.frame_hard_cap` is at least `limits.frame_bytes`.\n"
         "\n"
@@ -1253,6 +1418,10 @@ doc_row(struct cf_out *o, const struct cf_key *k)
 	case CF_LEVEL:
 		lv = level_name((int)k->def);
 		out_put(o, "log level | `%s` | error, warn, info, debug | ", lv != NULL ? lv : "");
+		break;
+	case CF_LIST:
+		out_put(o, "list of paths | `[]` | at most %d of at most %d bytes | ",
+		        GW_CFG_LIST_MAX, GW_CFG_STR_MAX - 1);
 		break;
 	case CF_STR:
 		if (k->check == CK_IP)

@@ -12,8 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GW_CFG_STR_MAX 512 /* every string value, paths included */
-#define GW_CFG_ERR_MAX 256
+#define GW_CFG_STR_MAX  512 /* every string value, paths included */
+#define GW_CFG_LIST_MAX 8   /* entries of a list of strings; unused ones are "" */
+#define GW_CFG_ERR_MAX  256
 
 struct gw_config {
 	char node_id[65]; /* "node_id" [A-Za-z0-9_.-]{1,64}, default "node-1" */
@@ -47,7 +48,27 @@ struct gw_config {
 	/* lifecycle */
 	int drain_timeout_s; /* "shutdown.drain_timeout_s": 1..300, default 10 */
 	int log_level;       /* "log.level": "error"|"warn"|"info"|"debug", default "info" */
+	/* verification (REGULATION.md section 6, docs/verification.md) */
+	char trust_anchors[GW_CFG_LIST_MAX][GW_CFG_STR_MAX];       /* "trust.anchors": PEM files */
+	char trust_intermediates[GW_CFG_LIST_MAX][GW_CFG_STR_MAX]; /* "trust.intermediates" */
+	bool rev_check;        /* "revocation.check": default true */
+	bool rev_crl;          /* "revocation.crl": CRL fallback, default true */
+	int rev_timeout_ms;    /* "revocation.timeout_ms": 100..60000, default 5000 */
+	int rev_skew_s;        /* "revocation.skew_s": 0..3600, default 300 */
+	int rev_max_age_s;     /* "revocation.max_age_s": 60..604800, default 3600 */
+	int rev_cache_entries; /* "revocation.cache_entries": 1..1000000, default 10000 */
 };
+
+/* Entries in use of a list key (they come first, the rest are ""). */
+static inline int
+gw_config_list_len(const char (*list)[GW_CFG_STR_MAX])
+{
+	int n = 0;
+
+	while (n < GW_CFG_LIST_MAX && list[n][0] != '\0')
+		n++;
+	return n;
+}
 
 enum gw_cfg_flag {
 	GW_CF_NO_RELOAD = 1 << 0, /* SIGHUP keeps the running value and warns if it changed */

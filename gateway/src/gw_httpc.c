@@ -456,7 +456,8 @@ split_url(struct hreq *r, const char *url, const char **path)
 	if (*p == ':') {
 		port = ++p;
 		plen = strspn(p, "0123456789");
-		if (plen == 0 || plen > 5 || atoi(p) == 0 || atoi(p) > 65535)
+		long num = plen ? strtol(p, NULL, 10) : 0;
+		if (plen == 0 || plen > 5 || num == 0 || num > 65535)
 			return GW_HTTPC_EURL;
 		p += plen;
 	} else {

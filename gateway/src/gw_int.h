@@ -98,6 +98,10 @@ struct gw {
 	uint64_t drain_deadline_ms;
 	bool draining;
 	int exit_code;
+	/* verification (gw_verify_setup.c): NULL when trust.anchors is empty */
+	struct gw_httpc *httpc;
+	struct gw_trust *trust;
+	struct gw_verifier *verifier;
 };
 
 /* gw_db.c: the db object on the loop. */
@@ -135,6 +139,10 @@ void gw_rest_closed(struct lws *wsi, struct gw_http *h);
 int gw_server_start(struct gw *gw, char *err, size_t errlen);
 void gw_server_close_all(struct gw *gw, int close_code);
 bool gw_server_ready(const struct gw *gw);
+
+/* gw_verify_setup.c: trust store, HTTP client and verifier from the configuration. */
+int gw_verify_start(struct gw *gw, char *err, size_t errlen);
+void gw_verify_stop(struct gw *gw);
 
 /* gw_clock.c */
 uint64_t gw_now_us(void);  /* wall clock */

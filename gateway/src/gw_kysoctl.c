@@ -1,10 +1,12 @@
-/* gw_kysoctl.c -- kysoctl, the administration tool. Blocking database calls are fine here:
- * it is a short-lived command, never the gateway's loop. Exit codes: 0 ok, 1 the operation
- * failed (or audit verify found a break), 2 usage. */
+/* gw_kysoctl.c -- kysoctl, the administration tool: global options, the connection and the
+ * dispatch to each command group (gw_kysoctl_<group>.c). Blocking database calls are fine
+ * here: it is a short-lived command, never the gateway's loop. Exit codes (docs/kysoctl.md):
+ * 0 ok, 1 refused or not found (or audit verify found a break), 2 usage, 3 database. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -13,6 +15,8 @@
 
 #include <kyso/db.h>
 #include <kyso/gw.h>
+
+#include "gw_kysoctl_int.h"
 
 #define MAX_ORGS 32
 
@@ -23,19 +27,24 @@ usage(FILE *f)
 	        "usage: kysoctl [--db CONNINFO] COMMAND ...   (or KYSO_PG_URL in the environment)\n"
 	        "  db migrate                       apply the migrations this build carries\n"
 	        "  audit verify                     check every event hash chain end to end\n"
-	        "  org add --slug S --name N --province P      (idempotent)\n"
 	        "  client add --id ID --role ap|agent|operator|connector [--org SLUG]...\n"
 	        "             [--display-prefix TEXT] [--destination D] [--quota N]\n"
 	        "                                   prints the new API key once, on stdout\n"
-	        "  client list [--json]\n"
-	        "  client revoke ID\n");
+	        "  client list [--json] | client revoke ID\n"
+	        "  org add|list        person add|list        role add|list\n"
+	        "  delegation grant|revoke|list     seal assign|handover|list\n"
+	        "  credential add|import|list|lock|revoke\n"
+	        "  request create|list|show|advance route --request T --device D --province P\n"
+	        "  report usage --org O --period P --format csv|html\n"
+	        "  policy load FILE\n"
+	        "Every command takes --json for machine output; `kysoctl COMMAND` alone shows its\n"
+	        "options. Exit codes: 0 ok, 1 refused or not found, 2 usage, 3 database.\n");
 }
 
 static int
 fail(const char *what, enum db_err rc, const char *err)
 {
-	fprintf(stderr, "kysoctl: %s: %s%s%s\n", what, db_strerror(rc), err[0] ? ": " : "", err);
-	return 1;
+	return kc_fail(what, rc, err);
 }
 
 static int
@@ -69,40 +78,6 @@ cmd_audit(struct db_admin *adm)
 		return 1;
 	}
 	return fail("audit verify", rc, err);
-}
-
-static int
-cmd_org(struct db_admin *adm, int argc, char **argv)
-{
-	static const struct option opts[] = { { "slug", required_argument, NULL, 's' },
-		                              { "name", required_argument, NULL, 'n' },
-		                              { "province", required_argument, NULL, 'p' },
-		                              { NULL, 0, NULL, 0 } };
-	const char *slug = NULL, *name = NULL, *province = NULL;
-	char err[256] = "";
-	enum db_err rc;
-	int c;
-
-	if (argc < 1 || strcmp(argv[0], "add") != 0)
-		return usage(stderr), 2;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 's')
-			slug = optarg;
-		else if (c == 'n')
-			name = optarg;
-		else if (c == 'p')
-			province = optarg;
-		else
-			return usage(stderr), 2;
-	}
-	if (slug == NULL || name == NULL || province == NULL)
-		return usage(stderr), 2;
-	rc = db_admin_org_ensure(adm, slug, name, province, err, sizeof(err));
-	if (rc != DB_OK)
-		return fail("org add", rc, err);
-	printf("org %s ready\n", slug);
-	return 0;
 }
 
 static bool
@@ -289,13 +264,40 @@ cmd_client(struct db_admin *adm, int argc, char **argv)
 	return 2;
 }
 
+static const struct {
+	const char *name;
+	int (*run)(struct kc *kc, int argc, char **argv);
+} groups[] = {
+	{ "org", kc_cmd_org },         { "person", kc_cmd_person },
+	{ "role", kc_cmd_role },       { "delegation", kc_cmd_delegation },
+	{ "seal", kc_cmd_seal },       { "credential", kc_cmd_credential },
+	{ "request", kc_cmd_request }, { "route", kc_cmd_route },
+	{ "report", kc_cmd_report },   { "policy", kc_cmd_policy },
+};
+
+static int
+dispatch(struct kc *kc, int argc, char **argv)
+{
+	if (strcmp(argv[0], "db") == 0 && argc >= 2 && strcmp(argv[1], "migrate") == 0)
+		return cmd_migrate(kc->adm);
+	if (strcmp(argv[0], "audit") == 0 && argc >= 2 && strcmp(argv[1], "verify") == 0)
+		return cmd_audit(kc->adm);
+	if (strcmp(argv[0], "client") == 0)
+		return cmd_client(kc->adm, argc - 1, argv + 1);
+	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
+		if (strcmp(argv[0], groups[g].name) == 0)
+			return groups[g].run(kc, argc - 1, argv + 1);
+	usage(stderr);
+	return KC_USAGE;
+}
+
 int
 gw_kysoctl_main(int argc, char **argv)
 {
 	const char *conninfo = getenv("KYSO_PG_URL");
-	struct db_admin *adm = NULL;
+	struct kc kc = { .now = (int64_t)time(NULL) };
 	char err[256] = "";
-	int i = 1, status = 2;
+	int i = 1, status;
 
 	if (i + 1 < argc && strcmp(argv[i], "--db") == 0) {
 		conninfo = argv[i + 1];
@@ -303,27 +305,17 @@ gw_kysoctl_main(int argc, char **argv)
 	}
 	if (i >= argc || strcmp(argv[i], "--help") == 0) {
 		usage(i >= argc ? stderr : stdout);
-		return i >= argc ? 2 : 0;
+		return i >= argc ? KC_USAGE : KC_OK;
 	}
 	if (conninfo == NULL || conninfo[0] == '\0') {
 		fprintf(stderr, "kysoctl: no database: give --db CONNINFO or set KYSO_PG_URL\n");
-		return 2;
+		return KC_USAGE;
 	}
-	if ((adm = db_admin_open(conninfo, err, sizeof(err))) == NULL) {
+	if ((kc.adm = db_admin_open(conninfo, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "kysoctl: cannot connect: %s\n", err);
-		return 1;
+		return KC_DB;
 	}
-	if (strcmp(argv[i], "db") == 0 && i + 1 < argc && strcmp(argv[i + 1], "migrate") == 0)
-		status = cmd_migrate(adm);
-	else if (strcmp(argv[i], "audit") == 0 && i + 1 < argc &&
-	         strcmp(argv[i + 1], "verify") == 0)
-		status = cmd_audit(adm);
-	else if (strcmp(argv[i], "org") == 0)
-		status = cmd_org(adm, argc - i - 1, argv + i + 1);
-	else if (strcmp(argv[i], "client") == 0)
-		status = cmd_client(adm, argc - i - 1, argv + i + 1);
-	else
-		usage(stderr);
-	db_admin_close(adm);
+	status = dispatch(&kc, argc - i, argv + i);
+	db_admin_close(kc.adm);
 	return status;
 }

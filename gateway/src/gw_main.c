@@ -50,6 +50,7 @@ finish(struct gw *gw)
 	gw_db_stop(gw); /* lane items still queued reach gw_engine_txn_done first */
 	gw_engine_free(gw->engine);
 	gw->engine = NULL;
+	gw_verify_stop(gw);
 	uv_stop(gw->loop);
 }
 
@@ -161,6 +162,11 @@ start(struct gw *gw)
 {
 	char err[256];
 
+	/* First, while no handle is active: a failure here leaves nothing running. */
+	if (gw_verify_start(gw, err, sizeof(err)) != 0) {
+		gw_log(GW_LOG_ERR, "msg=\"verification setup failed\" err=\"%s\"", err);
+		return -1;
+	}
 	uv_signal_init(gw->loop, &gw->sig_term);
 	uv_signal_init(gw->loop, &gw->sig_int);
 	uv_signal_init(gw->loop, &gw->sig_hup);

@@ -327,4 +327,180 @@ enum db_err db_admin_client_list(struct db_admin *adm, db_client_list_fn *cb, vo
 enum db_err db_admin_org_ensure(struct db_admin *adm, const char *slug, const char *name,
                                 const char *province, char *errbuf, size_t errlen) DB_MUSTCHECK;
 
+/* ---- Directory, custody, credentials, requests, loaded policy: kysoctl only ----
+ * Every function below is blocking and runs in one statement or one transaction. Listing
+ * functions hand back a JSON text (an array of objects, or one object for a `get`) built by
+ * PostgreSQL, which the caller frees with free(). Times are given and returned as text that
+ * PostgreSQL reads (ISO 8601; a date alone is midnight in Asia/Ho_Chi_Minh, the session time
+ * zone). Lists of words (document classes, scopes) are JSON array texts.
+ * Errors: DB_E_INVAL (missing field, or a CHECK of the schema refused the row), DB_E_EXISTS
+ * (unique key), DB_E_NOTFOUND (a row named does not exist, or is not in the state asked),
+ * DB_E_QUERY (anything else the server said), DB_E_NOMEM. */
+
+/* Creates or updates an organisation (parent NULL: top level). managing: a directly managing
+ * agency, the only one that files its subscribers' requests (REGULATION.md A8). */
+enum db_err db_admin_org_add(struct db_admin *adm, const char *slug, const char *name,
+                             const char *province, const char *parent, bool managing, char *errbuf,
+                             size_t errlen) DB_MUSTCHECK;
+enum db_err db_admin_org_list(struct db_admin *adm, char **json, char *errbuf,
+                              size_t errlen) DB_MUSTCHECK;
+
+struct db_person_rec {
+	const char *id, *org, *full_name;
+	const char *msisdn; /* NULL: none */
+};
+enum db_err db_admin_person_add(struct db_admin *adm, const struct db_person_rec *p, char *errbuf,
+                                size_t errlen) DB_MUSTCHECK;
+/* org NULL: every organisation. */
+enum db_err db_admin_person_list(struct db_admin *adm, const char *org, char **json, char *errbuf,
+                                 size_t errlen) DB_MUSTCHECK;
+
+struct db_role_rec { /* a title (A3) */
+	const char *person, *org, *title;
+	const char *classes_json; /* JSON array of document classes; "*" = every class */
+	bool seal_clerk, it_officer;
+	const char *valid_from, *valid_until; /* NULL: now / open-ended */
+};
+enum db_err db_admin_role_add(struct db_admin *adm, const struct db_role_rec *r, int64_t *id,
+                              char *errbuf, size_t errlen) DB_MUSTCHECK;
+/* org, person NULL: no filter. current: only titles valid now. */
+enum db_err db_admin_role_list(struct db_admin *adm, const char *org, const char *person,
+                               bool current, char **json, char *errbuf, size_t errlen) DB_MUSTCHECK;
+
+struct db_delegation_rec { /* C8, C9 */
+	const char *grantor, *grantee;
+	const char *label;      /* "KT.", "TL.", "TUQ.", "Q.", "TM." */
+	const char *scope_json; /* JSON array of document classes */
+	const char *valid_from, *valid_until;
+	const char *basis_ref;
+	bool granted_by_delegate;
+};
+enum db_err db_admin_delegation_grant(struct db_admin *adm, const struct db_delegation_rec *d,
+                                      int64_t *id, char *errbuf, size_t errlen) DB_MUSTCHECK;
+/* DB_E_NOTFOUND: no such delegation, or revoked already. */
+enum db_err db_admin_delegation_revoke(struct db_admin *adm, int64_t id, char *errbuf,
+                                       size_t errlen) DB_MUSTCHECK;
+/* person: as grantor or grantee (NULL: all). active: not revoked and not expired. */
+enum db_err db_admin_delegation_list(struct db_admin *adm, const char *person, bool active,
+                                     char **json, char *errbuf, size_t errlen) DB_MUSTCHECK;
+
+struct db_seal_rec { /* C1 */
+	int64_t credential;
+	const char *clerk, *decision_ref, *valid_from, *valid_until;
+};
+/* DB_E_INVAL when the credential is not an organisation credential. */
+enum db_err db_admin_seal_assign(struct db_admin *adm, const struct db_seal_rec *s, int64_t *id,
+                                 char *errbuf, size_t errlen) DB_MUSTCHECK;
+struct db_handover_rec { /* C3 */
+	int64_t assignment;
+	const char *holder, *permission_ref, *minutes_ref, *valid_from, *valid_until;
+};
+enum db_err db_admin_seal_handover(struct db_admin *adm, const struct db_handover_rec *h,
+                                   int64_t *id, char *errbuf, size_t errlen) DB_MUSTCHECK;
+/* Assignments with their credential and hand-overs nested; org NULL: all. */
+enum db_err db_admin_seal_list(struct db_admin *adm, const char *org, char **json, char *errbuf,
+                               size_t errlen) DB_MUSTCHECK;
+
+struct db_credential_rec {
+	const char *org, *person; /* person NULL: none */
+	const char *type;         /* personal | org | device */
+	const char *device;       /* sim | token | hsm | soft */
+	const char *msisdn, *token_serial;
+	const uint8_t *cert_der; /* NULL: no certificate yet */
+	size_t cert_len;
+	const char *cert_sha256; /* hex of SHA-256 over cert_der (the idempotency key) */
+	const char *subject, *display_name, *serial_hex, *not_before, *not_after, *key_alg;
+};
+/* Idempotent on cert_sha256: an existing row is kept (*created false, *id its id). */
+enum db_err db_admin_credential_add(struct db_admin *adm, const struct db_credential_rec *c,
+                                    int64_t *id, bool *created, char *errbuf,
+                                    size_t errlen) DB_MUSTCHECK;
+
+struct db_keyset_rec {
+	int kvn;
+	const char *kic_alg, *kid_alg, *tar;
+	const uint8_t *kic, *kid;
+	size_t kic_len, kid_len;
+	int64_t counter;
+};
+struct db_sim_rec { /* one line of the provisioning file (TELECOM.md section 5.2) */
+	const char *iccid, *msisdn, *carrier, *tar;
+	struct db_credential_rec cred; /* device "sim", msisdn set */
+	const struct db_keyset_rec *keysets;
+	int nkeysets;
+};
+struct db_sim_result {
+	int64_t credential;
+	bool card_created, credential_created;
+};
+/* One transaction: the credential (by cert_sha256), the card (by ICCID: an existing card is
+ * updated and bound to the credential) and its keysets (by ICCID and KVN: keys replaced, the
+ * replay counter never moved backwards). cred.person NULL: bound to the person of the
+ * organisation whose msisdn matches, if there is one. */
+enum db_err db_admin_sim_import(struct db_admin *adm, const struct db_sim_rec *s,
+                                struct db_sim_result *res, char *errbuf,
+                                size_t errlen) DB_MUSTCHECK;
+/* org NULL: all. Never includes keys or the certificate bytes. */
+enum db_err db_admin_credential_list(struct db_admin *adm, const char *org, char **json,
+                                     char *errbuf, size_t errlen) DB_MUSTCHECK;
+/* One credential with the province of its organisation; DB_E_NOTFOUND if none. */
+enum db_err db_admin_credential_get(struct db_admin *adm, int64_t id, char **json, char *errbuf,
+                                    size_t errlen) DB_MUSTCHECK;
+/* Moves a credential to `state` when its state is one of from_json (a JSON array).
+ * DB_E_NOTFOUND: no such credential, or not in one of those states. */
+enum db_err db_admin_credential_set_state(struct db_admin *adm, int64_t id, const char *state,
+                                          const char *from_json, char *errbuf,
+                                          size_t errlen) DB_MUSTCHECK;
+
+struct db_request_rec { /* a routed lifecycle request (REGULATION.md section 4) */
+	const char *type, *org, *person, *cred_type, *device, *province, *destination, *channel;
+	int64_t credential;                   /* 0: none (issue) */
+	int form, form2, legacy_form, sla_wd; /* form2, legacy_form 0: none; sla_wd -1: none */
+	const char *truc_code, *due_date;     /* NULL: none */
+	const char *status;                   /* "draft" or "filed" */
+	const char *detail_json;              /* JSON object */
+	const char *note;                     /* first history entry */
+};
+enum db_err db_admin_request_add(struct db_admin *adm, const struct db_request_rec *r, int64_t *id,
+                                 char *errbuf, size_t errlen) DB_MUSTCHECK;
+/* org, status NULL: no filter. */
+enum db_err db_admin_request_list(struct db_admin *adm, const char *org, const char *status,
+                                  char **json, char *errbuf, size_t errlen) DB_MUSTCHECK;
+/* One request with its status history and credential; DB_E_NOTFOUND if none. */
+enum db_err db_admin_request_get(struct db_admin *adm, int64_t id, char **json, char *errbuf,
+                                 size_t errlen) DB_MUSTCHECK;
+/* Moves a request from `from` to `to` with a history entry. Reaching "done" applies the
+ * request to its credential in the same transaction: renew → renewal_count + 1 and the new
+ * not_after (detail.new_not_after), revoke → revoked, lost → lost, recover → active.
+ * DB_E_NOTFOUND: no such request, or its status is not `from`. */
+enum db_err db_admin_request_advance(struct db_admin *adm, int64_t id, const char *from,
+                                     const char *to, const char *note, char *errbuf,
+                                     size_t errlen) DB_MUSTCHECK;
+
+struct db_profile_rec { /* a province profile or the central CA (slug "central") */
+	const char *slug, *kind, *name, *regime, *authorised_json, *truc_code, *channel, *portal;
+	bool dost_handles_sim_renew_change, sim_recovery_override, has_connector;
+	int sla_recover_wd; /* -1: none */
+};
+struct db_day_rec {
+	const char *day;  /* YYYY-MM-DD */
+	const char *kind; /* holiday | day_off | makeup */
+};
+/* Replaces the loaded policy in one transaction: its text (policy_source), every profile and
+ * every calendar day. */
+enum db_err db_admin_policy_store(struct db_admin *adm, const char *text, const char *sha256,
+                                  const struct db_profile_rec *profiles, int nprofiles,
+                                  const struct db_day_rec *days, int ndays, char *errbuf,
+                                  size_t errlen) DB_MUSTCHECK;
+/* The text loaded last; DB_E_NOTFOUND when none was. */
+enum db_err db_admin_policy_text(struct db_admin *adm, char **text, char *errbuf,
+                                 size_t errlen) DB_MUSTCHECK;
+
+/* The usage report (REGULATION.md F3): the organisation (and its units), the name of its
+ * province's profile, and every credential of the tree valid at some time in [from, to]
+ * (dates, inclusive), as one JSON object {org, org_name, province, province_name, rows[]}. */
+enum db_err db_admin_usage_report(struct db_admin *adm, const char *org, const char *from,
+                                  const char *to, char **json, char *errbuf,
+                                  size_t errlen) DB_MUSTCHECK;
+
 #endif

@@ -464,7 +464,7 @@ parse_url(const char *url)
 		return -1;
 	memcpy(host, p, (size_t)(colon - p));
 	host[colon - p] = '\0';
-	port = atoi(colon + 1);
+	port = (int)strtol(colon + 1, NULL, 10);
 	snprintf(path, sizeof(path), "%s", slash);
 	return port > 0 ? 0 : -1;
 }
@@ -485,7 +485,7 @@ load_signers(const char *file, const char *base, int n)
 		}
 		fclose(f);
 	} else if (base) {
-		long long b = atoll(base);
+		long long b = strtoll(base, NULL, 10);
 		for (int i = 0; i < n && i < MAX_SIGNERS; i++) {
 			char s[32];
 			snprintf(s, sizeof(s), "%lld", b + i);
@@ -551,13 +551,13 @@ parse_args(int argc, char **argv)
 			O.key = optarg;
 			break;
 		case 'c':
-			O.conns = atoi(optarg);
+			O.conns = (int)strtol(optarg, NULL, 10);
 			break;
 		case 'd':
-			O.depth = atoi(optarg);
+			O.depth = (int)strtol(optarg, NULL, 10);
 			break;
 		case 'n':
-			O.count = atol(optarg);
+			O.count = strtol(optarg, NULL, 10);
 			break;
 		case 's':
 			O.seconds = atof(optarg);
@@ -572,7 +572,7 @@ parse_args(int argc, char **argv)
 			base = optarg;
 			break;
 		case 'N':
-			sn = atoi(optarg);
+			sn = (int)strtol(optarg, NULL, 10);
 			break;
 		case 'o':
 			O.org = optarg;
@@ -587,7 +587,7 @@ parse_args(int argc, char **argv)
 			O.doc_class = optarg;
 			break;
 		case 't':
-			O.timeout_s = atoi(optarg);
+			O.timeout_s = (int)strtol(optarg, NULL, 10);
 			break;
 		default:
 			usage();

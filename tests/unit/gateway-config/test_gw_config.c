@@ -938,6 +938,42 @@ test_dump_redacts_and_round_trips(void **state)
 	}
 }
 
+/* trust.anchors and trust.intermediates: arrays of non-empty strings, at most
+ * GW_CFG_LIST_MAX, checked files, dumped as arrays. */
+static void
+test_lists(void **state)
+{
+	struct gw_config c;
+	char err[GW_CFG_ERR_MAX], buf[16384], p[512];
+
+	(void)state;
+	assert_true(parse("{\"trust\": {\"anchors\": [\"/a.pem\", \"/b.pem\"],"
+	                  " \"intermediates\": []}}",
+	                  &c, err));
+	assert_int_equal(gw_config_list_len(c.trust_anchors), 2);
+	assert_string_equal(c.trust_anchors[1], "/b.pem");
+	assert_int_equal(gw_config_list_len(c.trust_intermediates), 0);
+	assert_true(gw_config_dump(&c, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"anchors\": [\"/a.pem\", \"/b.pem\"]"));
+	expect_error("{\"trust\": {\"anchors\": \"/a.pem\"}}",
+	             "t.json:1:23: trust.anchors takes a list of strings, not a string");
+	expect_error("{\"trust\": {\"anchors\": [1]}}",
+	             "t.json:1:24: trust.anchors takes a list of strings, not a number in it");
+	expect_error("{\"trust\": {\"anchors\": [\"\"]}}",
+	             "t.json:1:24: trust.anchors[0] is empty");
+	expect_error("{\"trust\": {\"anchors\": [\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\","
+	             "\"9\"]}}",
+	             "t.json:1:56: trust.anchors holds at most 8 entries");
+	/* The files must exist when the configuration is validated. */
+	valid_cfg(&c);
+	tmp_path(c.trust_anchors[0], sizeof(c.trust_anchors[0]), "no-such-root.pem");
+	assert_false(gw_config_validate(&c, err));
+	assert_non_null(strstr(err, "trust.anchors"));
+	tmp_path(p, sizeof(p), "cert.pem");
+	snprintf(c.trust_anchors[0], sizeof(c.trust_anchors[0]), "%s", p);
+	assert_true(gw_config_validate(&c, err));
+}
+
 static void
 test_dump_shape_and_truncation(void **state)
 {
@@ -953,7 +989,8 @@ test_dump_shape_and_truncation(void **state)
 	assert_non_null(strstr(buf, "{\n  \"db\": {\n    \"batch_ms\": 2,\n"));
 	assert_non_null(strstr(buf, "\"queue_cap\": 10000\n  },\n  \"dev\": {\n"));
 	assert_non_null(strstr(buf, "\"port\": 1883\n  },\n  \"node_id\": \"node-1\",\n"
-	                            "  \"shutdown\": {\n"));
+	                            "  \"revocation\": {\n"));
+	assert_non_null(strstr(buf, "\"trust\": {\n    \"anchors\": [],\n"));
 	assert_non_null(strstr(buf, "\"level\": \"info\""));
 	/* Found by the fuzzer: an empty conninfo once dumped uninitialised bytes. */
 	assert_non_null(strstr(buf, "\"conninfo\": \"\",\n"));
@@ -1032,7 +1069,7 @@ test_doc_rows(void **state)
 		snprintf(prev, sizeof(prev), "%s", name);
 		rows++;
 	}
-	assert_int_equal(rows, 25);
+	assert_int_equal(rows, 33);
 	assert_non_null(
 	        strstr(doc, "| `tls.key` | path | (empty) | at most 511 bytes | no | yes |"));
 	assert_non_null(strstr(doc,
@@ -1079,6 +1116,7 @@ main(void)
 		cmocka_unit_test(test_load_runs_validate),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_dump_redacts_and_round_trips),
+		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_dump_shape_and_truncation),
 		cmocka_unit_test(test_dump_redaction_overflow),
 		cmocka_unit_test(test_doc_matches_docs_config_md),

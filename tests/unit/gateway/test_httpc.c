@@ -133,7 +133,7 @@ conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	if (!end || c->answered)
 		return;
 	char *cl = strstr(c->buf, "Content-Length: ");
-	size_t want = cl ? (size_t)atoi(cl + 16) : 0;
+	size_t want = cl ? (size_t)strtoul(cl + 16, NULL, 10) : 0;
 	if (c->len - (size_t)(end + 4 - c->buf) < want)
 		return;
 	c->answered = true;
@@ -300,11 +300,51 @@ refused_requests(void **state)
 
 /* --- TLS through openssl s_server ---------------------------------------------------------- */
 
+/* Runs a program with its arguments (no shell) and returns its exit status. */
 static int
-sh(const char *cmd)
+run(char *const argv[])
 {
-	int rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int st;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int
+self_signed(const char *dir, const char *name, const char *cn, bool san)
+{
+	char key[300], crt[300], subj[64];
+	snprintf(key, sizeof(key), "%s/%s.key", dir, name);
+	snprintf(crt, sizeof(crt), "%s/%s.pem", dir, name);
+	snprintf(subj, sizeof(subj), "/CN=%s", cn);
+	char *argv[] = { "openssl",
+		         "req",
+		         "-x509",
+		         "-newkey",
+		         "ec",
+		         "-pkeyopt",
+		         "ec_paramgen_curve:P-256",
+		         "-nodes",
+		         "-keyout",
+		         key,
+		         "-out",
+		         crt,
+		         "-days",
+		         "1",
+		         "-subj",
+		         subj,
+		         san ? "-addext" : NULL,
+		         "subjectAltName=IP:127.0.0.1",
+		         NULL };
+	return run(argv);
 }
 
 static int
@@ -329,22 +369,15 @@ tls_verified_and_refused(void **state)
 	(void)state;
 	char dir[] = "/tmp/kyso-httpc-XXXXXX";
 	assert_non_null(mkdtemp(dir));
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-	         "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-	         "-keyout k.pem -out c.pem -days 1 -subj /CN=127.0.0.1 "
-	         "-addext subjectAltName=IP:127.0.0.1 2>/dev/null && "
-	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-	         "-keyout k2.pem -out other.pem -days 1 -subj /CN=other 2>/dev/null",
-	         dir);
-	assert_int_equal(sh(cmd), 0);
+	assert_int_equal(self_signed(dir, "c", "127.0.0.1", true), 0);
+	assert_int_equal(self_signed(dir, "other", "other", false), 0);
 	int port = free_port();
 	pid_t pid = fork();
 	if (pid == 0) {
 		char accept[16], cert[300], key[300];
 		snprintf(accept, sizeof(accept), "%d", port);
 		snprintf(cert, sizeof(cert), "%s/c.pem", dir);
-		snprintf(key, sizeof(key), "%s/k.pem", dir);
+		snprintf(key, sizeof(key), "%s/c.key", dir);
 		int devnull = open("/dev/null", O_WRONLY);
 		dup2(devnull, 1);
 		dup2(devnull, 2);
@@ -382,8 +415,13 @@ tls_verified_and_refused(void **state)
 	gw_httpc_free(c);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	sh(cmd);
+	const char *files[] = { "c.pem", "c.key", "other.pem", "other.key" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char f[300];
+		snprintf(f, sizeof(f), "%s/%s", dir, files[i]);
+		unlink(f);
+	}
+	rmdir(dir);
 }
 
 int

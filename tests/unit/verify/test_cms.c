@@ -1,0 +1,257 @@
+/* Unit tests of gw_cms.c: a detached SignedData built around a signature made outside (RSA
+ * PKCS#1 v1.5 and ECDSA r||s), verified with OpenSSL's CMS_verify against the root; the
+ * signed attributes; a bad signature refused; DigestInfo bytes (RFC 8017 9.2). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+
+#include "gw_cms.h"
+#include "pki_fixture.h"
+
+#define DAY (24 * 3600)
+
+static time_t now;
+static EVP_PKEY *root_k, *ca_k, *ec_k, *rsa_k;
+static X509 *root, *ca, *ec_leaf, *rsa_leaf;
+static const char doc[] = "Quyết định số 12/QĐ-UBND: văn bản mẫu để ký.";
+
+static int
+setup(void **state)
+{
+	(void)state;
+	now = time(NULL);
+	root_k = fx_key("ec");
+	ca_k = fx_key("ec");
+	ec_k = fx_key("ec");
+	rsa_k = fx_key("rsa2048");
+	root = fx_cert(NULL, root_k, root_k, "root", now - DAY, now + 30 * DAY, FX_CA, NULL, NULL);
+	ca = fx_cert(root, root_k, ca_k, "issuing", now - DAY, now + 30 * DAY, FX_CA, NULL, NULL);
+	ec_leaf = fx_cert(ca, ca_k, ec_k, "ec signer", now - DAY, now + 30 * DAY, 0, NULL, NULL);
+	rsa_leaf = fx_cert(ca, ca_k, rsa_k, "rsa signer", now - DAY, now + 30 * DAY, 0, NULL, NULL);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	X509_free(root);
+	X509_free(ca);
+	X509_free(ec_leaf);
+	X509_free(rsa_leaf);
+	EVP_PKEY_free(root_k);
+	EVP_PKEY_free(ca_k);
+	EVP_PKEY_free(ec_k);
+	EVP_PKEY_free(rsa_k);
+	return 0;
+}
+
+/* Builds the CMS as the gateway does, the "device" signing the attributes' digest. */
+static CMS_ContentInfo *
+build(X509 *cert, EVP_PKEY *key, const char *how, enum gw_vfy_scheme scheme, const EVP_MD *md,
+      bool tamper)
+{
+	uint8_t digest[64], tbs[GW_CMS_DIGEST_MAX], sig[512], *der = NULL;
+	size_t tbs_len = 0, sig_len, der_len = 0;
+	unsigned int dlen = 0;
+	struct gw_cms_prep *p = NULL;
+	STACK_OF(X509) *extra = sk_X509_new_null();
+	CMS_ContentInfo *cms = NULL;
+	const unsigned char *q;
+	enum gw_cms_err e;
+
+	assert_non_null(extra);
+	assert_true(sk_X509_push(extra, ca));
+	assert_int_equal(EVP_Digest(doc, strlen(doc), digest, &dlen, md, NULL), 1);
+	assert_int_equal(
+	        gw_cms_prepare(cert, extra, digest, dlen, now, &p, tbs, sizeof(tbs), &tbs_len),
+	        GW_CMS_OK);
+	assert_int_equal(tbs_len, dlen);
+	sig_len = fx_sign(key, how, md, tbs, tbs_len, sig, sizeof(sig));
+	if (tamper)
+		sig[sig_len / 2] ^= 0x10;
+	e = gw_cms_finish(p, scheme, sig, sig_len, &der, &der_len);
+	if (tamper) {
+		assert_int_equal(e, GW_CMS_E_SIGNATURE);
+	} else {
+		assert_int_equal(e, GW_CMS_OK);
+		q = der;
+		cms = d2i_CMS_ContentInfo(NULL, &q, (long)der_len);
+		assert_non_null(cms);
+		assert_ptr_equal(q, der + der_len);
+	}
+	OPENSSL_free(der);
+	gw_cms_prep_free(p);
+	sk_X509_free(extra);
+	return cms;
+}
+
+static void
+verify_with_openssl(CMS_ContentInfo *cms)
+{
+	X509_STORE *st = X509_STORE_new();
+	BIO *content = BIO_new_mem_buf(doc, (int)strlen(doc));
+	CMS_SignerInfo *si;
+	int rc;
+
+	assert_non_null(st);
+	assert_int_equal(X509_STORE_add_cert(st, root), 1);
+	assert_int_equal(CMS_is_detached(cms), 1);
+	rc = CMS_verify(cms, NULL, st, content, NULL, CMS_BINARY);
+	if (rc != 1)
+		ERR_print_errors_fp(stderr);
+	assert_int_equal(rc, 1);
+	/* The signed attributes of D4 / CAdES-BES. */
+	si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+	assert_true(CMS_signed_get_attr_by_NID(si, NID_pkcs9_contentType, -1) >= 0);
+	assert_true(CMS_signed_get_attr_by_NID(si, NID_pkcs9_messageDigest, -1) >= 0);
+	assert_true(CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1) >= 0);
+	assert_true(CMS_signed_get_attr_by_NID(si, NID_id_smime_aa_signingCertificateV2, -1) >= 0);
+	BIO_free(content);
+	X509_STORE_free(st);
+}
+
+static void
+test_cms_ecdsa(void **state)
+{
+	CMS_ContentInfo *cms = build(ec_leaf, ec_k, "ecdsa-raw", GW_SIG_ECDSA, EVP_sha256(), false);
+
+	(void)state;
+	verify_with_openssl(cms);
+	CMS_ContentInfo_free(cms);
+}
+
+static void
+test_cms_rsa(void **state)
+{
+	CMS_ContentInfo *cms =
+	        build(rsa_leaf, rsa_k, "pkcs1", GW_SIG_RSA_PKCS1, EVP_sha256(), false);
+
+	(void)state;
+	verify_with_openssl(cms);
+	CMS_ContentInfo_free(cms);
+	cms = build(rsa_leaf, rsa_k, "pkcs1", GW_SIG_RSA_PKCS1, EVP_sha512(), false);
+	verify_with_openssl(cms);
+	CMS_ContentInfo_free(cms);
+}
+
+static void
+test_cms_other_document_fails(void **state)
+{
+	CMS_ContentInfo *cms = build(ec_leaf, ec_k, "ecdsa-raw", GW_SIG_ECDSA, EVP_sha384(), false);
+	X509_STORE *st = X509_STORE_new();
+	BIO *content = BIO_new_mem_buf("another document", -1);
+
+	(void)state;
+	assert_int_equal(X509_STORE_add_cert(st, root), 1);
+	assert_int_not_equal(CMS_verify(cms, NULL, st, content, NULL, CMS_BINARY), 1);
+	ERR_clear_error();
+	BIO_free(content);
+	X509_STORE_free(st);
+	CMS_ContentInfo_free(cms);
+}
+
+static void
+test_cms_bad_signature(void **state)
+{
+	(void)state;
+	assert_null(build(ec_leaf, ec_k, "ecdsa-raw", GW_SIG_ECDSA, EVP_sha256(), true));
+	assert_null(build(rsa_leaf, rsa_k, "pkcs1", GW_SIG_RSA_PKCS1, EVP_sha256(), true));
+}
+
+static void
+test_cms_inputs(void **state)
+{
+	uint8_t d[20] = { 0 }, tbs[GW_CMS_DIGEST_MAX];
+	struct gw_cms_prep *p = NULL;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(gw_cms_prepare(ec_leaf, NULL, d, sizeof(d), now, &p, tbs, sizeof(tbs), &n),
+	                 GW_CMS_E_INPUT);
+	assert_int_equal(gw_cms_prepare(NULL, NULL, d, 32, now, &p, tbs, sizeof(tbs), &n),
+	                 GW_CMS_E_INPUT);
+	assert_null(p);
+}
+
+static void
+test_digestinfo(void **state)
+{
+	static const uint8_t sha256_prefix[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+		                                 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+		                                 0x01, 0x05, 0x00, 0x04, 0x20 };
+	static const uint8_t sha384_prefix[] = { 0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60,
+		                                 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+		                                 0x02, 0x05, 0x00, 0x04, 0x30 };
+	static const uint8_t sha512_prefix[] = { 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60,
+		                                 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+		                                 0x03, 0x05, 0x00, 0x04, 0x40 };
+	uint8_t digest[64], *der = NULL;
+	size_t len = 0, i;
+
+	(void)state;
+	for (i = 0; i < sizeof(digest); i++)
+		digest[i] = (uint8_t)(0xA0 + i);
+	assert_int_equal(gw_cms_digestinfo(digest, 32, &der, &len), GW_CMS_OK);
+	assert_int_equal(len, sizeof(sha256_prefix) + 32);
+	assert_memory_equal(der, sha256_prefix, sizeof(sha256_prefix));
+	assert_memory_equal(der + sizeof(sha256_prefix), digest, 32);
+	OPENSSL_free(der);
+	assert_int_equal(gw_cms_digestinfo(digest, 48, &der, &len), GW_CMS_OK);
+	assert_int_equal(len, sizeof(sha384_prefix) + 48);
+	assert_memory_equal(der, sha384_prefix, sizeof(sha384_prefix));
+	OPENSSL_free(der);
+	assert_int_equal(gw_cms_digestinfo(digest, 64, &der, &len), GW_CMS_OK);
+	assert_int_equal(len, sizeof(sha512_prefix) + 64);
+	assert_memory_equal(der, sha512_prefix, sizeof(sha512_prefix));
+	assert_memory_equal(der + sizeof(sha512_prefix), digest, 64);
+	OPENSSL_free(der);
+	assert_int_equal(gw_cms_digestinfo(digest, 20, &der, &len), GW_CMS_E_INPUT);
+}
+
+/* A PKCS#1 signature over the DigestInfo verifies as an RSA PKCS#1 v1.5 signature of the
+ * digest: what `format: pkcs1` returns is checkable with the certificate alone. */
+static void
+test_digestinfo_signature(void **state)
+{
+	uint8_t digest[32], *di = NULL, sig[256];
+	unsigned int dlen = 0;
+	size_t di_len = 0, sig_len = sizeof(sig);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(rsa_k, NULL);
+
+	(void)state;
+	assert_int_equal(EVP_Digest(doc, strlen(doc), digest, &dlen, EVP_sha256(), NULL), 1);
+	assert_int_equal(gw_cms_digestinfo(digest, dlen, &di, &di_len), GW_CMS_OK);
+	/* A raw RSA signer (the SIM) pads the DigestInfo bytes with no hash of its own. */
+	assert_int_equal(EVP_PKEY_sign_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING), 1);
+	assert_int_equal(EVP_PKEY_sign(ctx, sig, &sig_len, di, di_len), 1);
+	assert_int_equal(gw_vfy_signature(X509_get0_pubkey(rsa_leaf), GW_SIG_RSA_PKCS1, NID_sha256,
+	                                  digest, dlen, sig, sig_len),
+	                 GW_VFY_OK);
+	EVP_PKEY_CTX_free(ctx);
+	OPENSSL_free(di);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cms_ecdsa),
+		cmocka_unit_test(test_cms_rsa),
+		cmocka_unit_test(test_cms_other_document_fails),
+		cmocka_unit_test(test_cms_bad_signature),
+		cmocka_unit_test(test_cms_inputs),
+		cmocka_unit_test(test_digestinfo),
+		cmocka_unit_test(test_digestinfo_signature),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
