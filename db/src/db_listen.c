@@ -68,7 +68,8 @@ db__listen_on_readable(struct db *db)
 		PQclear(res);
 	}
 	while (db->ln.pq != NULL && (nt = PQnotifies(db->ln.pq)) != NULL) {
-		if (nt->relname != NULL && strcmp(nt->relname, "kyso_txn") == 0 && nt->extra != NULL)
+		if (nt->relname != NULL && strcmp(nt->relname, "kyso_txn") == 0 &&
+		    nt->extra != NULL)
 			deliver(db, nt->extra);
 		PQfreemem(nt);
 	}

@@ -13,6 +13,7 @@
 
 #include <kyso/smsc.h>
 
+#include "gw_cms.h"
 #include "gw_engine_int.h"
 
 /* ---- registry ---- */
@@ -107,6 +108,7 @@ txn_free(struct gw_engine *e, struct gw_txn *t)
 	free(t->last_frame);
 	free(t->cert_der);
 	json_decref(t->policy);
+	gw_cms_prep_free(t->cms_prep);
 	free(t);
 }
 

@@ -36,10 +36,15 @@ struct gw_txn {
 	uint64_t deadline_ms; /* gw_mono_ms() */
 	uv_timer_t *timer;    /* heap: outlives uv_close */
 	struct gw_channel *chan;
-	json_t *policy; /* {"decision", "rules"} for the result */
+	json_t *policy;               /* {"decision", "rules"} for the result */
+	struct gw_cms_prep *cms_prep; /* format cms: the signed attributes the device signs */
+	uint8_t tbs[64];              /* what the device was asked to sign */
+	size_t tbs_len;
 	uint64_t subs[GW_ENG_SUBS];
 	char *last_frame; /* the latest committed frame, for `status` */
 };
+
+struct gw_cms_prep;
 
 struct gw_signer_slot {
 	struct gw_signer_slot *next;
@@ -58,7 +63,7 @@ struct gw_engine {
 	int nchan;
 	bool reloaded;
 	struct gw_remote_sub *remote; /* sessions here following txns another node runs */
-	struct pol_config pol; /* policy defaults (REGULATION.md section 9) */
+	struct pol_config pol;        /* policy defaults (REGULATION.md section 9) */
 };
 
 /* A sign waiting for the directory or its accepted commit. */
@@ -71,6 +76,7 @@ struct gw_pending {
 	char shown[1024];
 	char code[5];
 	char by[16];
+	struct gw_engine *eng;
 };
 
 enum gw_commit_kind {
@@ -114,8 +120,7 @@ void gw_eng_push(struct gw_txn *t, const char *frame);
 void gw_eng_end_local(struct gw_engine *e, struct gw_txn *t);
 
 /* gw_engine_notify.c */
-void gw_eng_remote_subscribe(struct gw_engine *e, const char *txn, uint64_t session,
-                             int last_seq);
+void gw_eng_remote_subscribe(struct gw_engine *e, const char *txn, uint64_t session, int last_seq);
 void gw_eng_remote_free(struct gw_engine *e);
 
 /* gw_engine_sign.c */

@@ -25,8 +25,8 @@ struct catch_up {
 	uint64_t txn_key; /* local */
 };
 
-static void remote_push(struct gw_engine *e, const char *txn,
-                        const struct db_txn_event_row *rows, int n);
+static void remote_push(struct gw_engine *e, const char *txn, const struct db_txn_event_row *rows,
+                        int n);
 
 void
 gw_eng_remote_subscribe(struct gw_engine *e, const char *txn, uint64_t session, int last_seq)

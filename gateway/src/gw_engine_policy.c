@@ -248,7 +248,9 @@ gw_eng_choose(struct gw_engine *e, const struct gw_pending *p, const struct db_s
 		.not_after = best->not_after,
 		.chain = POL_CHAIN_OK,
 		.trust = POL_TRUST_CONG_VU,
-		.revocation = POL_REV_UNKNOWN,
+		/* With a verifier the certificate check right after decides D1-D3; without one
+		 * nothing is known (D3: a warning for approve, a refusal for the seal modes). */
+		.revocation = e->gw->verifier != NULL ? POL_REV_GOOD : POL_REV_UNKNOWN,
 		.sig_hash = POL_HASH_SHA256,
 	};
 	if (!pol_device_parse(best->device, &cert.device))

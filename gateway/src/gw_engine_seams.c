@@ -5,50 +5,55 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "gw_cms.h"
 #include "gw_engine_int.h"
+#include "gw_verify.h"
 
-/* What the device signs: pkcs1 the document digest (the device wraps it in DigestInfo);
- * cms the digest of the DER signed attributes, which needs the CMS builder (gw_cms.h). */
+static X509 *
+cert_of(const struct gw_txn *t)
+{
+	const uint8_t *der = t->cert_der;
+
+	return der != NULL ? d2i_X509(NULL, &der, (long)t->cert_der_len) : NULL;
+}
+
+/* What the device signs (PROTOCOL.md 4.1 `format`): pkcs1 the document digest; cms the digest
+ * of the DER signed attributes that gw_cms_prepare builds (signing-time from this clock). */
 bool
 gw_eng_to_sign(struct gw_txn *t, uint8_t out[64], size_t *len, char *why, size_t whylen)
 {
+	X509 *cert;
+	enum gw_cms_err rc;
+
 	if (strcmp(t->format, "pkcs1") == 0) {
 		memcpy(out, t->digest, t->digest_len);
 		*len = t->digest_len;
-		return true;
+	} else if (t->cms_prep != NULL) {
+		const uint8_t *tbs = gw_cms_prep_tbs(t->cms_prep, len);
+
+		memcpy(out, tbs, *len);
+	} else {
+		if ((cert = cert_of(t)) == NULL) {
+			snprintf(why, whylen, "no certificate to build the signed attributes");
+			return false;
+		}
+		rc = gw_cms_prepare(cert, NULL, t->digest, t->digest_len, time(NULL), &t->cms_prep,
+		                    out, 64, len);
+		X509_free(cert);
+		if (rc != GW_CMS_OK) {
+			snprintf(why, whylen, "signed attributes: %s", gw_cms_strerror(rc));
+			return false;
+		}
 	}
-	snprintf(why, whylen, "format cms needs the CMS builder, not in this gateway build");
-	return false;
-}
-
-static const EVP_MD *
-md_of(const char *hash_alg)
-{
-	return EVP_get_digestbyname(hash_alg);
-}
-
-/* The signature's mathematics against the credential's public key: RSA PKCS#1 v1.5 over the
- * DigestInfo of the digest, or ECDSA (DER) over the digest. 1 valid, 0 invalid, -1 unable. */
-static int
-check_math(const struct gw_txn *t, const uint8_t *sig, size_t sig_len)
-{
-	const uint8_t *der = t->cert_der;
-	X509 *x = der != NULL ? d2i_X509(NULL, &der, (long)t->cert_der_len) : NULL;
-	EVP_PKEY *k = x != NULL ? X509_get0_pubkey(x) : NULL;
-	EVP_PKEY_CTX *ctx = k != NULL ? EVP_PKEY_CTX_new(k, NULL) : NULL;
-	int rc = -1;
-
-	if (ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
-	    (EVP_PKEY_base_id(k) != EVP_PKEY_RSA ||
-	     (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
-	      EVP_PKEY_CTX_set_signature_md(ctx, md_of(t->hash_alg)) == 1)))
-		rc = EVP_PKEY_verify(ctx, sig, sig_len, t->digest, t->digest_len) == 1 ? 1 : 0;
-	EVP_PKEY_CTX_free(ctx);
-	X509_free(x);
-	return rc;
+	memcpy(t->tbs, out, *len);
+	t->tbs_len = *len;
+	return true;
 }
 
 static char *
@@ -61,37 +66,144 @@ b64(const uint8_t *b, size_t n)
 	return out;
 }
 
-/* SIGNED: verify, then the final result. Until the verifier (chain to the trust anchors,
- * OCSP/CRL at signing time) is in this build, a signature whose mathematics hold is 500 with
- * revocation unknown, never 502 (PROTOCOL.md section 5: indeterminate is not valid). */
-void
-gw_eng_signed(struct gw_txn *t, const uint8_t *sig, size_t sig_len)
+static void
+set_b64(json_t *r, const char *key, const uint8_t *b, size_t n)
 {
-	int math = strcmp(t->format, "pkcs1") == 0 ? check_math(t, sig, sig_len) : -1;
-	char *sig_b64 = b64(sig, sig_len), *cert_b64 = NULL;
+	char *txt = b64(b, n);
+
+	if (txt != NULL)
+		json_object_set_new(r, key, json_string(txt));
+	free(txt);
+}
+
+static enum gw_vfy_scheme
+scheme_of(X509 *cert)
+{
+	EVP_PKEY *k = X509_get0_pubkey(cert);
+
+	return k != NULL && EVP_PKEY_base_id(k) == EVP_PKEY_RSA ? GW_SIG_RSA_PKCS1 : GW_SIG_ECDSA;
+}
+
+/* A signature waiting for its verification (the txn may end meanwhile: found by key). */
+struct gw_signed {
+	struct gw_engine *eng;
+	uint64_t key;
+	uint8_t *sig;
+	size_t sig_len;
+	time_t signed_at;
+};
+
+/* The final result of a signature: verification outcome, CMS for format cms. */
+static void
+finish_signed(struct gw_txn *t, const struct gw_vfy_result *res, const uint8_t *sig, size_t sig_len,
+              time_t signed_at)
+{
+	struct gw_vfy_wire w = gw_vfy_wire(res->reason, true);
+	enum gw_txn_state to = GW_TS_DONE;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
 	char at[40];
+	X509 *cert = cert_of(t);
 	json_t *r;
 
+	if (t->cms_prep != NULL && cert != NULL && res->reason != GW_VFY_SIGNATURE_INVALID &&
+	    gw_cms_finish(t->cms_prep, scheme_of(cert), sig, sig_len, &der, &der_len) !=
+	            GW_CMS_OK) {
+		w = gw_vfy_wire(GW_VFY_SIGNATURE_INVALID, true);
+		to = GW_TS_DONE;
+	}
+	if (!gw_txn_final_code_ok(GW_TS_DONE, w.code, w.sub)) {
+		to = GW_TS_FAILED; /* 900/9007, 9008, 9001: no valid signature to speak of */
+		if (!gw_txn_final_code_ok(to, w.code, w.sub))
+			w = gw_vfy_wire(GW_VFY_INTERNAL, true);
+	}
+	r = gw_eng_result(t, w.code, w.sub, res->detail);
+	set_b64(r, "signature", sig, sig_len);
+	if (der != NULL)
+		set_b64(r, "cms", der, der_len);
 	if (t->cert_der != NULL)
-		cert_b64 = b64(t->cert_der, t->cert_der_len);
-	gw_proto_time(at, sizeof(at), gw_now_us());
-	if (math == 0) {
-		r = gw_eng_result(t, 503, 0, "the signature does not verify");
-	} else {
-		r = gw_eng_result(t, 500, 0, "signature not validated: revocation status unknown");
-		json_object_set_new(r, "revocation", json_pack("{s:s}", "status", "unknown"));
+		set_b64(r, "signer_cert", t->cert_der, t->cert_der_len);
+	if (res->rev_checked || w.warning)
+		json_object_set_new(
+		        r, "revocation",
+		        json_pack("{s:s, s:s}", "status", gw_rev_status_name(res->rev.status),
+		                  "source",
+		                  res->rev.source == GW_REV_SRC_CRL ||
+		                                  res->rev.source == GW_REV_SRC_CACHE_CRL
+		                          ? "crl"
+		                          : "ocsp"));
+	if (w.warning)
 		json_object_set_new(
 		        r, "warnings",
 		        json_pack("[{s:s, s:s}]", "rule", "D3", "reason", "STATUS_UNKNOWN"));
-	}
-	if (sig_b64 != NULL)
-		json_object_set_new(r, "signature", json_string(sig_b64));
-	if (cert_b64 != NULL)
-		json_object_set_new(r, "signer_cert", json_string(cert_b64));
+	gw_proto_time(at, sizeof(at), (uint64_t)signed_at * 1000000u);
 	json_object_set_new(r, "signed_at", json_string(at));
-	(void)gw_eng_event(t, GW_TS_DONE, math == 0 ? 503 : 500, 0, r);
-	free(sig_b64);
-	free(cert_b64);
+	(void)gw_eng_event(t, to, w.code, w.sub, r);
+	OPENSSL_free(der);
+	X509_free(cert);
+}
+
+static void
+on_checked(void *arg, const struct gw_vfy_result *res)
+{
+	struct gw_signed *g = arg;
+	struct gw_txn *t = NULL;
+
+	for (struct gw_txn *x = g->eng->all; x != NULL; x = x->next)
+		if (x->key == g->key)
+			t = x;
+	if (t != NULL && !t->final_queued)
+		finish_signed(t, res, g->sig, g->sig_len, g->signed_at);
+	free(g->sig);
+	free(g);
+}
+
+/* SIGNED: verify (gw_verifier_check: the signature over what the device signed, the chain,
+ * validity at the signing time, algorithms, revocation), then CMS, then the final result.
+ * Without trust anchors verification is off: 500, never 502 (PROTOCOL.md section 5). */
+void
+gw_eng_signed(struct gw_txn *t, const uint8_t *sig, size_t sig_len)
+{
+	struct gw_verifier *v = t->eng->gw->verifier;
+	struct gw_vfy_result off = { .reason = GW_VFY_STATUS_UNKNOWN };
+	struct gw_signed *g = NULL;
+	X509 *cert = cert_of(t);
+	int rc = -1;
+
+	snprintf(off.detail, sizeof(off.detail), "verification is off (no trust anchors)");
+	off.rev.status = GW_REV_UNKNOWN;
+	off.rev.cause = GW_REV_ONLINE_CHECKING_DISABLED;
+	if (v == NULL && cert != NULL &&
+	    gw_vfy_signature(X509_get0_pubkey(cert), scheme_of(cert), gw_vfy_md_for_len(t->tbs_len),
+	                     t->tbs, t->tbs_len, sig, sig_len) == GW_VFY_SIGNATURE_INVALID) {
+		off.reason = GW_VFY_SIGNATURE_INVALID; /* the mathematics need no anchor */
+		snprintf(off.detail, sizeof(off.detail), "the signature does not verify");
+	}
+	if (v != NULL && cert != NULL && (g = calloc(1, sizeof(*g))) != NULL &&
+	    (g->sig = malloc(sig_len > 0 ? sig_len : 1)) != NULL) {
+		memcpy(g->sig, sig, sig_len);
+		g->sig_len = sig_len;
+		g->eng = t->eng;
+		g->key = t->key;
+		g->signed_at = time(NULL);
+		rc = gw_verifier_check(v, cert, scheme_of(cert), t->tbs, t->tbs_len, sig, sig_len,
+		                       g->signed_at, on_checked, g);
+	}
+	X509_free(cert);
+	if (rc == 0)
+		return;
+	if (g != NULL) {
+		free(g->sig);
+		free(g);
+	}
+	if (v != NULL) {
+		struct gw_vfy_result err = { .reason = GW_VFY_INTERNAL };
+
+		snprintf(err.detail, sizeof(err.detail), "verification could not start");
+		finish_signed(t, &err, sig, sig_len, time(NULL));
+		return;
+	}
+	finish_signed(t, &off, sig, sig_len, time(NULL));
 }
 
 /* 402/4021: the recovery entry point (lock the credential, open one case: ARCHITECTURE.md 6).

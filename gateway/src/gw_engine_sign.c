@@ -4,11 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
 
 #include <kyso/smsc.h>
 
 #include "gw_engine_int.h"
+#include "gw_verify.h"
 
 static void
 hex(const uint8_t *b, size_t n, char *out)
@@ -151,7 +155,7 @@ refused:
 }
 
 static char *
-row_json(const struct gw_pending *p, const struct gw_choice *ch, uint64_t deadline_us, bool queued)
+row_json(const struct gw_pending *p, const struct gw_txn *t, uint64_t deadline_us, bool queued)
 {
 	char rh[65];
 	char cred[24];
@@ -159,13 +163,13 @@ row_json(const struct gw_pending *p, const struct gw_choice *ch, uint64_t deadli
 	char *txt;
 
 	hex(p->req.request_hash, 32, rh);
-	snprintf(cred, sizeof(cred), "%lld", (long long)ch->cred->id);
+	snprintf(cred, sizeof(cred), "%lld", (long long)t->cred_id);
 	row = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
 	                "s:i, s:O, s:b}",
 	                "deadline_us", (json_int_t)deadline_us, "ap_client", p->who.client_id,
 	                "ap_trans_id", p->req.ap_trans_id, "org", p->req.org, "credential", cred,
 	                "mode", p->req.mode, "request_hash", rh, "signer", p->req.signer, "channel",
-	                ch->cred->device, "format", p->req.format, "digest_alg", p->req.digest_alg,
+	                t->device, "format", p->req.format, "digest_alg", p->req.digest_alg,
 	                "digest", p->req.digest_b64, "display", p->shown, "verification_code",
 	                p->code, "timeout_s", p->req.timeout_s, "request", p->request, "queued",
 	                queued);
@@ -197,28 +201,171 @@ txn_fill(struct gw_txn *t, const struct gw_pending *p, const struct db_signer_cr
 	}
 }
 
-/* The directory answered: credential, policy, queue, then the accepted commit. */
+/* A sign between its policy check and its accepted commit, while the certificate is checked
+ * (D1-D3: chain, validity, revocation before any device contact). */
+struct gw_accepting {
+	struct gw_pending *p;
+	uint64_t txn_key;
+	struct pol_decision dec;
+	bool queued;
+	bool seal_mode; /* issue, copy, attachment: an unknown status refuses (D3) */
+};
+
+static void
+drop_txn(struct gw_engine *e, uint64_t key)
+{
+	for (struct gw_txn *t = e->all; t != NULL; t = t->next) {
+		if (t->key == key) {
+			gw_eng_queue_drop(e, t);
+			gw_eng_txn_discard(e, t);
+			return;
+		}
+	}
+}
+
+/* The accepted commit (kyso_txn_accept); `accepted` goes out from its callback. false: *st
+ * says why nothing was queued. */
+static bool
+accept_commit(struct gw_engine *e, struct gw_accepting *a, bool status_unknown,
+              struct gw_status *st)
+{
+	struct gw *gw = e->gw;
+	struct gw_pending *p = a->p;
+	struct gw_commit *c = NULL;
+	struct gw_txn *t = NULL;
+	json_t *acc = NULL, *policy = NULL, *mq;
+	char *detail = NULL, *row = NULL, *payload = NULL;
+	char topic[160];
+	uint64_t deadline_us;
+	enum db_err rc;
+
+	for (struct gw_txn *x = e->all; x != NULL; x = x->next)
+		if (x->key == a->txn_key)
+			t = x;
+	if (t == NULL) {
+		gw_status_set(st, 900, 9001, "transaction vanished before its commit");
+		return false;
+	}
+	deadline_us = gw_now_us() + (uint64_t)p->req.timeout_s * 1000000u;
+	t->deadline_ms = gw_mono_ms() + (uint64_t)p->req.timeout_s * 1000u;
+	acc = json_pack("{s:s, s:s, s:i, s:s, s:s, s:{s:i, s:s}}", "type", "accepted", "txn", t->id,
+	                "seq", 1, "ap_trans_id", p->req.ap_trans_id, "verification_code", p->code,
+	                "status", "code", 100, "name", "REQUEST_OK");
+	gw_eng_policy_json(&a->dec, acc, &policy);
+	if (status_unknown && acc != NULL) { /* D3 for approve: a warning, never a pass */
+		const struct pol_reason_info *ri = pol_reason_info(POL_R_STATUS_UNKNOWN);
+		json_t *w = json_object_get(acc, "warnings");
+
+		if (w == NULL) {
+			w = json_array();
+			json_object_set_new(acc, "warnings", w);
+		}
+		json_array_append_new(w, json_pack("{s:s, s:s, s:{s:s, s:s}}", "rule", ri->rule,
+		                                   "reason", ri->name, "message", "vi", ri->msg_vi,
+		                                   "en", ri->msg_en));
+		json_object_set_new(policy, "decision", json_string("warn"));
+		json_array_append_new(json_object_get(policy, "rules"), json_string(ri->rule));
+	}
+	t->policy = policy;
+	detail = acc != NULL ? json_dumps(acc, JSON_COMPACT) : NULL;
+	row = row_json(p, t, deadline_us, a->queued);
+	mq = json_pack("{s:s, s:s, s:s, s:i}", "txn", t->id, "org", t->org, "state", "accepted",
+	               "seq", 1);
+	payload = mq != NULL ? json_dumps(mq, JSON_COMPACT) : NULL;
+	json_decref(mq);
+	if (detail == NULL || row == NULL || payload == NULL ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		free(detail);
+		free(row);
+		free(payload);
+		json_decref(acc);
+		gw_status_set(st, 900, 9005, "overloaded, retry later");
+		return false;
+	}
+	snprintf(topic, sizeof(topic), "kyso/v1/txn/%s/accepted", t->org);
+	c->kind = GW_COMMIT_ACCEPT;
+	c->txn_key = t->key;
+	c->seq = 1;
+	c->state = GW_TS_PERSISTED;
+	c->pending = p;
+	c->accepted = acc;
+	c->frame = detail;
+	c->row = row;
+	struct db_txn_accept da = {
+		.txn = t->id,
+		.state = gw_txn_state_name(GW_TS_PERSISTED),
+		.detail_json = detail,
+		.row_json = row,
+		.mqtt_topic = topic,
+		.mqtt_payload = payload,
+		.lane_key = gw_eng_lane_key(t),
+	};
+	rc = db_txn_accept(gw->db, (uint64_t)(uintptr_t)c, &da);
+	gw_db_sync(gw);
+	free(payload);
+	if (rc != DB_OK) {
+		c->pending = NULL; /* the caller still owns p */
+		gw_commit_free(c);
+		gw_status_set(st, 900, rc == DB_E_BUSY ? 9005 : 9002, "accepted commit: %s",
+		              db_strerror(rc));
+		return false;
+	}
+	t->next_seq = 1;
+	return true;
+}
+
+/* The certificate checked before any device contact (gw_verify.h, D1-D3). */
+static void
+on_precheck(void *arg, const struct gw_vfy_result *res)
+{
+	struct gw_accepting *a = arg;
+	struct gw_engine *e = a->p->eng;
+	struct gw_vfy_wire w = gw_vfy_wire(res->reason, false);
+	const struct pol_reason_info *ri;
+	struct gw_status st;
+
+	if (res->reason == GW_VFY_STATUS_UNKNOWN && a->seal_mode) {
+		ri = pol_reason_info(POL_R_STATUS_UNKNOWN_SEAL);
+		gw_status_set(&st, ri->code, ri->sub, "revocation status unknown: %s", res->detail);
+		st.rule = ri->rule;
+		st.reason = ri->name;
+		st.msg_vi = ri->msg_vi;
+		st.msg_en = ri->msg_en;
+	} else if (res->reason != GW_VFY_OK && res->reason != GW_VFY_STATUS_UNKNOWN) {
+		gw_status_set(&st, w.code, w.sub, "%s", res->detail);
+		st.reason = w.reason;
+	} else if (accept_commit(e, a, res->reason == GW_VFY_STATUS_UNKNOWN, &st)) {
+		free(a);
+		return;
+	}
+	drop_txn(e, a->txn_key);
+	refuse(e, a->p, &st);
+	pending_free(a->p);
+	free(a);
+}
+
+/* The directory answered: credential and policy, the queue, the certificate, then the
+ * accepted commit. */
 static void
 on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, enum db_err rc)
 {
 	struct gw *gw = arg;
 	struct gw_engine *e = gw->engine;
 	struct gw_pending *p = (struct gw_pending *)(uintptr_t)cookie;
-	struct gw_commit *c = NULL;
+	struct gw_accepting *a = NULL;
 	struct gw_choice ch;
 	struct gw_status st;
 	struct gw_txn *t = NULL;
 	char id[37];
-	json_t *acc = NULL, *policy = NULL, *mq;
-	uint64_t deadline_us;
 	enum gw_queue_rc q;
-	char *detail = NULL, *row = NULL, *payload = NULL;
-	char topic[160];
+	X509 *cert = NULL;
+	const uint8_t *der;
 
 	if (e == NULL) {
 		pending_free(p);
 		return;
 	}
+	p->eng = e;
 	if (rc != DB_OK) {
 		gw_status_set(&st, 900, rc == DB_E_QUERY ? 9001 : 9002, "directory lookup: %s",
 		              db_strerror(rc));
@@ -234,7 +381,8 @@ on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, 
 		gw_status_set(&st, 406, 0, "the signer's queue is full");
 		goto refused;
 	}
-	if (!gw_txn_new_id(gw_now_us() / 1000, id) || (t = gw_eng_txn_new(e, id)) == NULL) {
+	if (!gw_txn_new_id(gw_now_us() / 1000, id) || (t = gw_eng_txn_new(e, id)) == NULL ||
+	    (a = calloc(1, sizeof(*a))) == NULL) {
 		gw_status_set(&st, 900, 9005, "overloaded, retry later");
 		goto refused;
 	}
@@ -245,67 +393,33 @@ on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, 
 		gw_status_set(&st, 406, 0, "the signer's queue is full");
 		goto refused;
 	}
-	deadline_us = gw_now_us() + (uint64_t)p->req.timeout_s * 1000000u;
-	t->deadline_ms = gw_mono_ms() + (uint64_t)p->req.timeout_s * 1000u;
-	acc = json_pack("{s:s, s:s, s:i, s:s, s:s, s:{s:i, s:s}}", "type", "accepted", "txn", id,
-	                "seq", 1, "ap_trans_id", p->req.ap_trans_id, "verification_code", p->code,
-	                "status", "code", 100, "name", "REQUEST_OK");
-	gw_eng_policy_json(&ch.dec, acc, &policy);
-	t->policy = policy;
-	detail = acc != NULL ? json_dumps(acc, JSON_COMPACT) : NULL;
-	row = row_json(p, &ch, deadline_us, q == GW_Q_WAIT);
-	mq = json_pack("{s:s, s:s, s:s, s:i}", "txn", id, "org", t->org, "state", "accepted",
-	               "seq", 1);
-	payload = mq != NULL ? json_dumps(mq, JSON_COMPACT) : NULL;
-	json_decref(mq);
-	if (detail == NULL || row == NULL || payload == NULL ||
-	    (c = calloc(1, sizeof(*c))) == NULL) {
-		gw_status_set(&st, 900, 9005, "overloaded, retry later");
+	a->p = p;
+	a->txn_key = t->key;
+	a->dec = ch.dec;
+	a->queued = q == GW_Q_WAIT;
+	a->seal_mode = strcmp(p->req.mode, "approve") != 0 && strcmp(p->req.mode, "system") != 0;
+	if (gw->verifier != NULL) {
+		der = t->cert_der;
+		cert = der != NULL ? d2i_X509(NULL, &der, (long)t->cert_der_len) : NULL;
+		if (cert != NULL &&
+		    gw_verifier_precheck(gw->verifier, cert, time(NULL), on_precheck, a) == 0) {
+			X509_free(cert); /* the verifier up-referenced what it keeps */
+			return;
+		}
+		X509_free(cert);
+		gw_status_set(&st, 900, 9001, "certificate check could not start");
 		goto refused;
 	}
-	snprintf(topic, sizeof(topic), "kyso/v1/txn/%s/accepted", t->org);
-	c->kind = GW_COMMIT_ACCEPT;
-	c->txn_key = t->key;
-	c->seq = 1;
-	c->state = GW_TS_PERSISTED;
-	c->pending = p;
-	c->accepted = acc;
-	c->frame = detail;
-	c->row = row;
-	struct db_txn_accept a = {
-		.txn = id,
-		.state = gw_txn_state_name(GW_TS_PERSISTED),
-		.detail_json = detail,
-		.row_json = row,
-		.mqtt_topic = topic,
-		.mqtt_payload = payload,
-		.lane_key = gw_eng_lane_key(t),
-	};
-	rc = db_txn_accept(gw->db, (uint64_t)(uintptr_t)c, &a);
-	gw_db_sync(gw);
-	free(payload);
-	if (rc != DB_OK) {
-		c->pending = NULL;
-		c->accepted = NULL;
-		gw_commit_free(c);
-		gw_status_set(&st, 900, rc == DB_E_BUSY ? 9005 : 9002, "accepted commit: %s",
-		              db_strerror(rc));
-		row = detail = NULL;
-		goto refused_nofree;
+	if (accept_commit(e, a, false, &st)) { /* no trust anchors: verification is off */
+		free(a);
+		return;
 	}
-	t->next_seq = 1;
-	return;
 refused:
-	free(detail);
-	free(row);
-	free(payload);
-	free(c);
-refused_nofree:
 	if (t != NULL) {
 		gw_eng_queue_drop(e, t);
 		gw_eng_txn_discard(e, t);
 	}
-	json_decref(acc);
+	free(a);
 	refuse(e, p, &st);
 	pending_free(p);
 }

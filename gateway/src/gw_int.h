@@ -63,12 +63,12 @@ struct gw_http {
 	size_t len;
 	bool sent;
 	/* REST (gw_rest.c) */
-	bool rest;              /* this request is on /v1/sign */
-	bool linked;            /* sess is in gw->sessions */
-	bool answered;          /* the response has been started */
-	bool body_over;         /* the body passed the frame limit */
-	int method;             /* LWSHUMETH_* */
-	uint8_t *body;          /* POST body, at most cfg.frame_max bytes */
+	bool rest;      /* this request is on /v1/sign */
+	bool linked;    /* sess is in gw->sessions */
+	bool answered;  /* the response has been started */
+	bool body_over; /* the body passed the frame limit */
+	int method;     /* LWSHUMETH_* */
+	uint8_t *body;  /* POST body, at most cfg.frame_max bytes */
 	size_t body_len;
 	struct gw_session sess; /* what the engine answers through */
 };

@@ -128,7 +128,8 @@ gw_rest_answer(struct gw_session *s, const char *txt, size_t len)
 	json_decref(f);
 	unlink_sess(gw, h); /* answered: later frames are not this request's */
 	if (out == NULL || answer_json(s->wsi, h, status, out) != 0)
-		lws_callback_on_writable(s->wsi); /* WRITEABLE finds no buffer and the request ends */
+		lws_callback_on_writable(
+		        s->wsi); /* WRITEABLE finds no buffer and the request ends */
 	free(out);
 }
 

@@ -80,8 +80,9 @@ bool
 gw_txn_final_code_ok(enum gw_txn_state to, int code, int sub)
 {
 	switch (to) {
-	case GW_TS_DONE:
-		return code == 502 || code == 500 || code == 501 || code == 503;
+	case GW_TS_DONE: /* a signature was obtained; 425 and 505: its certificate failed */
+		return code == 502 || code == 500 || code == 501 || code == 503 || code == 425 ||
+		       code == 505;
 	case GW_TS_EXPIRED:
 		return code == 208 && (sub == 2081 || sub == 2082);
 	case GW_TS_CANCELLED:

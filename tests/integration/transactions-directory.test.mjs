@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Stack, connect, waitFor } from './lib/stack.mjs';
+import { Stack, connect, root, waitFor } from './lib/stack.mjs';
 
 const stack = new Stack({ name: 'txn-dir', args: ['--nodes', '2'] });
 let env;
@@ -19,15 +19,17 @@ const D256 = '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=';
 const SIGNER = '84900000000';   // dn-chu-tich, every class
 const CLERKISH = '84900000002'; // dn-chuyen-vien, "bao-cao" only
 const SECOND = '84900000001';   // dn-pho-chu-tich, quyet-dinh among others
+const REVOKED = '84900000009';  // a revoked certificate
 
-function certFor(name, person, msisdn) {
-  const key = path.join(work, `${name}.key`), crt = path.join(work, `${name}.pem`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
-                           '-nodes', '-keyout', key, '-out', crt, '-days', '30',
-                           '-subj', `/CN=${name}`, '-addext', 'keyUsage=critical,digitalSignature'],
-               { stdio: 'ignore' });
-  stack.kysoctl('credential', 'import', '--cert', crt, '--org', env.KYSO_DEMO_ORG, '--person',
-                person, '--type', 'personal', '--device', 'sim', '--msisdn', msisdn);
+// Certificates from the stack's test PKI (deploy/test-pki), so that the check before signing
+// (chain to the anchor, OCSP from the AIA) passes; --revoked makes the responder say so.
+function certFor(name, person, msisdn, revoked = false) {
+  const out = path.join(work, name);
+  execFileSync(path.join(root, 'deploy', 'test-pki'),
+               ['issue', path.join(stack.dir, 'pki'), '--cn', name, '--key-alg', 'ec-p256',
+                '--out', out, ...(revoked ? ['--revoked'] : [])], { stdio: 'ignore' });
+  stack.kysoctl('credential', 'import', '--cert', `${out}.crt`, '--org', env.KYSO_DEMO_ORG,
+                '--person', person, '--type', 'personal', '--device', 'sim', '--msisdn', msisdn);
 }
 
 test.before(() => {
@@ -35,6 +37,11 @@ test.before(() => {
   certFor('an', 'dn-chu-tich', SIGNER);
   certFor('cuong', 'dn-chuyen-vien', CLERKISH);
   certFor('binh', 'dn-pho-chu-tich', SECOND);
+  stack.kysoctl('person', 'add', '--id', 'dn-revoked', '--org', env.KYSO_DEMO_ORG, '--name',
+                'Võ Văn Em', '--msisdn', REVOKED);
+  stack.kysoctl('role', 'add', '--person', 'dn-revoked', '--org', env.KYSO_DEMO_ORG, '--title',
+                'Phó Chủ tịch', '--classes', '*');
+  certFor('em', 'dn-revoked', REVOKED, true);
 });
 test.after(() => { stack.down(); rmSync(work, { recursive: true, force: true }); });
 
@@ -192,6 +199,17 @@ test('policy denial (A3) is an error with its rule and no transaction', async ()
   const unknown = await c.request(sign({ signer: { msisdn: '84999999999' } }));
   assert.equal(unknown.status.code, 105);
   assert.equal(unknown.status.sub, 1052);
+  await c.close();
+});
+
+test('a revoked certificate is refused 501 before any device contact', async () => {
+  const c = await connect(env);
+  const before = stack.sql('SELECT count(*) FROM txn');
+  const e = await c.request(sign({ signer: { msisdn: REVOKED } }));
+  assert.equal(e.type, 'error', JSON.stringify(e));
+  assert.equal(e.status.code, 501);
+  assert.equal(e.status.name, 'REVOKED_CERTIFICATE');
+  assert.equal(stack.sql('SELECT count(*) FROM txn'), before);
   await c.close();
 });
 

@@ -317,9 +317,14 @@ static void
 test_listen_notifies(void **state)
 {
 	struct t t;
-	struct db_config cfg = { .conninfo = "host=/nowhere", .node_id = "n1", .lanes = 2,
-		                 .clock = tclock, .done = tdone, .txn_done = ttxn_done,
-		                 .notify = tnotify, .arg = &t };
+	struct db_config cfg = { .conninfo = "host=/nowhere",
+		                 .node_id = "n1",
+		                 .lanes = 2,
+		                 .clock = tclock,
+		                 .done = tdone,
+		                 .txn_done = ttxn_done,
+		                 .notify = tnotify,
+		                 .arg = &t };
 	char err[128];
 	struct db *db;
 	int fd;

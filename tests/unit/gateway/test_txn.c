@@ -71,6 +71,8 @@ final_codes(void **state)
 	assert_true(gw_txn_final_code_ok(GW_TS_DONE, 502, 0));
 	assert_true(gw_txn_final_code_ok(GW_TS_DONE, 500, 0));
 	assert_false(gw_txn_final_code_ok(GW_TS_DONE, 208, 2081));
+	assert_true(gw_txn_final_code_ok(GW_TS_DONE, 425, 0)); /* signed, certificate failed */
+	assert_false(gw_txn_final_code_ok(GW_TS_DONE, 900, 9007));
 	assert_true(gw_txn_final_code_ok(GW_TS_EXPIRED, 208, 2082));
 	assert_false(gw_txn_final_code_ok(GW_TS_EXPIRED, 208, 0));
 	assert_true(gw_txn_final_code_ok(GW_TS_CANCELLED, 401, 4014));
