@@ -156,6 +156,7 @@ enum db__rtask_kind {
 	DB_RT_TXN_ROWS,   /* db_txn.c: txn lookups and the reload */
 	DB_RT_TXN_EVENTS, /* db_txn.c: events since a seq */
 	DB_RT_SIGNER,     /* db_txn.c: a signer's credentials */
+	DB_RT_SIM_RESERVE,
 };
 #define DB_RTASK_PARAMS 3
 struct db__rtask {
@@ -171,8 +172,16 @@ struct db__rtask {
 	db_txn_events_fn *events_cb;
 	db_signer_fn *signer_cb;
 	uint64_t cookie;
+	/* sim reserve (db_sim.c) */
+	uint64_t tag;
+	uint32_t step;
+	char msisdn[24];
+	db_sim_reserve_fn *sim_cb;
+	bool sim_answered;           /* its callback ran: a later drop must not call it again */
+	struct db__rtask *sim_batch; /* reservations sent in the same statement (db_sim.c) */
 };
-#define DB_READER_QUEUE_MAX 64
+/* Room for a burst of OTA counter reservations besides the reader's own few tasks. */
+#define DB_READER_QUEUE_MAX 4096
 
 struct db__reader {
 	struct db__conn c;
@@ -272,6 +281,13 @@ void db__txn_task_fail(struct db *db, struct db__rtask *t, enum db_err rc);
 void db__listen_on_up(struct db *db);
 enum db_err db__listen_on_readable(struct db *db);
 void db__listen_on_drop(struct db *db);
+/* db_sim.c: the OTA counter reservation, run as a reader task. */
+int db__sim_send(struct db *db, struct db__rtask *t);
+void db__sim_result(struct db *db, struct db__rtask *t, PGresult *res);
+/* The task dies unanswered (connection lost, db_free): its caller hears rc. */
+void db__sim_abort(struct db *db, struct db__rtask *t, enum db_err rc);
+void db__sim_release(struct db__rtask *t); /* frees the batch riding on t, not t */
+void db__reader_kick(struct db *db);
 
 /* db_admin.c, db_audit.c: the blocking face. */
 struct db_admin {

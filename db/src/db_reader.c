@@ -32,6 +32,8 @@ db__rtask_free(struct db__rtask *t)
 	int i;
 
 	if (t != NULL) {
+		if (t->kind == DB_RT_SIM_RESERVE)
+			db__sim_release(t);
 		free(t->ids_text);
 		for (i = 0; i < DB_RTASK_PARAMS; i++)
 			free(t->param[i]);
@@ -129,6 +131,9 @@ reader_kick(struct db *db)
 	case DB_RT_SIGNER:
 		ok = PQsendQueryParams(r->c.pq, t->sql, t->nparam, NULL,
 		                       (const char *const *)t->param, NULL, NULL, 0);
+		break;
+	case DB_RT_SIM_RESERVE:
+		ok = db__sim_send(db, t);
 		break;
 	}
 	if (ok != 1) {
@@ -242,7 +247,7 @@ out:
 }
 
 static void
-task_result(struct db *db, struct db__rtask *t, const PGresult *res)
+task_result(struct db *db, struct db__rtask *t, PGresult *res)
 {
 	switch (t->kind) {
 	case DB_RT_SCHEMA:
@@ -260,6 +265,9 @@ task_result(struct db *db, struct db__rtask *t, const PGresult *res)
 	case DB_RT_TXN_EVENTS:
 	case DB_RT_SIGNER:
 		db__txn_task_result(db, t, res);
+		break;
+	case DB_RT_SIM_RESERVE:
+		db__sim_result(db, t, res);
 		break;
 	}
 }
@@ -335,6 +343,9 @@ db__reader_on_drop(struct db *db)
 		if (t->kind == DB_RT_TXN_ROWS || t->kind == DB_RT_TXN_EVENTS ||
 		    t->kind == DB_RT_SIGNER)
 			db__txn_task_fail(db, t, DB_E_CONN);
+		/* a reservation in flight may have committed: its value is skipped, never reused */
+		if (t->kind == DB_RT_SIM_RESERVE)
+			db__sim_abort(db, t, db->closing ? DB_E_CLOSED : DB_E_CONN);
 		task_free(t);
 	}
 	if (cb != NULL)
@@ -452,6 +463,12 @@ db_outbox_delete(struct db *db, const int64_t *ids, int n)
 out:
 	task_free(t);
 	return rc;
+}
+
+void
+db__reader_kick(struct db *db)
+{
+	reader_kick(db);
 }
 
 int64_t

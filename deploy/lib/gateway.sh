@@ -18,6 +18,31 @@ gw_pid() { # NODE
 	return 0
 }
 
+# The SIM channel's carrier table (docs/sim-channel.md) from the SMSC settings the simulator
+# component puts in stack.env (KYSO_SMSC_HOST/PORT/SYSTEM_ID/PASSWORD), or from the same
+# variables in the environment when an outside SMSC is meant. Writes DIR/gateway-smsc.routes
+# (0600: it holds the SMPP password) and prints its path; prints nothing without an SMSC.
+gw_write_routes() {
+	local f="$STACK_DIR/gateway-smsc.routes"
+	(
+		if declare -F sim_env >/dev/null && declare -F sim_pid >/dev/null && [ -n "$(sim_pid)" ]; then
+			eval "$(sim_env)"
+		fi
+		[ -n "${KYSO_SMSC_HOST:-}" ] && [ -n "${KYSO_SMSC_PORT:-}" ] || exit 1
+		umask 077
+		{
+			echo "# written by deploy/stack from the SMSC settings in stack.env"
+			printf 'carrier sim host=%s port=%s system_id=%s password=%s mo_addr=%s window=10 tps=%s binds=%s\n' \
+				"$KYSO_SMSC_HOST" "$KYSO_SMSC_PORT" "${KYSO_SMSC_SYSTEM_ID:-kyso}" \
+				"${KYSO_SMSC_PASSWORD:-}" "${KYSO_SMSC_MO_ADDR:-8499900}" \
+				"${KYSO_SMSC_TPS:-1000}" "${KYSO_SMSC_BINDS:-1}"
+			echo "route 84 sim"
+		} >"$f"
+		chmod 0600 "$f"
+	) || return 0
+	printf '%s' "$f"
+}
+
 # The signing trust of the test PKI (component "pki"), when it was made: root as the anchor,
 # the issuing CA to build paths; revocation through the stack's OCSP responder (AIA).
 gw_trust_conf() {
@@ -31,7 +56,8 @@ EOF
 # JSON string body of a value that deploy/stack checked to hold no quote, backslash or
 # control character (stack_check_dir), so it needs no escaping here.
 gw_write_conf() { # NODE
-	local n=$1
+	local n=$1 routes
+	routes=$(gw_write_routes)
 	cat >"$(gw_conf "$n")" <<EOF
 {
   "node_id": "node-$n",
@@ -42,6 +68,7 @@ gw_write_conf() { # NODE
   "mqtt": {"host": "127.0.0.1", "port": $(mqtt_port), "inflight": 100, "keepalive_s": 30},
   "limits": {"frame_bytes": 65536, "frame_hard_cap": 1048576, "inflight_per_conn": 256,
              "max_sessions": 10000, "auth_failures_per_minute": 1000},
+  "smsc": {"routes": "$routes", "enquire_link_s": 30},
   "shutdown": {"drain_timeout_s": 10},
 $(gw_trust_conf)
   "log": {"level": "${KYSO_GATEWAY_LOG_LEVEL:-info}"}

@@ -145,6 +145,18 @@ static const struct cf_key keys[] = {
 	        "One OCSP or CRL fetch, connection included."),
 	KEY_INT("shutdown.drain_timeout_s", drain_timeout_s, 0, 10, 1, 300,
 	        "How long SIGTERM waits for in-flight work before persisting it and exiting."),
+	KEY_INT("sim.cntr_resync_step", sim_resync_step, NR, 1000, 1, 100000,
+	        "How far the OTA counter jumps when a card answers PoR 02 to a packet sent once "
+	        "(TELECOM.md 2.3); the request is then sent once more."),
+	KEY_INT("sim.key_ref", sim_key_ref, NR, 1, 1, 255,
+	        "Key reference of the signing key in the kyso-v1 request (tag 10)."),
+	KEY_INT("smsc.enquire_link_s", smsc_enquire_link_s, NR, 30, 5, 600,
+	        "Seconds without traffic before an SMPP link sends enquire_link."),
+	KEY_STR("smsc.routes", smsc_routes, NR | GW_CF_SECRET, "", CK_NONE,
+	        "Carrier and route table of the SIM channel (docs/sim-channel.md): `carrier` lines "
+	        "with numeric host, port, system_id, password, window, tps, binds, mo_addr, and "
+	        "`route PREFIX CARRIER` lines. Empty: no SIM channel. It holds SMPP passwords, so "
+	        "the file must not be accessible to other users."),
 	KEY_STR("tls.cert", tls_cert, NR, "", CK_NONE,
 	        "PEM certificate chain of the listener; required when `listen.tls` is on."),
 	KEY_STR("tls.client_ca", tls_client_ca, NR, "", CK_NONE,
@@ -1000,7 +1012,7 @@ validate_files(const struct gw_config *cfg, char err[GW_CFG_ERR_MAX])
 			continue;
 		path = get_str(cfg, k);
 		if (path[0] == '\0') {
-			if (cfg->tls && strcmp(k->name, "tls.client_ca") != 0) {
+			if (cfg->tls && tls_file && strcmp(k->name, "tls.client_ca") != 0) {
 				snprintf(err, GW_CFG_ERR_MAX,
 				         "%s is required when listen.tls is on", k->name);
 				return false;

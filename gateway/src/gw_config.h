@@ -45,6 +45,11 @@ struct gw_config {
 	int inflight_per_conn; /* "limits.inflight_per_conn": 1..4096, default 256 */
 	int max_sessions;      /* "limits.max_sessions": 1..1000000, default 10000 */
 	int auth_fail_per_min; /* "limits.auth_failures_per_minute": 1..10000, default 20 */
+	/* SIM channel (TELECOM.md) */
+	char smsc_routes[GW_CFG_STR_MAX]; /* "smsc.routes": carrier and route table file, SECRET */
+	int smsc_enquire_link_s;          /* "smsc.enquire_link_s": 5..600, default 30 */
+	int sim_resync_step;              /* "sim.cntr_resync_step": 1..100000, default 1000 */
+	int sim_key_ref;                  /* "sim.key_ref": 1..255, default 1 */
 	/* lifecycle */
 	int drain_timeout_s; /* "shutdown.drain_timeout_s": 1..300, default 10 */
 	int log_level;       /* "log.level": "error"|"warn"|"info"|"debug", default "info" */

@@ -75,6 +75,8 @@ struct gw_http {
 
 struct gw_mqtt;
 struct gw_engine;
+struct gw_smsc;
+struct gw_channel;
 
 struct gw {
 	uv_loop_t *loop;
@@ -88,6 +90,7 @@ struct gw {
 	uint64_t event_tag;
 	struct gw_mqtt *mqtt;
 	struct gw_engine *engine; /* transactions (gw_engine.h) */
+	struct gw_smsc *smsc; /* the SIM channel, NULL without smsc.routes */
 	struct gw_auth *auth;
 	struct gw_metrics metrics;
 	struct gw_session *sessions;
@@ -143,6 +146,15 @@ bool gw_server_ready(const struct gw *gw);
 /* gw_verify_setup.c: trust store, HTTP client and verifier from the configuration. */
 int gw_verify_start(struct gw *gw, char *err, size_t errlen);
 void gw_verify_stop(struct gw *gw);
+
+/* gw_smsc_link.c: the SIM channel (SMPP links to the carriers, OTA dialogue). */
+int gw_smsc_start(struct gw *gw, char *err, size_t errlen); /* 0 also without smsc.routes */
+/* --check-config: the carrier table parses (0), or err says where it does not. */
+int gw_smsc_check(const struct gw_config *cfg, char *err, size_t errlen);
+void gw_smsc_drain(struct gw *gw); /* graceful unbind, started with the drain */
+void gw_smsc_stop(struct gw *gw);
+/* The "sim" channel for the transaction engine; NULL when this node has none. */
+struct gw_channel *gw_smsc_channel(struct gw *gw);
 
 /* gw_clock.c */
 uint64_t gw_now_us(void);  /* wall clock */

@@ -43,6 +43,7 @@ finish(struct gw *gw)
 	uv_close((uv_handle_t *)&gw->sig_term, NULL);
 	uv_close((uv_handle_t *)&gw->sig_int, NULL);
 	uv_close((uv_handle_t *)&gw->sig_hup, NULL);
+	gw_smsc_stop(gw);
 	if (gw->mqtt != NULL) {
 		gw_mqtt_stop(gw->mqtt);
 		gw->mqtt = NULL;
@@ -83,6 +84,7 @@ start_drain(struct gw *gw)
 	if (gw->mqtt != NULL)
 		gw_mqtt_health(gw->mqtt, "draining");
 	gw_server_close_all(gw, LWS_CLOSE_STATUS_GOINGAWAY);
+	gw_smsc_drain(gw);
 	gw->drain_deadline_ms = gw_mono_ms() + (uint64_t)gw->cfg.drain_timeout_s * 1000u;
 	uv_timer_start(&gw->drain_timer, drain_cb, DRAIN_POLL_MS, DRAIN_POLL_MS);
 }
@@ -186,6 +188,12 @@ start(struct gw *gw)
 	}
 	if ((gw->mqtt = gw_mqtt_new(gw)) == NULL)
 		return -1;
+	if (gw_smsc_start(gw, err, sizeof(err)) != 0) {
+		gw_log(GW_LOG_ERR, "msg=\"sim channel setup failed\" err=\"%s\"", err);
+		return -1;
+	}
+	if (gw_smsc_channel(gw) != NULL)
+		gw_engine_add_channel(gw->engine, gw_smsc_channel(gw));
 	if (gw_server_start(gw, err, sizeof(err)) != 0) {
 		gw_log(GW_LOG_ERR, "msg=\"listener failed\" err=\"%s\"", err);
 		return -1;
@@ -207,6 +215,10 @@ gw_gateway_main(int argc, char **argv)
 	if (parse_args(argc, argv, &path, &check) != 0)
 		return 2;
 	if (!gw_config_load(path, &gw.cfg, err)) {
+		fprintf(stderr, "kyso-gateway: %s\n", err);
+		return 2;
+	}
+	if (gw_smsc_check(&gw.cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "kyso-gateway: %s\n", err);
 		return 2;
 	}

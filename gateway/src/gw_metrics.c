@@ -96,6 +96,26 @@ db_figures(struct out *o, const struct db_stats *s, int64_t outbox_depth)
 	       outbox_depth > 0 ? (uint64_t)outbox_depth : 0);
 }
 
+static void
+smsc_figures(struct out *o, const struct gw_metrics *m)
+{
+	metric(o, "kyso_smsc_binds_up", "gauge", "SMPP links bound to an SMSC.", m->smsc_binds_up);
+	metric(o, "kyso_smsc_binds_total", "counter", "SMPP binds that came up.",
+	       m->smsc_bind_events);
+	metric(o, "kyso_smsc_submits_total", "counter", "submit_sm queued.", m->smsc_submits);
+	metric(o, "kyso_smsc_submit_ok_total", "counter", "submit_sm answered OK.",
+	       m->smsc_submit_ok);
+	metric(o, "kyso_smsc_submit_failed_total", "counter", "submit_sm failed for good.",
+	       m->smsc_submit_fail);
+	put(o,
+	    "# HELP kyso_smsc_resp_seconds Queueing to submit_sm_resp.\n"
+	    "# TYPE kyso_smsc_resp_seconds summary\n"
+	    "kyso_smsc_resp_seconds_sum %.3f\nkyso_smsc_resp_seconds_count %llu\n",
+	    (double)m->smsc_resp_sum_ms / 1000.0, (unsigned long long)m->smsc_resp_count);
+	metric(o, "kyso_smsc_dlrs_total", "counter", "Delivery receipts received.", m->smsc_dlrs);
+	metric(o, "kyso_smsc_mos_total", "counter", "MO deliver_sm received.", m->smsc_mos);
+}
+
 char *
 gw_metrics_render(const struct gw_metrics *m, const struct db_stats *dbs, int64_t outbox_depth,
                   size_t *len)
@@ -128,6 +148,7 @@ gw_metrics_render(const struct gw_metrics *m, const struct db_stats *dbs, int64_
 	       m->txn_reloaded);
 	metric(&o, "kyso_db_ready", "gauge", "1 while the database is connected and current.",
 	       m->db_ready);
+	smsc_figures(&o, m);
 	put(&o, "# HELP kyso_errors_total Error answers by status code and sub-code.\n"
 	        "# TYPE kyso_errors_total counter\n");
 	for (int i = 0; i < GW_METRICS_CODES && m->errors[i].n != 0; i++)

@@ -25,6 +25,16 @@ struct gw_metrics {
 	uint64_t txn_accepted;     /* transactions accepted (committed) on this node */
 	uint64_t txn_final;        /* final results committed by this node */
 	uint64_t txn_reloaded;     /* open transactions reloaded after a start */
+	/* SIM channel: SMPP links (TELECOM.md 1) */
+	uint64_t smsc_binds_up;    /* gauge: bound SMPP links */
+	uint64_t smsc_bind_events; /* binds that came up */
+	uint64_t smsc_submits;     /* submit_sm queued */
+	uint64_t smsc_submit_ok;   /* submit_sm_resp OK */
+	uint64_t smsc_submit_fail; /* submits that failed for good */
+	uint64_t smsc_resp_count;  /* submits with a measured resp latency */
+	uint64_t smsc_resp_sum_ms; /* their sum (queue wait included) */
+	uint64_t smsc_dlrs;        /* delivery receipts */
+	uint64_t smsc_mos;         /* MO deliver_sm */
 	struct {
 		int code, sub;
 		uint64_t n;

@@ -117,7 +117,8 @@ smsc_ota_cmd_build(const struct smsc_ota_cmd *cmd, const struct smsc_ota_keys *k
 	memcpy(buf + 7, cmd->tar, 3);
 	put_cntr(buf + 10, cmd->cntr);
 	buf[15] = (uint8_t)pad; /* PCNTR */
-	memcpy(buf + 16 + cc_len, cmd->data, cmd->data_len);
+	if (cmd->data_len > 0)
+		memcpy(buf + 16 + cc_len, cmd->data, cmd->data_len);
 	memset(buf + 16 + cc_len + cmd->data_len, 0, pad);
 	/* CC input: CPL .. PCNTR, data, padding; the CC field itself excluded (5.1.3). */
 	memcpy(mac_in, buf, 16);
@@ -281,7 +282,8 @@ smsc_ota_rsp_build(uint8_t spi2, uint8_t kic, uint8_t kid, const struct smsc_ota
 	put_cntr(buf + 6, rsp->cntr);
 	buf[11] = (uint8_t)pad;
 	buf[12] = rsp->sts;
-	memcpy(buf + 13 + cc_len, rsp->data, rsp->data_len);
+	if (rsp->data_len > 0) /* an empty PoR may come with data == NULL */
+		memcpy(buf + 13 + cc_len, rsp->data, rsp->data_len);
 	memset(buf + 13 + cc_len + rsp->data_len, 0, pad);
 	/* TS 31.115 7.1: the response CC covers the UDH too; kyso-v1 uses 02 71 00 always. */
 	mac_in[0] = 0x02;

@@ -317,3 +317,9 @@ smsc_route_lookup(const struct smsc_route_table *t, const char *msisdn,
 	*out = &t->car[best->carrier];
 	return SMSC_OK;
 }
+
+const struct smsc_carrier *
+smsc_route_carrier(const struct smsc_route_table *t, size_t i)
+{
+	return t != NULL && i < t->ncar ? &t->car[i] : NULL;
+}

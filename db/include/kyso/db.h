@@ -154,6 +154,35 @@ struct db_client {
 typedef void db_clients_fn(void *arg, const struct db_client *clients, int n);
 void db_set_clients_cb(struct db *db, db_clients_fn *cb);
 
+/* ---- SIM OTA keysets (TELECOM.md 2.3): the counter written ahead of every submit_sm ---- */
+
+/* One card's keyset with a reserved counter value. Secret: the key bytes are valid only during
+ * the callback and wiped right after it; copy them into a buffer you wipe. */
+struct db_sim_keyset {
+	const char *iccid;
+	int kvn;             /* 1..15 */
+	const char *kic_alg; /* "3des-2key", "3des-3key", "aes-cbc" */
+	const char *kid_alg; /* "3des-2key", "3des-3key", "aes-cmac" */
+	const uint8_t *kic;
+	size_t kic_len;
+	const uint8_t *kid;
+	size_t kid_len;
+	const char *tar; /* 6 hex digits: the keyset's TAR, else the card's */
+	int64_t counter; /* the value reserved for this packet, already committed */
+};
+/* rc: DB_OK (ks set), DB_E_NOTFOUND (no card or keyset for the number), DB_E_CONN (the
+ * connection dropped: the value may have been consumed, it is never handed out twice),
+ * DB_E_QUERY, DB_E_CLOSED. */
+typedef void db_sim_reserve_fn(void *arg, uint64_t tag, enum db_err rc,
+                               const struct db_sim_keyset *ks);
+/* Adds step to sim_keyset.counter of the card with this MSISDN (E.164 digits; its keyset with
+ * the highest KVN) in one autocommitted statement on the reader connection, so the answer comes
+ * only once the new value is durable: the caller submits only then (write-ahead, a crash may
+ * skip values, never reuse one). DB_E_CONN when the reader is down, DB_E_BUSY when its queue
+ * is full, DB_E_INVAL on a bad argument; cb is called only when DB_OK is returned. */
+enum db_err db_sim_counter_reserve(struct db *db, uint64_t tag, const char *msisdn, uint32_t step,
+                                   db_sim_reserve_fn *cb) DB_MUSTCHECK;
+
 /* Figures for /metrics. Commit latency: from a batch's send to its sync result. */
 #define DB_LAT_BUCKETS 12
 extern const double db_lat_bucket_ms[DB_LAT_BUCKETS]; /* upper bounds; the last is +Inf */

@@ -581,5 +581,7 @@ enum smsc_err smsc_msisdn_normalise(const char *in, const char *cc, const char *
 enum smsc_err smsc_route_lookup(const struct smsc_route_table *t, const char *msisdn,
                                 const struct smsc_carrier **out) SMSC_MUSTCHECK;
 size_t smsc_route_count(const struct smsc_route_table *t);
+/* The i-th carrier statement, in file order; NULL when i is past the last. */
+const struct smsc_carrier *smsc_route_carrier(const struct smsc_route_table *t, size_t i);
 
 #endif

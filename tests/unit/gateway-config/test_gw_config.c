@@ -1069,7 +1069,7 @@ test_doc_rows(void **state)
 		snprintf(prev, sizeof(prev), "%s", name);
 		rows++;
 	}
-	assert_int_equal(rows, 33);
+	assert_int_equal(rows, 37);
 	assert_non_null(
 	        strstr(doc, "| `tls.key` | path | (empty) | at most 511 bytes | no | yes |"));
 	assert_non_null(strstr(doc,

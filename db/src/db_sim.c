@@ -1,0 +1,217 @@
+/* db_sim.c -- the OTA counter write-ahead (TELECOM.md 2.3).
+ *
+ * An UPDATE ... RETURNING on the reader connection (plain asynchronous mode, autocommit): the
+ * result arrives after the commit, so by then every new counter is durable and the gateway may
+ * submit the packets that carry them. Reservations waiting in the reader's queue when one is
+ * sent ride along in the same statement (one commit for up to BATCH_MAX cards, distinct
+ * numbers), so a burst of requests costs one round trip and one commit, not one each.
+ * Only the reservation's caller sees the key bytes; the result's copies are wiped before
+ * PQclear. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "db_int.h"
+
+/* Each card's newest keyset (highest KVN); the keyset's TAR wins over the card's. */
+static const char sql_reserve[] =
+        "UPDATE sim_keyset k SET counter = k.counter + v.step "
+        "FROM sim_card c, unnest($1::text[], $2::bigint[]) AS v(msisdn, step) "
+        "WHERE c.msisdn = v.msisdn AND k.iccid = c.iccid "
+        "AND k.kvn = (SELECT max(kvn) FROM sim_keyset x WHERE x.iccid = c.iccid) "
+        "RETURNING c.msisdn, k.iccid, k.kvn, k.kic_alg, encode(k.kic, 'hex'), k.kid_alg, "
+        "encode(k.kid, 'hex'), coalesce(k.tar, c.tar, ''), k.counter";
+#define NCOLS 9
+
+#define KEY_MAX   32
+#define BATCH_MAX 256
+
+static bool
+msisdn_ok(const char *m)
+{
+	size_t n = 0;
+
+	for (; m[n] != '\0'; n++)
+		if (m[n] < '0' || m[n] > '9' || n >= 15)
+			return false;
+	return n >= 6;
+}
+
+enum db_err
+db_sim_counter_reserve(struct db *db, uint64_t tag, const char *msisdn, uint32_t step,
+                       db_sim_reserve_fn *cb)
+{
+	struct db__rtask *t;
+
+	if (db == NULL || msisdn == NULL || cb == NULL || step == 0 || step > 1000000 ||
+	    !msisdn_ok(msisdn))
+		return DB_E_INVAL;
+	if (db->closing || db->rd.c.state != DB_CONN_UP)
+		return DB_E_CONN;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return DB_E_NOMEM;
+	t->kind = DB_RT_SIM_RESERVE;
+	t->tag = tag;
+	t->step = step;
+	t->sim_cb = cb;
+	snprintf(t->msisdn, sizeof(t->msisdn), "%s", msisdn);
+	if (!db__reader_push(db, t)) {
+		free(t);
+		return DB_E_BUSY;
+	}
+	db__reader_kick(db);
+	return DB_OK;
+}
+
+static bool
+in_batch(const struct db__rtask *head, const char *msisdn)
+{
+	for (const struct db__rtask *m = head; m != NULL; m = m->sim_batch)
+		if (strcmp(m->msisdn, msisdn) == 0)
+			return true;
+	return false;
+}
+
+/* Moves the reservations queued right behind head (t is the reader's head task, in flight
+ * from now on) onto head's batch, while their numbers are distinct: one UPDATE row per card. */
+static size_t
+gather(struct db *db, struct db__rtask *head)
+{
+	struct db__reader *r = &db->rd;
+	struct db__rtask *last = head;
+	size_t n = 1;
+
+	while (n < BATCH_MAX && head->next != NULL && head->next->kind == DB_RT_SIM_RESERVE &&
+	       !in_batch(head, head->next->msisdn)) {
+		struct db__rtask *m = head->next;
+
+		head->next = m->next;
+		if (r->q_tail == m)
+			r->q_tail = head;
+		r->q_len--;
+		m->next = NULL;
+		last->sim_batch = m;
+		last = m;
+		n++;
+	}
+	return n;
+}
+
+int
+db__sim_send(struct db *db, struct db__rtask *t)
+{
+	size_t n = gather(db, t), cap = n * 25 + 3, len_m = 0, len_s = 0;
+	char *ms = malloc(cap), *steps = malloc(n * 11 + 3);
+	const char *v[2] = { ms, steps };
+	int ok = 0;
+
+	if (ms == NULL || steps == NULL)
+		goto out;
+	ms[len_m++] = '{';
+	steps[len_s++] = '{';
+	for (const struct db__rtask *m = t; m != NULL; m = m->sim_batch) {
+		const char *sep = m == t ? "" : ",";
+
+		/* digits only (checked at reserve): no quoting needed in the array literal */
+		len_m += (size_t)snprintf(ms + len_m, cap - len_m, "%s%s", sep, m->msisdn);
+		len_s += (size_t)snprintf(steps + len_s, n * 11 + 3 - len_s, "%s%u", sep, m->step);
+	}
+	snprintf(ms + len_m, cap - len_m, "}");
+	snprintf(steps + len_s, n * 11 + 3 - len_s, "}");
+	ok = PQsendQueryParams(db->rd.c.pq, sql_reserve, 2, NULL, v, NULL, NULL, 0);
+out:
+	free(ms);
+	free(steps);
+	return ok;
+}
+
+static void
+wipe_value(PGresult *res, int row, int col)
+{
+	if (!PQgetisnull(res, row, col))
+		OPENSSL_cleanse(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
+/* Decodes row i and answers its reservation. */
+static void
+answer_row(struct db *db, struct db__rtask *m, PGresult *res, int i)
+{
+	struct db_sim_keyset ks = { 0 };
+	uint8_t kic[KEY_MAX], kid[KEY_MAX];
+	const char *kic_hex = PQgetvalue(res, i, 4), *kid_hex = PQgetvalue(res, i, 6);
+	enum db_err rc = DB_E_QUERY;
+	char *end = NULL;
+	long kvn;
+
+	ks.kic_len = strlen(kic_hex) / 2;
+	ks.kid_len = strlen(kid_hex) / 2;
+	kvn = strtol(PQgetvalue(res, i, 2), &end, 10);
+	if (end != NULL && *end == '\0' && kvn >= 1 && kvn <= 15 && ks.kic_len <= KEY_MAX &&
+	    ks.kid_len <= KEY_MAX && db__hex_decode(kic_hex, kic, ks.kic_len) &&
+	    db__hex_decode(kid_hex, kid, ks.kid_len)) {
+		ks.iccid = PQgetvalue(res, i, 1);
+		ks.kvn = (int)kvn;
+		ks.kic_alg = PQgetvalue(res, i, 3);
+		ks.kid_alg = PQgetvalue(res, i, 5);
+		ks.kic = kic;
+		ks.kid = kid;
+		ks.tar = PQgetvalue(res, i, 7);
+		ks.counter = strtoll(PQgetvalue(res, i, 8), NULL, 10);
+		rc = DB_OK;
+	}
+	m->sim_answered = true;
+	m->sim_cb(db->arg, m->tag, rc, rc == DB_OK ? &ks : NULL);
+	OPENSSL_cleanse(kic, sizeof(kic));
+	OPENSSL_cleanse(kid, sizeof(kid));
+}
+
+void
+db__sim_result(struct db *db, struct db__rtask *t, PGresult *res)
+{
+	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) == NCOLS;
+	int i, n = ok ? PQntuples(res) : 0;
+
+	for (i = 0; i < n; i++) {
+		const char *msisdn = PQgetvalue(res, i, 0);
+
+		for (struct db__rtask *m = t; m != NULL; m = m->sim_batch)
+			if (!m->sim_answered && strcmp(m->msisdn, msisdn) == 0) {
+				answer_row(db, m, res, i);
+				break;
+			}
+		wipe_value(res, i, 4);
+		wipe_value(res, i, 6);
+	}
+	/* A number without a row has no card or keyset; a failed statement fails them all. */
+	for (struct db__rtask *m = t; m != NULL; m = m->sim_batch)
+		if (!m->sim_answered) {
+			m->sim_answered = true;
+			m->sim_cb(db->arg, m->tag, ok ? DB_E_NOTFOUND : DB_E_QUERY, NULL);
+		}
+}
+
+void
+db__sim_abort(struct db *db, struct db__rtask *t, enum db_err rc)
+{
+	for (struct db__rtask *m = t; m != NULL; m = m->sim_batch)
+		if (!m->sim_answered) {
+			m->sim_answered = true;
+			m->sim_cb(db->arg, m->tag, rc, NULL);
+		}
+}
+
+void
+db__sim_release(struct db__rtask *t)
+{
+	struct db__rtask *m = t->sim_batch;
+
+	t->sim_batch = NULL;
+	while (m != NULL) {
+		struct db__rtask *next = m->sim_batch;
+
+		free(m);
+		m = next;
+	}
+}
