@@ -90,7 +90,7 @@ struct gw {
 	uint64_t event_tag;
 	struct gw_mqtt *mqtt;
 	struct gw_engine *engine; /* transactions (gw_engine.h) */
-	struct gw_smsc *smsc; /* the SIM channel, NULL without smsc.routes */
+	struct gw_smsc *smsc;     /* the SIM channel, NULL without smsc.routes */
 	struct gw_auth *auth;
 	struct gw_metrics metrics;
 	struct gw_session *sessions;
