@@ -4,13 +4,15 @@
 
 kyso_gateway_bin() { printf '%s/gateway/kyso-gateway' "$BUILD_DIR"; }
 kysoctl_bin() { printf '%s/gateway/kysoctl' "$BUILD_DIR"; }
+kyso_sim_bin() { printf '%s/smsc-adapter/carrier-sim/kyso-carrier-sim' "$BUILD_DIR"; }
 
 BUILD_DONE=0
 
 ensure_binaries() {
 	local log
 	if [ "$BUILD_DONE" = 1 ]; then return 0; fi
-	if [ "${REBUILD:-0}" != 1 ] && [ -x "$(kyso_gateway_bin)" ] && [ -x "$(kysoctl_bin)" ]; then
+	if [ "${REBUILD:-0}" != 1 ] && [ -x "$(kyso_gateway_bin)" ] && [ -x "$(kysoctl_bin)" ] &&
+		[ -x "$(kyso_sim_bin)" ]; then
 		BUILD_DONE=1
 		return 0
 	fi
@@ -25,5 +27,6 @@ ensure_binaries() {
 	fi
 	[ -x "$(kyso_gateway_bin)" ] || die "the build did not make $(kyso_gateway_bin)"
 	[ -x "$(kysoctl_bin)" ] || die "the build did not make $(kysoctl_bin)"
+	[ -x "$(kyso_sim_bin)" ] || die "the build did not make $(kyso_sim_bin)"
 	BUILD_DONE=1
 }
