@@ -497,6 +497,20 @@ gw_eng_dispatch(struct gw_txn *t)
 	}
 }
 
+/* A device or network end: its code picks the terminal state (208 from the device, e.g. the
+ * SIM's own user timeout, is EXPIRED); a code no terminal state takes ends 900/9001, so a
+ * transaction never stays open on an answer it could not record. */
+static void
+channel_failed(struct gw_txn *t, const struct gw_chan_event *ev)
+{
+	enum gw_txn_state to = ev->status == 208 ? GW_TS_EXPIRED : GW_TS_FAILED;
+
+	if (gw_txn_final_code_ok(to, ev->status, ev->sub))
+		(void)gw_eng_finish(t, to, ev->status, ev->sub, ev->detail);
+	else
+		(void)gw_eng_finish(t, GW_TS_FAILED, 900, 9001, ev->detail);
+}
+
 static void
 channel_event(void *engine, const struct gw_chan_event *ev)
 {
@@ -536,7 +550,7 @@ channel_event(void *engine, const struct gw_chan_event *ev)
 		t->dispatched = false;
 		if (ev->device_blocked)
 			gw_eng_device_blocked(t);
-		(void)gw_eng_finish(t, GW_TS_FAILED, ev->status, ev->sub, ev->detail);
+		channel_failed(t, ev);
 		break;
 	case GW_CHAN_LATE:
 		break;

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "gw_cms.h"
 #include "gw_engine_int.h"
@@ -25,9 +26,30 @@ cert_of(const struct gw_txn *t)
 
 /* What the device signs (PROTOCOL.md 4.1 `format`): pkcs1 the document digest; cms the digest
  * of the DER signed attributes that gw_cms_prepare builds (signing-time from this clock). */
+/* The signer's issuing CA when it is an intermediate (not the anchor), so that a verifier
+ * holding only the root builds the path from the SignedData alone. NULL: none or unknown. */
+static STACK_OF(X509) * issuer_chain(struct gw *gw, X509 *cert)
+{
+	STACK_OF(X509) *sk = NULL;
+	X509 *issuer = NULL;
+
+	if (gw->trust == NULL ||
+	    gw_vfy_cert(gw->trust, cert, time(NULL), &issuer, NULL, 0) != GW_VFY_OK ||
+	    issuer == NULL)
+		return NULL;
+	if (X509_check_issued(issuer, issuer) == X509_V_OK || (sk = sk_X509_new_null()) == NULL ||
+	    sk_X509_push(sk, issuer) == 0) {
+		X509_free(issuer); /* self-signed: the anchor the verifier holds */
+		sk_X509_free(sk);
+		return NULL;
+	}
+	return sk;
+}
+
 bool
 gw_eng_to_sign(struct gw_txn *t, uint8_t out[64], size_t *len, char *why, size_t whylen)
 {
+	STACK_OF(X509) * extra;
 	X509 *cert;
 	enum gw_cms_err rc;
 
@@ -43,8 +65,10 @@ gw_eng_to_sign(struct gw_txn *t, uint8_t out[64], size_t *len, char *why, size_t
 			snprintf(why, whylen, "no certificate to build the signed attributes");
 			return false;
 		}
-		rc = gw_cms_prepare(cert, NULL, t->digest, t->digest_len, time(NULL), &t->cms_prep,
+		extra = issuer_chain(t->eng->gw, cert);
+		rc = gw_cms_prepare(cert, extra, t->digest, t->digest_len, time(NULL), &t->cms_prep,
 		                    out, 64, len);
+		sk_X509_pop_free(extra, X509_free);
 		X509_free(cert);
 		if (rc != GW_CMS_OK) {
 			snprintf(why, whylen, "signed attributes: %s", gw_cms_strerror(rc));
@@ -206,11 +230,16 @@ gw_eng_signed(struct gw_txn *t, const uint8_t *sig, size_t sig_len)
 	finish_signed(t, &off, sig, sig_len, time(NULL));
 }
 
-/* 402/4021: the recovery entry point (lock the credential, open one case: ARCHITECTURE.md 6).
- * Recorded as a node event naming the credential until that entry point is in this build. */
+/* 402/4021: the credential is locked at once (later requests get 402/4021 from policy, B14,
+ * with no device contact) and a node event names it for the recovery case (ARCHITECTURE.md
+ * section 6; the case itself is the recovery entry point's). */
 void
 gw_eng_device_blocked(struct gw_txn *t)
 {
+	if (db_credential_lock(t->eng->gw->db, t->cred_id) != DB_OK)
+		gw_log(GW_LOG_WARN, "msg=\"credential lock not queued\" credential=%lld",
+		       (long long)t->cred_id);
+	gw_db_sync(t->eng->gw);
 	gw_event_node(t->eng->gw, "device.blocked", "recovery", NULL, t->ap_client,
 	              json_pack("{s:s, s:I, s:s}", "txn", t->id, "credential",
 	                        (json_int_t)t->cred_id, "device", t->device));

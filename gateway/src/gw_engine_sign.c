@@ -247,7 +247,11 @@ accept_commit(struct gw_engine *e, struct gw_accepting *a, bool status_unknown,
 		return false;
 	}
 	deadline_us = gw_now_us() + (uint64_t)p->req.timeout_s * 1000000u;
-	t->deadline_ms = gw_mono_ms() + (uint64_t)p->req.timeout_s * 1000u;
+	/* dev.time_scale (development only) shrinks timeouts like the simulator's delays */
+	t->deadline_ms =
+	        gw_mono_ms() +
+	        (uint64_t)p->req.timeout_s * 1000u /
+	                (uint64_t)(gw->cfg.dev_time_scale > 0 ? gw->cfg.dev_time_scale : 1);
 	acc = json_pack("{s:s, s:s, s:i, s:s, s:s, s:{s:i, s:s}}", "type", "accepted", "txn", t->id,
 	                "seq", 1, "ap_trans_id", p->req.ap_trans_id, "verification_code", p->code,
 	                "status", "code", 100, "name", "REQUEST_OK");

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Stack, connect, root, waitFor } from './lib/stack.mjs';
 
-const stack = new Stack({ name: 'txn-dir', args: ['--nodes', '2'] });
+const stack = new Stack({ name: 'txn-dir', args: ['--nodes', '2', '--skip', 'sim'] });
 let env;
 const work = mkdtempSync(path.join(tmpdir(), 'kyso-it-certs-'));
 const D256 = '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=';
