@@ -39,6 +39,8 @@ db_strerror(enum db_err rc)
 		return "closed";
 	case DB_E_STATE:
 		return "state forbids it";
+	case DB_E_STALE:
+		return "transaction final or event out of order";
 	}
 	return "unknown error";
 }
@@ -133,6 +135,8 @@ config_copy(struct db *db, const struct db_config *cfg)
 		return "out of memory";
 	db->clock = cfg->clock;
 	db->done = cfg->done;
+	db->txn_done = cfg->txn_done;
+	db->notify = cfg->notify;
 	db->arg = cfg->arg;
 	return NULL;
 }
@@ -157,6 +161,7 @@ db_new(const struct db_config *cfg, char *errbuf, size_t errlen)
 		snprintf(db->lane[i].chain, sizeof(db->lane[i].chain), "%s/%d", db->node_id, i);
 	}
 	db__conn_init(&db->rd.c, db->lanes, false);
+	db__conn_init(&db->ln, db->lanes + 1, false);
 	db->rng = (db->clock(db->arg, false) ^ (uint64_t)(uintptr_t)db) | 1;
 	return db;
 out:
@@ -179,30 +184,38 @@ db_free(struct db *db)
 	for (i = 0; i < db->lanes; i++)
 		db__lane_free(db, &db->lane[i]);
 	db__reader_free(db);
+	db__conn_close(&db->ln);
 	free(db->conninfo);
 	free(db);
+}
+
+/* Index of the last connection: the reader, or the LISTEN connection when there is one. */
+static int
+conn_last(const struct db *db)
+{
+	return db->notify != NULL ? db->lanes + 1 : db->lanes;
 }
 
 static const struct db__conn *
 conn_at(const struct db *db, int i)
 {
-	if (db == NULL || i < 0 || i > db->lanes)
+	if (db == NULL || i < 0 || i > conn_last(db))
 		return NULL;
-	return i < db->lanes ? &db->lane[i].c : &db->rd.c;
+	return i < db->lanes ? &db->lane[i].c : i == db->lanes ? &db->rd.c : &db->ln;
 }
 
 static struct db__conn *
 conn_mut(struct db *db, int i)
 {
-	if (db == NULL || i < 0 || i > db->lanes)
+	if (db == NULL || i < 0 || i > conn_last(db))
 		return NULL;
-	return i < db->lanes ? &db->lane[i].c : &db->rd.c;
+	return i < db->lanes ? &db->lane[i].c : i == db->lanes ? &db->rd.c : &db->ln;
 }
 
 int
 db_conn_count(const struct db *db)
 {
-	return db != NULL ? db->lanes + 1 : 0;
+	return db != NULL ? conn_last(db) + 1 : 0;
 }
 
 int
@@ -232,8 +245,10 @@ on_drop(struct db *db, int i)
 {
 	if (i < db->lanes)
 		db__lane_on_drop(db, &db->lane[i]);
-	else
+	else if (i == db->lanes)
 		db__reader_on_drop(db);
+	else
+		db__listen_on_drop(db);
 }
 
 /* A connecting connection moves on in either direction PQconnectPoll asked for. */
@@ -251,8 +266,10 @@ conn_connecting(struct db *db, int i, struct db__conn *c)
 	}
 	if (i < db->lanes)
 		db__lane_on_up(db, &db->lane[i]);
-	else
+	else if (i == db->lanes)
 		db__reader_on_up(db);
+	else
+		db__listen_on_up(db);
 	return c->pq != NULL ? DB_OK : DB_E_CONN;
 }
 
@@ -269,7 +286,9 @@ db_conn_on_readable(struct db *db, int i)
 		return conn_connecting(db, i, c);
 	if (i < db->lanes)
 		return db__lane_on_readable(db, &db->lane[i]);
-	return db__reader_on_readable(db);
+	if (i == db->lanes)
+		return db__reader_on_readable(db);
+	return db__listen_on_readable(db);
 }
 
 enum db_err
@@ -301,7 +320,7 @@ db_on_tick(struct db *db)
 		return;
 	db->started = true;
 	now = db__now_ms(db);
-	for (i = 0; i <= db->lanes; i++) {
+	for (i = 0; i <= conn_last(db); i++) {
 		struct db__conn *c = conn_mut(db, i);
 
 		db__conn_reap(c); /* the gateway re-synced its watches since the drop */
@@ -328,7 +347,7 @@ db_next_tick_ms(const struct db *db)
 	if (db == NULL || !db->started)
 		return 0;
 	now = db__now_ms(db);
-	for (i = 0; i <= db->lanes; i++) {
+	for (i = 0; i <= conn_last(db); i++) {
 		if (conn_at(db, i)->zombie != NULL)
 			return 0;
 		ms = min_ms(ms, db__conn_tick_ms(conn_at(db, i), now));

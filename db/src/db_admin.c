@@ -124,7 +124,7 @@ db__admin_query(struct db_admin *adm, const char *sql, int n, const char *const 
 
 /* ---- migrations ---- */
 
-/* The versions applied must be exactly 1..k of the ones this build carries. */
+/* The versions applied must be exactly the first k of the ones this build carries. */
 static enum db_err
 applied_version(struct db_admin *adm, int *k, char *errbuf, size_t errlen)
 {
@@ -138,17 +138,19 @@ applied_version(struct db_admin *adm, int *k, char *errbuf, size_t errlen)
 	}
 	rc = DB_E_SCHEMA;
 	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		long v = strtol(PQgetvalue(res, i, 0), NULL, 10);
-
-		if (v != i + 1) {
-			seterr(errbuf, errlen, "schema_migrations: versions are not 1..n", NULL);
-			goto out;
-		}
-	}
 	if (n > db__migration_count) {
 		seterr(errbuf, errlen, "the database is newer than this build", NULL);
 		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		long v = strtol(PQgetvalue(res, i, 0), NULL, 10);
+
+		if (v != db__migrations[i].version) {
+			seterr(errbuf, errlen,
+			       "schema_migrations: applied versions differ from this build's",
+			       NULL);
+			goto out;
+		}
 	}
 	*k = n;
 	rc = DB_OK;

@@ -92,18 +92,34 @@ struct db__conn {
 };
 
 /* ---- writer lanes (db_lane.c) ---- */
+enum db__item_kind {
+	DB_IT_NODE = 0,   /* a node_event row (and its outbox row) */
+	DB_IT_TXN_ACCEPT, /* kyso_txn_accept(): the txn row, event 1, outbox (db_txn.c) */
+	DB_IT_TXN_EVENT,  /* kyso_txn_event(): one more txn_event, the txn's state, outbox */
+};
 struct db__item {
 	struct db__item *next;
 	uint64_t tag;
-	uint64_t enq_ms; /* monotonic, for batch_ms */
-	int64_t at_us;   /* wall clock at append: the row's `at` */
-	bool failed;     /* got a statement error: reported with DB_E_QUERY at settle */
-	int64_t pos;     /* assigned at each send */
+	enum db__item_kind ikind;
+	uint64_t enq_ms;      /* monotonic, for batch_ms */
+	int64_t at_us;        /* wall clock at append: the row's `at` */
+	bool failed;          /* got a statement error: reported with err at settle */
+	enum db_err err;      /* DB_E_QUERY, or DB_E_EXISTS / DB_E_STALE for txn items */
+	int64_t pos;          /* assigned at each send */
+	int64_t ref;          /* txn items: the txn's ref the function returned */
+	int seq, status, sub; /* txn items; status/sub 0: NULL */
 	uint8_t prev[DB_HASH_LEN];
 	uint8_t hash[DB_HASH_LEN];
 	const char *kind, *peer, *client_id, *txn, *detail, *topic, *payload; /* into data[] */
+	const char *state, *row, *result; /* txn items, into data[] */
 	char data[];
 };
+/* Links items to their table's chain head (node_event or txn_event). */
+static inline bool
+db__item_is_txn(const struct db__item *it)
+{
+	return it->ikind != DB_IT_NODE;
+}
 struct db__lane {
 	struct db__conn c;
 	char chain[DB_NODE_MAX + 16]; /* "<node_id>/<lane>" */
@@ -120,11 +136,15 @@ struct db__lane {
 	bool b_retry;       /* a transient error: re-send the whole batch */
 	bool await_null;    /* a statement result was read: its NULL follows */
 	uint64_t b_sent_us; /* wall clock at send, for the commit latency */
-	/* Head of this lane's chain as committed, known once the head query answered. */
+	/* Heads of this lane's chains as committed (node_event, then txn_event: one chain id,
+	 * one chain per table), known once both head queries answered. */
 	bool head_known;
-	bool head_pending; /* the head query is in flight */
+	bool head_pending; /* the head queries are in flight */
+	int head_res;      /* head results seen so far (0: node_event's, 1: txn_event's) */
 	int64_t head_pos;
 	uint8_t head_hash[DB_HASH_LEN];
+	int64_t thead_pos;
+	uint8_t thead_hash[DB_HASH_LEN];
 };
 
 /* ---- reader (db_reader.c) ---- */
@@ -133,24 +153,35 @@ enum db__rtask_kind {
 	DB_RT_CLIENTS,
 	DB_RT_OUTBOX_FETCH,
 	DB_RT_OUTBOX_DELETE,
-	DB_RT_CALL, /* a one-statement query with its own result handler (db_recovery.c) */
+	DB_RT_CALL,       /* a one-statement query with its own result handler (db_recovery.c) */
+	DB_RT_TXN_ROWS,   /* db_txn.c: txn lookups and the reload */
+	DB_RT_TXN_EVENTS, /* db_txn.c: events since a seq */
+	DB_RT_SIGNER,     /* db_txn.c: a signer's credentials */
 	DB_RT_SIM_RESERVE,
 };
+#define DB_RTASK_PARAMS 3
 /* res: the query's result, or NULL when the connection dropped or db_free() ran first
  * (closing tells which). Called once per task. */
 typedef void db__call_fn(struct db *db, void *task_ctx, const PGresult *res, bool closing);
 struct db__rtask {
 	struct db__rtask *next;
 	enum db__rtask_kind kind;
-	int max_rows;   /* fetch */
-	char *ids_text; /* delete: "{1,2,3}" */
+	int max_rows;    /* fetch */
+	char *ids_text;  /* delete: "{1,2,3}" */
+	const char *sql; /* DB_RT_CALL and the txn tasks: static text */
 	/* DB_RT_CALL */
-	const char *sql; /* static text */
 	int nparams;
 	const char *params[12]; /* into blob, NULL entries stay NULL */
 	char *blob;
 	db__call_fn *fn; /* NULL once called */
 	void *fn_ctx;
+	/* txn tasks: their text parameters (copied), the callback and its cookie */
+	char *param[DB_RTASK_PARAMS];
+	int nparam;
+	db_txn_rows_fn *rows_cb;
+	db_txn_events_fn *events_cb;
+	db_signer_fn *signer_cb;
+	uint64_t cookie;
 	/* sim reserve (db_sim.c) */
 	uint64_t tag;
 	uint32_t step;
@@ -183,6 +214,10 @@ struct db {
 	int connect_timeout_ms, reconnect_min_ms, reconnect_max_ms, client_refresh_ms;
 	db_clock_fn *clock;
 	db_done_fn *done;
+	db_txn_done_fn *txn_done;
+	db_notify_fn *notify;
+	struct db__conn ln; /* LISTEN kyso_txn (db_listen.c), index lanes + 1 when notify is set */
+	bool ln_listening;
 	void *arg;
 
 	bool started;
@@ -228,6 +263,8 @@ bool db__conn_lost_error(const PGresult *res, const PGconn *pq);
 int db__conn_tick_ms(const struct db__conn *c, uint64_t now_ms);
 
 /* db_lane.c */
+/* Queues a checked item on its lane (db_txn.c builds txn items). */
+enum db_err db__lane_append(struct db *db, struct db__item *it, uint32_t lane_key);
 void db__lane_on_up(struct db *db, struct db__lane *l);
 enum db_err db__lane_on_readable(struct db *db, struct db__lane *l);
 void db__lane_on_drop(struct db *db, struct db__lane *l);
@@ -250,13 +287,23 @@ enum db_err db__reader_call(struct db *db, const char *sql, int n, const char *c
  * DB_E_QUERY. */
 enum db_err db__result_err(const PGresult *res);
 
+/* db_reader.c: queues a task (owned by the queue from then on); false when full. */
+bool db__reader_push(struct db *db, struct db__rtask *t);
+void db__rtask_free(struct db__rtask *t);
+/* db_txn.c: a txn task's result, and its end without one (the reader dropped: DB_E_CONN). */
+void db__txn_task_result(struct db *db, struct db__rtask *t, const PGresult *res);
+void db__txn_task_fail(struct db *db, struct db__rtask *t, enum db_err rc);
+
+/* db_listen.c */
+void db__listen_on_up(struct db *db);
+enum db_err db__listen_on_readable(struct db *db);
+void db__listen_on_drop(struct db *db);
 /* db_sim.c: the OTA counter reservation, run as a reader task. */
 int db__sim_send(struct db *db, struct db__rtask *t);
 void db__sim_result(struct db *db, struct db__rtask *t, PGresult *res);
 /* The task dies unanswered (connection lost, db_free): its caller hears rc. */
 void db__sim_abort(struct db *db, struct db__rtask *t, enum db_err rc);
 void db__sim_release(struct db__rtask *t); /* frees the batch riding on t, not t */
-bool db__reader_push(struct db *db, struct db__rtask *t);
 void db__reader_kick(struct db *db);
 
 /* db_admin.c, db_audit.c: the blocking face. */

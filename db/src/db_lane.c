@@ -34,6 +34,16 @@ static const char sql_event_outbox[] = "WITH e AS (" EV_INSERT " RETURNING 1) "
                                        "SELECT $3, $12, $13 FROM e";
 static const char sql_head[] = "SELECT pos, encode(hash, 'hex') FROM node_event "
                                "WHERE chain = $1 ORDER BY pos DESC LIMIT 1";
+static const char sql_thead[] = "SELECT pos, encode(hash, 'hex') FROM txn_event "
+                                "WHERE chain = $1 ORDER BY pos DESC LIMIT 1";
+/* Migration 0004: the functions write the txn row, its event, its outbox row and NOTIFY in the
+ * batch's transaction; each returns the txn's ref. */
+static const char sql_txn_accept[] =
+        "SELECT kyso_txn_accept($1, $2::bigint, $3, $4, $5, $6::bigint, $7::json, $8, $9, $10, "
+        "$11, $12::json)";
+static const char sql_txn_event[] =
+        "SELECT kyso_txn_event($1, $2::bigint, $3, $4, $5::int, $6, $7::int, $8::int, "
+        "$9::bigint, $10::json, $11, $12, $13, $14, $15::json)";
 
 #define BYTEAOID 17
 
@@ -135,10 +145,8 @@ lane_maybe_send(struct db *db, struct db__lane *l, uint64_t now_ms, bool at_once
 enum db_err
 db_node_event_append(struct db *db, uint64_t tag, const struct db_node_event *ev)
 {
-	struct db__lane *l;
 	struct db__item *it;
 	enum db_err rc;
-	bool idle;
 
 	if (db == NULL || ev == NULL)
 		return DB_E_INVAL;
@@ -146,12 +154,25 @@ db_node_event_append(struct db *db, uint64_t tag, const struct db_node_event *ev
 		return DB_E_CLOSED;
 	if ((rc = event_check(ev)) != DB_OK)
 		return rc;
-	l = &db->lane[ev->lane_key % (uint32_t)db->lanes];
-	if (l->q_len >= db->queue_cap)
+	if (db->lane[ev->lane_key % (uint32_t)db->lanes].q_len >= db->queue_cap)
 		return DB_E_BUSY;
 	if ((it = item_new(ev)) == NULL)
 		return DB_E_NOMEM;
 	it->tag = tag;
+	it->ikind = DB_IT_NODE;
+	return db__lane_append(db, it, ev->lane_key);
+}
+
+enum db_err
+db__lane_append(struct db *db, struct db__item *it, uint32_t lane_key)
+{
+	struct db__lane *l = &db->lane[lane_key % (uint32_t)db->lanes];
+	bool idle;
+
+	if (l->q_len >= db->queue_cap) {
+		free(it);
+		return DB_E_BUSY;
+	}
 	it->enq_ms = db__now_ms(db);
 	it->at_us = db__wall_us(db);
 	idle = l->q_len == 0 && l->b_head == NULL;
@@ -165,28 +186,111 @@ db_node_event_append(struct db *db, uint64_t tag, const struct db_node_event *ev
 	return DB_OK;
 }
 
-/* Positions and hashes from the committed head, for the items not marked failed. */
+static enum db_err
+item_hash(struct db *db, struct db__lane *l, struct db__item *it)
+{
+	struct db__node_canon cn;
+	struct db__txn_canon ct;
+
+	if (db__item_is_txn(it)) {
+		ct = (struct db__txn_canon){ .chain = l->chain,
+			                     .pos = it->pos,
+			                     .txn = it->txn,
+			                     .seq = it->seq,
+			                     .state = it->state,
+			                     .has_status = it->status != 0,
+			                     .status = it->status,
+			                     .has_sub = it->sub != 0,
+			                     .sub = it->sub,
+			                     .node = db->node_id,
+			                     .at_us = it->at_us,
+			                     .detail = it->detail };
+		return db__txn_event_hash(it->prev, &ct, it->hash);
+	}
+	cn = (struct db__node_canon){ l->chain,      it->pos, db->node_id, it->kind,  it->peer,
+		                      it->client_id, it->txn, it->at_us,   it->detail };
+	return db__node_event_hash(it->prev, &cn, it->hash);
+}
+
+/* Positions and hashes from the committed heads, for the items not marked failed: node events
+ * chain in node_event, txn items in txn_event (one chain per table and lane). */
 static enum db_err
 batch_link(struct db *db, struct db__lane *l)
 {
-	struct db__node_canon cn;
-	const uint8_t *prev = l->head_hash;
-	int64_t pos = l->head_pos;
+	const uint8_t *prev = l->head_hash, *tprev = l->thead_hash;
+	int64_t pos = l->head_pos, tpos = l->thead_pos;
 	struct db__item *it;
 
 	for (it = l->b_head; it != NULL; it = it->next) {
 		if (it->failed)
 			continue;
-		it->pos = ++pos;
-		memcpy(it->prev, prev, DB_HASH_LEN);
-		cn = (struct db__node_canon){ l->chain, it->pos,   db->node_id,
-			                      it->kind, it->peer,  it->client_id,
-			                      it->txn,  it->at_us, it->detail };
-		if (db__node_event_hash(it->prev, &cn, it->hash) != DB_OK)
+		if (db__item_is_txn(it)) {
+			it->pos = ++tpos;
+			memcpy(it->prev, tprev, DB_HASH_LEN);
+			tprev = it->hash;
+		} else {
+			it->pos = ++pos;
+			memcpy(it->prev, prev, DB_HASH_LEN);
+			prev = it->hash;
+		}
+		if (item_hash(db, l, it) != DB_OK)
 			return DB_E_NOMEM;
-		prev = it->hash;
 	}
 	return DB_OK;
+}
+
+static bool
+txn_item_send(struct db *db, struct db__lane *l, const struct db__item *it)
+{
+	char pos[24], at[24], seq[16], st[16], sub[16];
+	const char *v[15];
+	int len[15] = { 0 }, fmt[15] = { 0 };
+	Oid types[15] = { 0 };
+
+	snprintf(pos, sizeof(pos), "%lld", (long long)it->pos);
+	snprintf(at, sizeof(at), "%lld", (long long)it->at_us);
+	if (it->ikind == DB_IT_TXN_ACCEPT) {
+		const char *a[12] = { l->chain,
+			              pos,
+			              db->node_id,
+			              it->txn,
+			              it->state,
+			              at,
+			              it->detail,
+			              (const char *)it->prev,
+			              (const char *)it->hash,
+			              it->topic,
+			              it->payload,
+			              it->row };
+		memcpy(v, a, sizeof(a));
+		len[7] = len[8] = DB_HASH_LEN;
+		fmt[7] = fmt[8] = 1;
+		types[7] = types[8] = BYTEAOID;
+		return PQsendQueryParams(l->c.pq, sql_txn_accept, 12, types, v, len, fmt, 0) == 1;
+	}
+	snprintf(seq, sizeof(seq), "%d", it->seq);
+	snprintf(st, sizeof(st), "%d", it->status);
+	snprintf(sub, sizeof(sub), "%d", it->sub);
+	const char *e[15] = { l->chain,
+		              pos,
+		              db->node_id,
+		              it->txn,
+		              seq,
+		              it->state,
+		              it->status != 0 ? st : NULL,
+		              it->sub != 0 ? sub : NULL,
+		              at,
+		              it->detail,
+		              (const char *)it->prev,
+		              (const char *)it->hash,
+		              it->topic,
+		              it->payload,
+		              it->result };
+	memcpy(v, e, sizeof(e));
+	len[10] = len[11] = DB_HASH_LEN;
+	fmt[10] = fmt[11] = 1;
+	types[10] = types[11] = BYTEAOID;
+	return PQsendQueryParams(l->c.pq, sql_txn_event, 15, types, v, len, fmt, 0) == 1;
 }
 
 static bool
@@ -211,6 +315,8 @@ item_send(struct db *db, struct db__lane *l, const struct db__item *it)
 	Oid types[13] = { 0 };
 	int n = it->topic != NULL ? 13 : 11;
 
+	if (db__item_is_txn(it))
+		return txn_item_send(db, l, it);
 	snprintf(pos, sizeof(pos), "%lld", (long long)it->pos);
 	snprintf(at, sizeof(at), "%lld", (long long)it->at_us);
 	len[9] = len[10] = DB_HASH_LEN;
@@ -283,7 +389,12 @@ lane_settle(struct db *db, struct db__lane *l, bool record)
 	if (record)
 		record_latency(db, db__wall_us(db) - (int64_t)l->b_sent_us);
 	for (it = l->b_head; it != NULL; it = it->next) {
-		if (!it->failed) {
+		if (it->failed)
+			continue;
+		if (db__item_is_txn(it)) {
+			l->thead_pos = it->pos;
+			memcpy(l->thead_hash, it->hash, DB_HASH_LEN);
+		} else {
 			l->head_pos = it->pos;
 			memcpy(l->head_hash, it->hash, DB_HASH_LEN);
 		}
@@ -300,15 +411,19 @@ lane_settle(struct db *db, struct db__lane *l, bool record)
 			db->st.failed++;
 		else
 			db->st.committed++;
-		db->done(db->arg, it->tag, it->failed ? DB_E_QUERY : DB_OK);
+		if (db__item_is_txn(it))
+			db->txn_done(db->arg, it->tag, it->failed ? it->err : DB_OK,
+			             it->failed ? 0 : it->ref);
+		else
+			db->done(db->arg, it->tag, it->failed ? DB_E_QUERY : DB_OK);
 		free(it);
 	}
 	lane_maybe_send(db, l, db__now_ms(db), false);
 }
 
-/* The b_res-th statement that went out failed: mark its item. */
-static void
-mark_failed(struct db__lane *l)
+/* The item of the b_res-th statement that went out (failed items sent none). */
+static struct db__item *
+item_of_result(struct db__lane *l)
 {
 	struct db__item *it;
 	int k = 0;
@@ -316,22 +431,51 @@ mark_failed(struct db__lane *l)
 	for (it = l->b_head; it != NULL; it = it->next) {
 		if (it->failed)
 			continue;
-		if (k++ == l->b_res) {
-			it->failed = true;
-			return;
-		}
+		if (k++ == l->b_res)
+			return it;
 	}
+	return NULL;
+}
+
+/* The b_res-th statement that went out failed: mark its item. A repeated ap_trans_id (23505)
+ * and a stale txn event (KY001, migration 0004) are told apart for the engine. */
+static void
+mark_failed(struct db__lane *l, const char *sqlstate)
+{
+	struct db__item *it = item_of_result(l);
+
+	if (it == NULL)
+		return;
+	it->failed = true;
+	it->err = DB_E_QUERY;
+	if (sqlstate == NULL || !db__item_is_txn(it))
+		return;
+	if (strcmp(sqlstate, "23505") == 0)
+		it->err = DB_E_EXISTS;
+	else if (strcmp(sqlstate, "KY001") == 0)
+		it->err = DB_E_STALE;
+}
+
+/* A txn function's row: the ref it returned. */
+static void
+take_ref(struct db__lane *l, const PGresult *res)
+{
+	struct db__item *it = item_of_result(l);
+
+	if (it != NULL && db__item_is_txn(it) && PQntuples(res) == 1 && PQnfields(res) == 1 &&
+	    !PQgetisnull(res, 0, 0))
+		it->ref = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 }
 
 static bool
-parse_head(struct db__lane *l, const PGresult *res)
+parse_head(const PGresult *res, int64_t *head_pos, uint8_t head_hash[DB_HASH_LEN])
 {
 	char *end = NULL;
 	long long pos;
 
 	if (PQntuples(res) == 0) {
-		l->head_pos = 0;
-		memset(l->head_hash, 0, DB_HASH_LEN);
+		*head_pos = 0;
+		memset(head_hash, 0, DB_HASH_LEN);
 		return true;
 	}
 	if (PQntuples(res) != 1 || PQnfields(res) != 2 || PQgetisnull(res, 0, 0))
@@ -339,9 +483,9 @@ parse_head(struct db__lane *l, const PGresult *res)
 	pos = strtoll(PQgetvalue(res, 0, 0), &end, 10);
 	if (end == NULL || *end != '\0' || pos < 1)
 		return false;
-	if (!db__hex_decode(PQgetvalue(res, 0, 1), l->head_hash, DB_HASH_LEN))
+	if (!db__hex_decode(PQgetvalue(res, 0, 1), head_hash, DB_HASH_LEN))
 		return false;
-	l->head_pos = pos;
+	*head_pos = pos;
 	return true;
 }
 
@@ -351,7 +495,7 @@ static void
 lane_head_known(struct db *db, struct db__lane *l)
 {
 	struct db__item *it;
-	int64_t last = 0;
+	int64_t last = 0, tlast = 0;
 
 	l->head_pending = false;
 	l->head_known = true;
@@ -361,10 +505,17 @@ lane_head_known(struct db *db, struct db__lane *l)
 		lane_maybe_send(db, l, db__now_ms(db), false);
 		return;
 	}
-	for (it = l->b_head; it != NULL; it = it->next)
-		if (!it->failed)
+	for (it = l->b_head; it != NULL; it = it->next) {
+		if (it->failed)
+			continue;
+		if (db__item_is_txn(it))
+			tlast = it->pos;
+		else
 			last = it->pos;
-	if (l->b_doubt && last > 0 && l->head_pos >= last) {
+	}
+	/* A batch commits whole: one table's head reaching its last row is enough. */
+	if (l->b_doubt &&
+	    ((last > 0 && l->head_pos >= last) || (tlast > 0 && l->thead_pos >= tlast))) {
 		l->b_error = l->b_retry = false;
 		lane_settle(db, l, false); /* its head was re-read: keep it */
 		return;
@@ -379,7 +530,9 @@ head_result(struct db *db, struct db__lane *l, const PGresult *res)
 	switch (PQresultStatus(res)) {
 	case PGRES_TUPLES_OK:
 		l->await_null = true;
-		return parse_head(l, res);
+		if (l->head_res++ == 0)
+			return parse_head(res, &l->head_pos, l->head_hash);
+		return parse_head(res, &l->thead_pos, l->thead_hash);
 	case PGRES_PIPELINE_SYNC:
 		lane_head_known(db, l);
 		return true;
@@ -398,8 +551,12 @@ batch_result(struct db *db, struct db__lane *l, const PGresult *res)
 	case PGRES_PIPELINE_SYNC:
 		lane_settle(db, l, true);
 		return true;
-	case PGRES_COMMAND_OK:
 	case PGRES_TUPLES_OK:
+		take_ref(l, res);
+		l->b_res++;
+		l->await_null = true;
+		return true;
+	case PGRES_COMMAND_OK:
 	case PGRES_PIPELINE_ABORTED: /* skipped after a failure: goes out again */
 		l->b_res++;
 		l->await_null = true;
@@ -413,7 +570,7 @@ batch_result(struct db *db, struct db__lane *l, const PGresult *res)
 		if (strncmp(state, "40", 2) == 0 || strncmp(state, "53", 2) == 0) {
 			l->b_retry = true;
 		} else {
-			mark_failed(l);
+			mark_failed(l, state);
 			l->b_error = true;
 		}
 		l->b_res++;
@@ -468,7 +625,9 @@ db__lane_on_up(struct db *db, struct db__lane *l)
 
 	l->head_known = false;
 	l->await_null = false;
+	l->head_res = 0;
 	if (PQsendQueryParams(l->c.pq, sql_head, 1, NULL, v, NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(l->c.pq, sql_thead, 1, NULL, v, NULL, NULL, 0) != 1 ||
 	    PQpipelineSync(l->c.pq) != 1) {
 		lane_lost(db, l, "head query");
 		return;

@@ -24,18 +24,24 @@ static const char sql_delete[] = "DELETE FROM outbox WHERE node = $1 AND id = AN
 #define DELETE_MAX 10000
 
 static void reader_lost(struct db *db, const char *why);
+static void reader_kick(struct db *db);
 
-static void
-task_free(struct db__rtask *t)
+void
+db__rtask_free(struct db__rtask *t)
 {
+	int i;
+
 	if (t != NULL) {
 		if (t->kind == DB_RT_SIM_RESERVE)
 			db__sim_release(t);
 		free(t->ids_text);
 		free(t->blob);
+		for (i = 0; i < DB_RTASK_PARAMS; i++)
+			free(t->param[i]);
 		free(t);
 	}
 }
+#define task_free db__rtask_free
 
 static bool
 task_push(struct db *db, struct db__rtask *t)
@@ -66,6 +72,16 @@ task_add(struct db *db, enum db__rtask_kind kind)
 		return false;
 	}
 	return true;
+}
+
+bool
+db__reader_push(struct db *db, struct db__rtask *t)
+{
+	bool ok = task_push(db, t);
+
+	if (ok)
+		reader_kick(db);
+	return ok;
 }
 
 static struct db__rtask *
@@ -113,6 +129,12 @@ reader_kick(struct db *db)
 		break;
 	case DB_RT_CALL:
 		ok = PQsendQueryParams(r->c.pq, t->sql, t->nparams, NULL, t->params, NULL, NULL, 0);
+		break;
+	case DB_RT_TXN_ROWS:
+	case DB_RT_TXN_EVENTS:
+	case DB_RT_SIGNER:
+		ok = PQsendQueryParams(r->c.pq, t->sql, t->nparam, NULL,
+		                       (const char *const *)t->param, NULL, NULL, 0);
 		break;
 	case DB_RT_SIM_RESERVE:
 		ok = db__sim_send(db, t);
@@ -251,6 +273,11 @@ task_result(struct db *db, struct db__rtask *t, PGresult *res)
 			fn(db, t->fn_ctx, res, false);
 		}
 		break;
+	case DB_RT_TXN_ROWS:
+	case DB_RT_TXN_EVENTS:
+	case DB_RT_SIGNER:
+		db__txn_task_result(db, t, res);
+		break;
 	case DB_RT_SIM_RESERVE:
 		db__sim_result(db, t, res);
 		break;
@@ -331,6 +358,9 @@ db__reader_on_drop(struct db *db)
 			calls = t;
 			continue;
 		}
+		if (t->kind == DB_RT_TXN_ROWS || t->kind == DB_RT_TXN_EVENTS ||
+		    t->kind == DB_RT_SIGNER)
+			db__txn_task_fail(db, t, DB_E_CONN);
 		/* a reservation in flight may have committed: its value is skipped, never reused */
 		if (t->kind == DB_RT_SIM_RESERVE)
 			db__sim_abort(db, t, db->closing ? DB_E_CLOSED : DB_E_CONN);
@@ -459,12 +489,6 @@ db_outbox_delete(struct db *db, const int64_t *ids, int n)
 out:
 	task_free(t);
 	return rc;
-}
-
-bool
-db__reader_push(struct db *db, struct db__rtask *t)
-{
-	return task_push(db, t);
 }
 
 void

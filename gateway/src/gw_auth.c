@@ -90,6 +90,7 @@ gw_auth_load(struct gw_auth *a, const struct db_client *clients, int n)
 		copy_str(e->p.display_prefix, sizeof(e->p.display_prefix),
 		         clients[i].display_prefix);
 		e->p.quota_inflight = clients[i].quota_inflight;
+		copy_str(e->p.orgs_json, sizeof(e->p.orgs_json), clients[i].orgs_json);
 		if (clients[i].key_hash != NULL) {
 			memcpy(e->key_hash, clients[i].key_hash, 32);
 			e->has_key = true;

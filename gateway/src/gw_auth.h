@@ -22,6 +22,7 @@ struct gw_principal {
 	char destination[65];
 	char display_prefix[129];
 	int quota_inflight;
+	char orgs_json[1024]; /* JSON array of the org slugs an AP is bound to */
 };
 
 enum gw_auth_result {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "gw_engine.h"
 #include "gw_int.h"
 
 static uint64_t
@@ -72,6 +73,8 @@ gw_db_sync(struct gw *gw)
 	    uv_timer_get_due_in(&gw->db_timer) > (uint64_t)next)
 		uv_timer_start(&gw->db_timer, db_timer_cb, (uint64_t)next, 0);
 	gw->metrics.db_ready = db_ready(gw->db) ? 1 : 0;
+	if (gw->metrics.db_ready && gw->engine != NULL)
+		gw_engine_db_ready(gw->engine); /* once: reload this node's open transactions */
 }
 
 int
@@ -90,6 +93,8 @@ gw_db_start(struct gw *gw, char *err, size_t errlen)
 		.client_refresh_ms = 2000,
 		.clock = db_clock,
 		.done = gw_event_done,
+		.txn_done = gw_engine_txn_done,
+		.notify = gw_engine_notify,
 		.arg = gw,
 	};
 

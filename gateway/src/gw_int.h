@@ -54,11 +54,32 @@ struct gw_session {
 	bool rx_paused; /* lws_rx_flow_control(0) while our output queue is full */
 	bool closing;   /* close with close_code at the next WRITEABLE */
 	int close_code;
+	bool rest; /* a REST request's stand-in (gw_rest.c): its first answer is the response */
+};
+
+/* Per-request data of plain HTTP (protocols[0]), allocated and zeroed by lws. */
+struct gw_http {
+	uint8_t *buf; /* LWS_PRE bytes of headroom, then the body */
+	size_t len;
+	bool sent;
+	struct gw_rec_http
+	        *rec; /* POST /v1/recovery/{id}/resolve in progress (gw_recovery_http.c) */
+	/* REST (gw_rest.c) */
+	bool rest;      /* this request is on /v1/sign */
+	bool linked;    /* sess is in gw->sessions */
+	bool answered;  /* the response has been started */
+	bool body_over; /* the body passed the frame limit */
+	int method;     /* LWSHUMETH_* */
+	uint8_t *body;  /* POST body, at most cfg.frame_max bytes */
+	size_t body_len;
+	struct gw_session sess; /* what the engine answers through */
 };
 
 struct gw_mqtt;
 struct gw_recovery;
+struct gw_rec_http;
 struct pol_config;
+struct gw_engine;
 struct gw_smsc;
 struct gw_agentsrv;
 struct gw_channel;
@@ -74,7 +95,8 @@ struct gw {
 	uv_timer_t db_timer;
 	uint64_t event_tag;
 	struct gw_mqtt *mqtt;
-	struct gw_smsc *smsc; /* the SIM channel, NULL without smsc.routes */
+	struct gw_engine *engine; /* transactions (gw_engine.h) */
+	struct gw_smsc *smsc;     /* the SIM channel, NULL without smsc.routes */
 	struct gw_auth *auth;
 	struct pol_config *policy;    /* policy.file, loaded at start (gw_recovery.c) */
 	struct gw_recovery *recovery; /* the recovery connector, NULL once stopped */
@@ -130,6 +152,18 @@ int gw_recovery_device_blocked(struct gw *gw, int64_t credential, const char *tx
                                gw_recovery_done_fn *done, void *arg);
 
 /* gw_server.c: lws on the loop, HTTP endpoints and /v1/ws. */
+/* A complete HTTP response from WRITEABLE: status, JSON or text body (consumed), and one
+ * optional extra header (name with its colon). 0 ok, 1 failed (close). */
+int gw_http_begin(struct lws *wsi, struct gw_http *h, unsigned int status, const char *ctype,
+                  char *body, size_t len, const char *extra_name, const char *extra_value);
+void gw_http_auth_refused(struct lws *wsi, const char *why, const char *path);
+
+/* gw_rest.c: the REST binding of PROTOCOL.md section 6 on /v1/sign. */
+int gw_rest_request(struct lws *wsi, struct gw_http *h, const char *uri);
+int gw_rest_body(struct lws *wsi, struct gw_http *h, const void *in, size_t len);
+int gw_rest_body_done(struct lws *wsi, struct gw_http *h);
+void gw_rest_answer(struct gw_session *s, const char *txt, size_t len);
+void gw_rest_closed(struct lws *wsi, struct gw_http *h);
 int gw_server_start(struct gw *gw, char *err, size_t errlen);
 void gw_server_close_all(struct gw *gw, int close_code);
 bool gw_server_ready(const struct gw *gw);

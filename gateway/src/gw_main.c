@@ -8,6 +8,7 @@
 
 #include <kyso/gw.h>
 
+#include "gw_engine.h"
 #include "gw_int.h"
 #include "gw_recovery.h"
 
@@ -50,7 +51,9 @@ finish(struct gw *gw)
 		gw_mqtt_stop(gw->mqtt);
 		gw->mqtt = NULL;
 	}
-	gw_db_stop(gw);
+	gw_db_stop(gw); /* lane items still queued reach gw_engine_txn_done first */
+	gw_engine_free(gw->engine);
+	gw->engine = NULL;
 	gw_verify_stop(gw);
 	uv_stop(gw->loop);
 }
@@ -189,6 +192,8 @@ start(struct gw *gw)
 	gw->drain_timer.data = gw;
 	if ((gw->auth = gw_auth_new(gw->cfg.auth_fail_per_min)) == NULL)
 		return -1;
+	if ((gw->engine = gw_engine_new(gw)) == NULL)
+		return -1;
 	if (gw_db_start(gw, err, sizeof(err)) != 0) {
 		gw_log(GW_LOG_ERR, "msg=\"database setup failed\" err=\"%s\"", err);
 		return -1;
@@ -205,6 +210,10 @@ start(struct gw *gw)
 	}
 	if (gw_agent_start(gw) != 0)
 		return -1;
+	if (gw_smsc_channel(gw) != NULL)
+		gw_engine_add_channel(gw->engine, gw_smsc_channel(gw));
+	if (gw_agent_channel(gw) != NULL)
+		gw_engine_add_channel(gw->engine, gw_agent_channel(gw));
 	if (gw_server_start(gw, err, sizeof(err)) != 0) {
 		gw_log(GW_LOG_ERR, "msg=\"listener failed\" err=\"%s\"", err);
 		return -1;

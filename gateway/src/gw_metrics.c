@@ -142,6 +142,10 @@ gw_metrics_render(const struct gw_metrics *m, const struct db_stats *dbs, int64_
 	       m->mqtt_published);
 	metric(&o, "kyso_mqtt_connected", "gauge", "1 while the broker session is up.",
 	       m->mqtt_connected);
+	metric(&o, "kyso_txn_accepted_total", "counter", "Transactions accepted.", m->txn_accepted);
+	metric(&o, "kyso_txn_final_total", "counter", "Final results committed.", m->txn_final);
+	metric(&o, "kyso_txn_reloaded_total", "counter", "Open transactions reloaded at start.",
+	       m->txn_reloaded);
 	metric(&o, "kyso_db_ready", "gauge", "1 while the database is connected and current.",
 	       m->db_ready);
 	smsc_figures(&o, m);

@@ -22,6 +22,9 @@ struct gw_metrics {
 	uint64_t mqtt_published;   /* outbox rows acknowledged by the broker */
 	uint64_t mqtt_connected;   /* gauge: 1 while the broker session is up */
 	uint64_t db_ready;         /* gauge */
+	uint64_t txn_accepted;     /* transactions accepted (committed) on this node */
+	uint64_t txn_final;        /* final results committed by this node */
+	uint64_t txn_reloaded;     /* open transactions reloaded after a start */
 	/* SIM channel: SMPP links (TELECOM.md 1) */
 	uint64_t smsc_binds_up;    /* gauge: bound SMPP links */
 	uint64_t smsc_bind_events; /* binds that came up */

@@ -61,6 +61,7 @@ gw_status_set(struct gw_status *st, int code, int sub, const char *fmt, ...)
 
 	st->code = code;
 	st->sub = sub;
+	st->rule = st->reason = st->msg_vi = st->msg_en = NULL;
 	va_start(ap, fmt);
 	vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
 	va_end(ap);
@@ -187,7 +188,21 @@ gw_proto_error(char *out, size_t cap, const char *id, const struct gw_status *st
 	obj = json_pack("{s:s, s:o}", "type", "error", "status", status);
 	if (obj != NULL && id != NULL && id[0] != '\0')
 		json_object_set_new(obj, "id", json_string(id));
+	if (obj != NULL)
+		gw_proto_add_refusal(obj, st);
 	return dump_into(obj, out, cap);
+}
+
+void
+gw_proto_add_refusal(json_t *obj, const struct gw_status *st)
+{
+	if (st->rule != NULL)
+		json_object_set_new(obj, "rule", json_string(st->rule));
+	if (st->reason != NULL)
+		json_object_set_new(obj, "reason", json_string(st->reason));
+	if (st->msg_vi != NULL && st->msg_en != NULL)
+		json_object_set_new(obj, "message",
+		                    json_pack("{s:s, s:s}", "vi", st->msg_vi, "en", st->msg_en));
 }
 
 int

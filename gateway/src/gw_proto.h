@@ -26,6 +26,9 @@ struct gw_status {
 	int code;
 	int sub;
 	char detail[160];
+	/* Policy refusals (REGULATION.md "Answers"): the rule id, the POL_R_ name without the
+	 * prefix and the user messages; static strings from policy/, NULL otherwise. */
+	const char *rule, *reason, *msg_vi, *msg_en;
 };
 
 struct gw_req {
@@ -44,8 +47,11 @@ void gw_req_clear(struct gw_req *req);
 
 /* The TS 102 204 name of a code ("REQUEST_OK", ...), "UNKNOWN" for codes we never send. */
 const char *gw_status_name(int code);
+/* Sets code, sub and detail; clears rule, reason and messages. */
 void gw_status_set(struct gw_status *st, int code, int sub, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* Adds the policy fields of a refusal to an error answer's object (json_t *obj). */
+void gw_proto_add_refusal(json_t *obj, const struct gw_status *st);
 
 /* Answer builders: JSON text into out (NUL-terminated). Return its length, or -1 when cap is
  * too small. */

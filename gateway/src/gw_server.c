@@ -11,19 +11,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "gw_engine_int.h"
 #include "gw_int.h"
 #include "gw_recovery.h"
 #include "gw_recovery_http.h"
 
 #define WS_PROTOCOL "kyso.v1"
 #define ANSWER_MAX  2048 /* error and pong answers are small */
-
-struct gw_http {      /* per-request data of plain HTTP (protocols[0]) */
-	uint8_t *buf; /* LWS_PRE bytes of headroom, then the body */
-	size_t len;
-	bool sent;
-	struct gw_rec_http *rec; /* POST /v1/recovery/{id}/resolve in progress */
-};
 
 static struct gw *
 gw_of(struct lws *wsi)
@@ -37,9 +31,13 @@ static void
 session_queue(struct gw_session *s, const char *txt, size_t len)
 {
 	struct gw *gw = gw_of(s->wsi);
-	struct gw_outmsg *m = malloc(sizeof(*m) + LWS_PRE + len);
+	struct gw_outmsg *m;
 
-	if (m == NULL) {
+	if (s->rest) {
+		gw_rest_answer(s, txt, len);
+		return;
+	}
+	if ((m = malloc(sizeof(*m) + LWS_PRE + len)) == NULL) {
 		s->closing = true; /* cannot answer: the peer must not wait for nothing */
 		s->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
 		lws_callback_on_writable(s->wsi);
@@ -81,10 +79,43 @@ session_error(struct gw_session *s, const char *id, const struct gw_status *st)
 	gw_event_node(gw, "error", "error", s->peer, s->who.client_id, detail);
 }
 
+struct gw_session *
+gw_session_find(struct gw *gw, uint64_t id)
+{
+	for (struct gw_session *s = gw->sessions; s != NULL; s = s->next)
+		if (s->id == id && !s->closing)
+			return s;
+	return NULL;
+}
+
+uint64_t
+gw_session_id(const struct gw_session *s)
+{
+	return s->id;
+}
+
+const struct gw_principal *
+gw_session_who(const struct gw_session *s)
+{
+	return &s->who;
+}
+
+void
+gw_session_send(struct gw_session *s, const char *txt, size_t len)
+{
+	session_queue(s, txt, len);
+}
+
+void
+gw_session_error(struct gw_session *s, const char *id, const struct gw_status *st)
+{
+	session_error(s, id, st);
+}
+
 static void
 handle_request(struct gw_session *s, struct gw_req *req)
 {
-	struct gw_status st;
+	struct gw *gw = gw_of(s->wsi);
 	char txt[ANSWER_MAX];
 	int n;
 
@@ -95,12 +126,16 @@ handle_request(struct gw_session *s, struct gw_req *req)
 			session_queue(s, txt, (size_t)n);
 		break;
 	case GW_REQ_SIGN:
+		gw_engine_sign(gw->engine, s, req->id, req->root);
+		break;
 	case GW_REQ_STATUS:
+		gw_engine_status(gw->engine, s, req->id, req->root);
+		break;
 	case GW_REQ_CANCEL:
+		gw_engine_cancel(gw->engine, s, req->id, req->root);
+		break;
 	case GW_REQ_SUBSCRIBE:
-		/* Known to the protocol, not served by this node's build: a defined answer. */
-		gw_status_set(&st, 900, 9001, "request type not served by this gateway version");
-		session_error(s, req->id, &st);
+		gw_engine_subscribe(gw->engine, s, req->id, req->root);
 		break;
 	}
 }
@@ -371,6 +406,19 @@ static int
 http_begin(struct lws *wsi, struct gw_http *h, unsigned int status, const char *ctype, char *body,
            size_t len)
 {
+	return gw_http_begin(wsi, h, status, ctype, body, len, NULL, NULL);
+}
+
+void
+gw_http_auth_refused(struct lws *wsi, const char *why, const char *path)
+{
+	auth_refused(wsi, why, path);
+}
+
+int
+gw_http_begin(struct lws *wsi, struct gw_http *h, unsigned int status, const char *ctype,
+              char *body, size_t len, const char *extra_name, const char *extra_value)
+{
 	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
 	                                  *end = buf + sizeof(buf) - 1;
 
@@ -386,6 +434,10 @@ http_begin(struct lws *wsi, struct gw_http *h, unsigned int status, const char *
 	if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 	                                (const unsigned char *)"no-store", 8, &p, end) ||
+	    (extra_name != NULL &&
+	     lws_add_http_header_by_name(wsi, (const unsigned char *)extra_name,
+	                                 (const unsigned char *)extra_value,
+	                                 (int)strlen(extra_value), &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return 1;
 	lws_callback_on_writable(wsi);
@@ -488,6 +540,8 @@ http_request(struct lws *wsi, struct gw_http *h, const char *uri)
 		return http_metrics(wsi, h);
 	if (strncmp(uri, "/v1/recovery/", 13) == 0)
 		return http_recovery(wsi, h, uri);
+	if (strcmp(uri, "/v1/sign") == 0 || strncmp(uri, "/v1/sign/", 9) == 0)
+		return gw_rest_request(wsi, h, uri);
 	if (strcmp(uri, "/v1/ws") == 0 || strcmp(uri, "/v1/agent") == 0) {
 		body = strdup("{\"error\":\"websocket upgrade required\"}");
 		return body == NULL ? 1 : http_begin(wsi, h, 426, "application/json", body, 38);
@@ -513,13 +567,13 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 			gw_rec_http_body(h->rec, in, len);
 			return 0;
 		}
-		break;
+		return h != NULL && h->rest ? gw_rest_body(wsi, h, in, len) : 1;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		if (h != NULL && h->rec != NULL) {
 			gw_rec_http_complete(gw_of(wsi), h->rec);
 			return 0;
 		}
-		break;
+		return h != NULL && h->rest ? gw_rest_body_done(wsi, h) : 1;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (h != NULL && h->rec != NULL && h->buf == NULL) {
 			unsigned int st;
@@ -530,7 +584,7 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 				break; /* the database has not answered yet */
 			return http_begin(wsi, h, st, "application/json", body, blen);
 		}
-		if (h == NULL || h->sent)
+		if (h == NULL || h->sent || h->buf == NULL)
 			break;
 		h->sent = true;
 		if (lws_write(wsi, h->buf + LWS_PRE, h->len, LWS_WRITE_HTTP_FINAL) != (int)h->len)
@@ -540,6 +594,8 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		h->sent = false;
 		gw_rec_http_detach(h->rec);
 		h->rec = NULL;
+		if (h->rest)
+			gw_rest_closed(wsi, h); /* keep-alive: the next request starts clean */
 		/* May free h (the per-request data): nothing touches it after this. */
 		if (lws_http_transaction_completed(wsi))
 			return -1;
@@ -547,6 +603,7 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (h != NULL) {
+			gw_rest_closed(wsi, h);
 			free(h->buf);
 			h->buf = NULL;
 			gw_rec_http_detach(h->rec);
@@ -661,6 +718,8 @@ void
 gw_server_close_all(struct gw *gw, int close_code)
 {
 	for (struct gw_session *s = gw->sessions; s != NULL; s = s->next) {
+		if (s->rest)
+			continue; /* a REST request ends with its response */
 		s->closing = true;
 		s->close_code = close_code;
 		lws_callback_on_writable(s->wsi);

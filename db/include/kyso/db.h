@@ -37,6 +37,7 @@ enum db_err { /* append only: values are stored in audit rows and logs */
 	DB_E_NOTFOUND = 9,
 	DB_E_CLOSED = 10, /* db_free() ran while the item was queued */
 	DB_E_STATE = 11,  /* the row's state forbids it (e.g. recovery for a revoked credential) */
+	DB_E_STALE = 12,  /* txn event: the txn is final already or seq is out of order */
 };
 const char *db_strerror(enum db_err rc);
 
@@ -47,6 +48,12 @@ typedef uint64_t db_clock_fn(void *arg, bool monotonic);
 /* Once per appended item, in order per lane, only after its commit (DB_OK) or its definite
  * failure (DB_E_QUERY, DB_E_CLOSED). May append more work; must not call db_free(). */
 typedef void db_done_fn(void *arg, uint64_t tag, enum db_err rc);
+/* The same for transaction items (db_txn_accept, db_txn_event_append): ref is the txn's ref
+ * (from txn_ref_seq) when rc is DB_OK, else 0. */
+typedef void db_txn_done_fn(void *arg, uint64_t tag, enum db_err rc, int64_t ref);
+/* NOTIFY kyso_txn '<txn>:<seq>' from any node (this one included), read on the LISTEN
+ * connection: an event of txn with this seq was committed (ARCHITECTURE.md section 6). */
+typedef void db_notify_fn(void *arg, const char *txn, int seq);
 
 struct db_config {
 	const char *conninfo;   /* libpq URI or key=value; host numeric or a socket folder */
@@ -61,7 +68,9 @@ struct db_config {
 	int client_refresh_ms;  /* reload the client directory this often (default 2000) */
 	db_clock_fn *clock;
 	db_done_fn *done;
-	void *arg; /* passed to clock, done and every other callback below */
+	db_txn_done_fn *txn_done; /* NULL: transaction items are refused (DB_E_INVAL) */
+	db_notify_fn *notify;     /* NULL: no LISTEN connection is opened */
+	void *arg;                /* passed to clock, done and every other callback below */
 };
 
 /* Copies what it needs from *cfg. Starts connecting on the first db_on_tick(). NULL on a bad
@@ -70,8 +79,9 @@ struct db *db_new(const struct db_config *cfg, char *errbuf, size_t errlen);
 /* Closes every connection. Items still queued or in flight get done(DB_E_CLOSED) first. */
 void db_free(struct db *db);
 
-/* Connections 0 .. db_conn_count() - 1, fixed at db_new(). Any db_ call may move or close
- * their sockets: re-sync every watch after it. */
+/* Connections 0 .. db_conn_count() - 1, fixed at db_new(): the lanes, the reader, then the
+ * LISTEN connection when notify is set. Any db_ call may move or close their sockets: re-sync
+ * every watch after it. */
 int db_conn_count(const struct db *db);
 int db_conn_fd(const struct db *db, int i); /* -1: nothing to watch now */
 bool db_conn_want_write(const struct db *db, int i);
@@ -280,6 +290,126 @@ typedef void db_recovery_attempt_fn(void *arg, void *ctx, enum db_err rc);
 enum db_err db_recovery_attempt(struct db *db, const char *case_id, int status, const char *error,
                                 bool delivered, int retry_s, db_recovery_attempt_fn *cb,
                                 void *ctx) DB_MUSTCHECK;
+
+/* ---- Transactions (db_txn.c, migration 0004; ARCHITECTURE.md sections 4-6) ----
+ *
+ * Writes ride the lanes like node events (one txn's items share its lane_key, so they commit
+ * in seq order) and are hash-chained in txn_event per (node, lane). Each item is one call of a
+ * SQL function that writes the txn_event row, updates the txn row, writes the outbox row and
+ * NOTIFY kyso_txn '<txn>:<seq>' in the batch's one transaction: an event is never pushed or
+ * published before it is durable. Reads go through the reader connection, one at a time. */
+
+/* Terminal states are sticky: "DONE", "FAILED", "EXPIRED", "CANCELLED". */
+bool db_txn_state_final(const char *state);
+
+/* The accepted commit: the txn row (ref from the sequence) and event seq 1. txn_done hears
+ * DB_E_EXISTS when (ap_client, ap_trans_id) exists already: look it up (db_txn_get_by_ap) and
+ * compare request hashes (PROTOCOL.md 4.1). */
+struct db_txn_accept {
+	const char *txn;         /* the external id (UUIDv7 text), <= 64 chars */
+	const char *state;       /* the row's state, e.g. "PERSISTED" or "QUEUED" */
+	const char *detail_json; /* event 1's detail (hashed as is) */
+	/* The txn row as a JSON object: deadline_us, ap_client, ap_trans_id, org, credential,
+	 * mode, request_hash (hex), signer, channel, format, digest_alg, digest, display,
+	 * verification_code, timeout_s, request (object), queued (bool). */
+	const char *row_json;
+	const char *mqtt_topic; /* kyso/v1/txn/<org>/accepted, with its payload; may be NULL */
+	const char *mqtt_payload;
+	uint32_t lane_key; /* the credential's key: one card's rows share a lane */
+};
+enum db_err db_txn_accept(struct db *db, uint64_t tag, const struct db_txn_accept *a) DB_MUSTCHECK;
+
+/* Any later event: seq must be the txn's last + 1 and the txn not final, else DB_E_STALE (a
+ * racing timer or node lost). result_json (the final answer) is stored on the txn row. */
+struct db_txn_event {
+	const char *txn;
+	int seq;
+	const char *state;
+	int status, sub; /* 0: none */
+	const char *detail_json;
+	const char *result_json; /* may be NULL */
+	const char *mqtt_topic;  /* may be NULL */
+	const char *mqtt_payload;
+	uint32_t lane_key;
+};
+enum db_err db_txn_event_append(struct db *db, uint64_t tag,
+                                const struct db_txn_event *ev) DB_MUSTCHECK;
+
+/* A txn as stored; strings valid only during the callback. */
+struct db_txn_row {
+	const char *id;
+	int64_t ref;
+	const char *state;
+	const char *owner_node;
+	int64_t deadline_us;
+	const char *ap_client, *ap_trans_id, *org, *signer;
+	const char *request_hash; /* hex */
+	const char *verification_code;
+	int last_seq;
+	int status, sub;        /* 0: none yet */
+	const char *request;    /* JSON text of what was accepted */
+	const char *result;     /* JSON text of the final answer, or NULL */
+	const char *display;    /* what the device shows (prefix and code included) */
+	const char *credential; /* credential id (text) */
+	const char *channel;    /* the credential's device kind */
+};
+/* rc DB_OK with n == 0: not found. cookie is the caller's, passed back untouched. */
+typedef void db_txn_rows_fn(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n,
+                            enum db_err rc);
+enum db_err db_txn_get(struct db *db, const char *txn, db_txn_rows_fn *cb,
+                       uint64_t cookie) DB_MUSTCHECK;
+enum db_err db_txn_get_by_ref(struct db *db, int64_t ref, db_txn_rows_fn *cb,
+                              uint64_t cookie) DB_MUSTCHECK;
+enum db_err db_txn_get_by_ap(struct db *db, const char *ap_client, const char *ap_trans_id,
+                             db_txn_rows_fn *cb, uint64_t cookie) DB_MUSTCHECK;
+/* This node's non-terminal txns, oldest first (restart: ARCHITECTURE.md section 6). */
+enum db_err db_txn_reload(struct db *db, int max_rows, db_txn_rows_fn *cb,
+                          uint64_t cookie) DB_MUSTCHECK;
+
+struct db_txn_event_row {
+	int seq;
+	const char *state;
+	int status, sub; /* 0: none */
+	int64_t at_us;
+	const char *detail; /* JSON text */
+};
+typedef void db_txn_events_fn(void *arg, uint64_t cookie, const char *txn,
+                              const struct db_txn_event_row *rows, int n, enum db_err rc);
+/* Events of txn with seq > since, in seq order (subscribe's replay, PROTOCOL.md 4.3). */
+enum db_err db_txn_events(struct db *db, const char *txn, int since, db_txn_events_fn *cb,
+                          uint64_t cookie) DB_MUSTCHECK;
+
+/* The signer's credentials for a `sign` (directory of migration 0002): every credential of
+ * the person the signer names, and the org credentials assigned to that person as clerk (C1),
+ * with the facts policy needs. by: "msisdn", "subscriber" (person id) or "credential" (id).
+ * n == 0: the signer is unknown (105/1052). */
+struct db_signer_cred {
+	int64_t id;
+	const char *org, *person; /* person NULL for org and device credentials */
+	const char *type;         /* personal, org, device */
+	const char *device;       /* sim, token, hsm, soft */
+	const char *msisdn, *token_serial;
+	const char *state;             /* active, locked, revoked, lost */
+	int64_t not_before, not_after; /* Unix s, 0 unknown */
+	const char *key_alg;
+	const uint8_t *cert_der; /* may be NULL */
+	size_t cert_der_len;
+	bool seal_assigned;           /* an org credential assigned to this person (C1) */
+	const char *seal_decision;    /* its decision reference */
+	const char *titles_json;      /* [{"org","title","classes":[...]}], current ones */
+	const char *delegations_json; /* [{"label","principal","scope":[...],"from","until",...}] */
+	const char *signer_person;    /* the person the request named (resolved) */
+	const char *locked_txn;       /* sim: the txn holding the card, or NULL */
+};
+typedef void db_signer_fn(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n,
+                          enum db_err rc);
+enum db_err db_signer_lookup(struct db *db, const char *by, const char *value, db_signer_fn *cb,
+                             uint64_t cookie) DB_MUSTCHECK;
+
+/* 402/4021 from the device (ARCHITECTURE.md section 6, "Device locked"): the credential becomes
+ * `locked` (only an active one), so later requests are refused at once. Fire and forget on the
+ * reader, ahead of any lookup queued after it. */
+enum db_err db_credential_lock(struct db *db, int64_t credential_id) DB_MUSTCHECK;
 
 /* ---- Blocking administration: kysoctl only ---- */
 

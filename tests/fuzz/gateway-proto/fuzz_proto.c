@@ -1,13 +1,64 @@
-/* Fuzz target: gw_proto_parse on any bytes, then the error answer built from its result.
+/* Fuzz target: gw_proto_parse on any bytes, then the field checks of the parsed request
+ * (sign, status, cancel, subscribe: gw_sign.c) and the error answer built from the result.
  * Invariants: a request is either parsed (root set, id printable) or refused with a defined
- * status (101, 102 or 103 family), and the answer always serialises. */
+ * status (101, 102, 103, 107 or 900/9001 for no memory), and the answer always serialises. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gw_proto.h"
+#include "gw_sign.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+answer_ok(const char *id, const struct gw_status *st)
+{
+	char out[2048];
+
+	if (st->code != 101 && st->code != 102 && st->code != 103 && st->code != 107 &&
+	    !(st->code == 900 && st->sub == 9001))
+		abort();
+	if (gw_proto_error(out, sizeof(out), id, st) < 0)
+		abort();
+}
+
+static void
+check_fields(struct gw_req *req)
+{
+	static struct gw_sign_req sr;
+	static struct gw_since since[GW_SUBSCRIBE_MAX];
+	char txn[GW_TXN_ID_MAX + 1];
+	struct gw_status st;
+	int n;
+
+	memset(&st, 0, sizeof(st));
+	switch (req->type) {
+	case GW_REQ_SIGN:
+		if (!gw_sign_parse(req->root, 200, &sr, &st))
+			answer_ok(req->id, &st);
+		else if (sr.digest_len != 32 && sr.digest_len != 48 && sr.digest_len != 64)
+			abort();
+		else if (sr.display_chars < 1 || sr.display_chars > 200)
+			abort();
+		break;
+	case GW_REQ_STATUS:
+	case GW_REQ_CANCEL:
+		if (!gw_txn_ref_parse(req->root, txn, &st))
+			answer_ok(req->id, &st);
+		else if (!gw_txn_id_valid(txn))
+			abort();
+		break;
+	case GW_REQ_SUBSCRIBE:
+		if (!gw_subscribe_parse(req->root, since, &n, &st))
+			answer_ok(req->id, &st);
+		else if (n < 0 || n > GW_SUBSCRIBE_MAX)
+			abort();
+		break;
+	case GW_REQ_PING:
+		break;
+	}
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -21,6 +72,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (gw_proto_parse(data, size, &req, &err)) {
 		if (req.root == NULL || req.id[0] == '\0')
 			abort();
+		check_fields(&req);
 		gw_req_clear(&req);
 		return 0;
 	}

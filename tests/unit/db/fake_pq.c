@@ -108,8 +108,10 @@ head_result(struct fconn *f, const struct cmd *c)
 	char pos[24];
 	int i;
 
+	bool txn = strstr(c->sql, "txn_event") != NULL;
+
 	for (i = 0; i < fake.nrows; i++)
-		if (strcmp(fake.rows[i].chain, c->p[0]) == 0 &&
+		if (strcmp(fake.rows[i].chain, c->p[0]) == 0 && fake.rows[i].txn == txn &&
 		    (best == NULL || fake.rows[i].pos > best->pos))
 			best = &fake.rows[i];
 	r->ncols = 2;
@@ -129,11 +131,110 @@ head_result(struct fconn *f, const struct cmd *c)
 	push_stmt(f, r);
 }
 
+/* Rows committed and staged on f, newest last. */
+static const struct fake_row *
+txn_last(struct fconn *f, const char *txn)
+{
+	const struct fake_row *last = NULL;
+	int i;
+
+	for (i = 0; i < fake.nrows; i++)
+		if (fake.rows[i].txn && strcmp(fake.rows[i].txn_id, txn) == 0)
+			last = &fake.rows[i];
+	for (i = 0; i < f->nstaged; i++)
+		if (f->staged[i].txn && strcmp(f->staged[i].txn_id, txn) == 0)
+			last = &f->staged[i];
+	return last;
+}
+
+static bool
+ap_taken(struct fconn *f, const char *key)
+{
+	int i;
+
+	for (i = 0; i < fake.nrows; i++)
+		if (fake.rows[i].txn && fake.rows[i].seq == 1 &&
+		    strcmp(fake.rows[i].kind, key) == 0)
+			return true;
+	for (i = 0; i < f->nstaged; i++)
+		if (f->staged[i].txn && f->staged[i].seq == 1 &&
+		    strcmp(f->staged[i].kind, key) == 0)
+			return true;
+	return false;
+}
+
+static bool
+state_final(const char *s)
+{
+	return strcmp(s, "DONE") == 0 || strcmp(s, "FAILED") == 0 || strcmp(s, "EXPIRED") == 0 ||
+	       strcmp(s, "CANCELLED") == 0;
+}
+
+static void
+fail_stmt(struct fconn *f, const char *sqlstate)
+{
+	struct fres *r = res_new(PGRES_FATAL_ERROR);
+
+	r->sqlstate = sqlstate;
+	push_stmt(f, r);
+	f->aborted = true;
+}
+
+/* kyso_txn_accept / kyso_txn_event of migration 0004, played on the staged rows: the unique
+ * (ap_client, ap_trans_id) and the "not final, seq follows" rule. Answers the ref. */
+static void
+txn_result(struct fconn *f, const struct cmd *c)
+{
+	bool accept = strstr(c->sql, "kyso_txn_accept") != NULL;
+	const struct fake_row *last = txn_last(f, c->p[3]);
+	struct fake_row *row;
+	struct fres *r;
+	char key[32] = "", buf[24];
+	const char *k;
+
+	if (accept) {
+		k = strstr(c->p[11], "\"ap_trans_id\":\"");
+		if (k != NULL)
+			snprintf(key, sizeof(key), "%.*s", (int)strcspn(k + 15, "\""), k + 15);
+		if (ap_taken(f, key)) {
+			fail_stmt(f, "23505");
+			return;
+		}
+	} else if (last == NULL || state_final(last->kind + 0) ||
+	           last->seq != strtoll(c->p[4], NULL, 10) - 1) {
+		fail_stmt(f, "KY001");
+		return;
+	}
+	row = &f->staged[f->nstaged++];
+	memset(row, 0, sizeof(*row));
+	row->txn = true;
+	snprintf(row->chain, sizeof(row->chain), "%s", c->p[0]);
+	row->pos = strtoll(c->p[1], NULL, 10);
+	snprintf(row->txn_id, sizeof(row->txn_id), "%s", c->p[3]);
+	row->seq = accept ? 1 : strtoll(c->p[4], NULL, 10);
+	/* kind holds the state of an event row, the ap_trans_id of an accepted one */
+	snprintf(row->kind, sizeof(row->kind), "%s", accept ? key : c->p[5]);
+	memcpy(row->prev, c->p[accept ? 7 : 10], 32);
+	memcpy(row->hash, c->p[accept ? 8 : 11], 32);
+	row->outbox = !c->null[accept ? 9 : 12];
+	r = res_new(PGRES_TUPLES_OK);
+	r->ncols = 1;
+	r->nrows = 1;
+	snprintf(buf, sizeof(buf), "%d", 1000 + fake.nrows + f->nstaged);
+	r->v[0][0] = strdup(buf);
+	push_stmt(f, r);
+}
+
 static void
 insert_result(struct fconn *f, const struct cmd *c)
 {
 	struct fake_row *row;
 	struct fres *r;
+
+	if (strstr(c->sql, "kyso_txn_") != NULL) {
+		txn_result(f, c);
+		return;
+	}
 
 	if (strcmp(c->p[3], "bad") == 0) {
 		r = res_new(PGRES_FATAL_ERROR);
@@ -164,7 +265,8 @@ sync_result(struct fconn *f)
 			bool dup = false;
 
 			for (j = 0; j < fake.nrows; j++) /* ON CONFLICT (chain, pos) DO NOTHING */
-				dup |= strcmp(fake.rows[j].chain, f->staged[i].chain) == 0 &&
+				dup |= fake.rows[j].txn == f->staged[i].txn &&
+				       strcmp(fake.rows[j].chain, f->staged[i].chain) == 0 &&
 				       fake.rows[j].pos == f->staged[i].pos;
 			if (!dup && fake.nrows < FAKE_MAX_ROWS)
 				fake.rows[fake.nrows++] = f->staged[i];
@@ -306,6 +408,8 @@ PQnoticeProcessor __wrap_PQsetNoticeProcessor(PGconn *c, PQnoticeProcessor p, vo
 int __wrap_PQsendQueryParams(PGconn *c, const char *q, int n, const Oid *t, const char *const *v,
                              const int *l, const int *f, int rf);
 int __wrap_PQpipelineSync(PGconn *c);
+int __wrap_PQsendQuery(PGconn *c, const char *q);
+PGnotify *__wrap_PQnotifies(PGconn *c);
 int __wrap_PQflush(PGconn *c);
 int __wrap_PQconsumeInput(PGconn *c);
 int __wrap_PQisBusy(PGconn *c);
@@ -434,6 +538,54 @@ __wrap_PQsendQueryParams(PGconn *c, const char *q, int n, const Oid *t, const ch
 		cmd->len[i] = (int)len;
 	}
 	return 1;
+}
+
+/* Plain PQsendQuery (LISTEN): recorded like a statement without parameters. */
+int
+__wrap_PQsendQuery(PGconn *c, const char *q)
+{
+	return __wrap_PQsendQueryParams(c, q, 0, NULL, NULL, NULL, NULL, 0);
+}
+
+static struct {
+	int fd;
+	char payload[128];
+} notes[16];
+static int nnotes;
+
+void
+fake_notify(int fd, const char *payload)
+{
+	if (nnotes < 16) {
+		notes[nnotes].fd = fd;
+		snprintf(notes[nnotes].payload, sizeof(notes[nnotes].payload), "%s", payload);
+		nnotes++;
+	}
+}
+
+/* One queued notification for this connection, as libpq allocates it (PQfreemem frees). */
+PGnotify *
+__wrap_PQnotifies(PGconn *c)
+{
+	const struct fconn *f = CF(c);
+
+	for (int i = 0; i < nnotes; i++) {
+		if (notes[i].fd != f->fd)
+			continue;
+		size_t n = strlen(notes[i].payload) + 1;
+		PGnotify *nt = malloc(sizeof(*nt) + 9 + n);
+
+		nt->relname = (char *)(nt + 1);
+		memcpy(nt->relname, "kyso_txn", 9);
+		nt->extra = nt->relname + 9;
+		memcpy(nt->extra, notes[i].payload, n);
+		nt->be_pid = 1;
+		nt->next = NULL;
+		memmove(&notes[i], &notes[i + 1], (size_t)(nnotes - i - 1) * sizeof(notes[0]));
+		nnotes--;
+		return nt;
+	}
+	return NULL;
 }
 
 int

@@ -17,6 +17,9 @@ struct fake_row {
 	char kind[32];
 	uint8_t prev[32], hash[32];
 	bool outbox;
+	bool txn; /* a txn_event row (its chain is separate from node_event's) */
+	int64_t seq;
+	char txn_id[80];
 };
 
 struct fake_server {
@@ -42,5 +45,7 @@ int fake_pending_syncs(int fd);
 /* The `pos` parameter of the k-th pending statement on fd. */
 int64_t fake_pending_pos(int fd, int k);
 int fake_live_conns(void);
+/* NOTIFY kyso_txn with this payload, read by the connection on fd at its next read. */
+void fake_notify(int fd, const char *payload);
 
 #endif

@@ -396,7 +396,7 @@ disconnect_case(bool landed)
 	db_on_tick(db);
 	assert_int_equal(db_conn_on_writable(db, 0), DB_OK); /* connected: head query sent */
 	fd = lane_fd(db, 0);
-	assert_int_equal(fake_pending_queries(fd), 1);
+	assert_int_equal(fake_pending_queries(fd), 2); /* both chain heads */
 	fake_answer(fd);
 	assert_int_equal(db_conn_on_readable(db, 0), DB_OK);
 	if (landed) {

@@ -1,0 +1,161 @@
+/* gw_engine_int.h -- internals shared by gw_engine*.c. Loop thread only. */
+#ifndef GW_ENGINE_INT_H
+#define GW_ENGINE_INT_H
+
+#include <kyso/pol.h>
+
+#include "gw_engine.h"
+#include "gw_int.h"
+#include "gw_sign.h"
+#include "gw_txn.h"
+
+#define GW_ENG_BUCKETS  4096
+#define GW_ENG_SUBS     4 /* sessions subscribed to one txn */
+#define GW_ENG_CHANNELS 4
+
+/* A transaction this node runs (ARCHITECTURE.md section 6: the owner runs its timers). */
+struct gw_txn {
+	struct gw_txn *hnext;       /* by_id bucket */
+	struct gw_txn *prev, *next; /* all */
+	struct gw_engine *eng;
+	uint64_t key; /* local, for the signer queue */
+	char id[40];
+	int64_t ref;
+	enum gw_txn_state state; /* committed */
+	enum gw_txn_state want;  /* last appended (committed or not) */
+	int seq, next_seq;       /* committed, appended */
+	bool final_queued, dispatched, reached_user, answer_arrived;
+	char ap_client[33], org[64], signer[80], code[5];
+	char device[8], msisdn[16], token_serial[65], hash_alg[8], format[8];
+	int64_t cred_id;
+	uint8_t digest[64];
+	size_t digest_len;
+	uint8_t *cert_der; /* the signer's certificate, for verification */
+	size_t cert_der_len;
+	char shown[1024];     /* what the device shows: prefix, code, display */
+	uint64_t deadline_ms; /* gw_mono_ms() */
+	uv_timer_t *timer;    /* heap: outlives uv_close */
+	struct gw_channel *chan;
+	json_t *policy;               /* {"decision", "rules"} for the result */
+	struct gw_cms_prep *cms_prep; /* format cms: the signed attributes the device signs */
+	uint8_t tbs[64];              /* what the device was asked to sign */
+	size_t tbs_len;
+	uint64_t subs[GW_ENG_SUBS];
+	char *last_frame; /* the latest committed frame, for `status` */
+};
+
+struct gw_cms_prep;
+
+struct gw_signer_slot {
+	struct gw_signer_slot *next;
+	char signer[80];
+	struct gw_signer_queue q;
+};
+
+struct gw_engine {
+	struct gw *gw;
+	struct gw_txn *by_id[GW_ENG_BUCKETS];
+	struct gw_txn *all;
+	int npending;
+	uint64_t next_key;
+	struct gw_signer_slot *signers;
+	struct gw_channel *chan[GW_ENG_CHANNELS];
+	int nchan;
+	bool reloaded;
+	struct gw_remote_sub *remote; /* sessions here following txns another node runs */
+	struct pol_config pol;        /* policy defaults (REGULATION.md section 9) */
+};
+
+/* A sign waiting for the directory or its accepted commit. */
+struct gw_pending {
+	uint64_t session;
+	char req_id[GW_ID_MAX + 1];
+	struct gw_principal who;
+	struct gw_sign_req req;
+	json_t *request; /* the request object as received (kept on the txn row) */
+	char shown[1024];
+	char code[5];
+	char by[16];
+	struct gw_engine *eng;
+};
+
+enum gw_commit_kind {
+	GW_COMMIT_ACCEPT,
+	GW_COMMIT_EVENT
+};
+/* One lane item's context, its address is the db tag. */
+struct gw_commit {
+	enum gw_commit_kind kind;
+	uint64_t txn_key;
+	int seq;
+	enum gw_txn_state state;
+	char *frame;                /* event: the frame to push once committed */
+	char *row;                  /* accept: the row JSON */
+	struct gw_pending *pending; /* accept: the request */
+	json_t *accepted;           /* accept: the `accepted` frame without id */
+};
+void gw_commit_free(struct gw_commit *c);
+
+/* gw_engine.c */
+struct gw_txn *gw_eng_find(struct gw_engine *e, const char *id);
+struct gw_txn *gw_eng_txn_new(struct gw_engine *e, const char *id);
+void gw_eng_txn_discard(struct gw_engine *e, struct gw_txn *t);
+void gw_eng_arm(struct gw_txn *t);
+uint32_t gw_eng_lane_key(const struct gw_txn *t);
+bool gw_eng_event(struct gw_txn *t, enum gw_txn_state to, int code, int sub, json_t *frame);
+bool gw_eng_finish(struct gw_txn *t, enum gw_txn_state to, int code, int sub, const char *detail);
+json_t *gw_eng_progress(const struct gw_txn *t, enum gw_txn_state s);
+json_t *gw_eng_result(const struct gw_txn *t, int code, int sub, const char *detail);
+void gw_eng_dispatch(struct gw_txn *t);
+void gw_eng_send_json(struct gw_engine *e, uint64_t session, json_t *frame);
+void gw_eng_error(struct gw_engine *e, uint64_t session, const char *id,
+                  const struct gw_status *st);
+enum gw_queue_rc gw_eng_queue_add(struct gw_engine *e, struct gw_txn *t);
+bool gw_eng_queue_full(struct gw_engine *e, const char *signer);
+void gw_eng_queue_drop(struct gw_engine *e, struct gw_txn *t);
+void gw_eng_subscribe(struct gw_txn *t, uint64_t session);
+
+void gw_eng_push(struct gw_txn *t, const char *frame);
+/* A final state committed elsewhere: release the signer, drop the channel, free t. */
+void gw_eng_end_local(struct gw_engine *e, struct gw_txn *t);
+
+/* gw_engine_notify.c */
+void gw_eng_remote_subscribe(struct gw_engine *e, const char *txn, uint64_t session, int last_seq);
+void gw_eng_remote_free(struct gw_engine *e);
+
+/* gw_engine_sign.c */
+void gw_eng_accept_done(struct gw_engine *e, struct gw_commit *c, enum db_err rc, int64_t ref);
+
+/* gw_engine_policy.c: the signer's credential and the policy verdict. */
+struct gw_choice {
+	const struct db_signer_cred *cred;
+	struct pol_decision dec;
+};
+/* Picks the credential the mode and channel need and runs pol_sign_check. false: *err holds
+ * the refusal (105/1053, 402/4021, 501, a policy denial with its rule). */
+bool gw_eng_choose(struct gw_engine *e, const struct gw_pending *p,
+                   const struct db_signer_cred *rows, int n, struct gw_choice *out,
+                   struct gw_status *err);
+/* The warnings and cosign of a decision into the accepted frame; the result's policy object. */
+void gw_eng_policy_json(const struct pol_decision *d, json_t *accepted, json_t **policy);
+
+/* gw_engine_sign.c: the seams to verification and CMS (gw_verify.h, gw_cms.h), one place. */
+bool gw_eng_to_sign(struct gw_txn *t, uint8_t out[64], size_t *len, char *why, size_t whylen);
+void gw_eng_signed(struct gw_txn *t, const uint8_t *sig, size_t sig_len);
+/* 402/4021 from the device: the credential is locked and a recovery case opened. */
+void gw_eng_device_blocked(struct gw_txn *t);
+
+/* gw_server.c: sessions by id. */
+struct gw_session *gw_session_find(struct gw *gw, uint64_t id);
+uint64_t gw_session_id(const struct gw_session *s);
+const struct gw_principal *gw_session_who(const struct gw_session *s);
+void gw_session_send(struct gw_session *s, const char *txt, size_t len);
+void gw_session_error(struct gw_session *s, const char *id, const struct gw_status *st);
+
+static inline bool
+gw_mqtt_kick_ok(const struct gw *gw)
+{
+	return gw->mqtt != NULL;
+}
+
+#endif

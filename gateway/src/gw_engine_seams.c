@@ -1,0 +1,362 @@
+/* gw_engine_seams.c -- where the engine meets verification, CMS and recovery, each in one
+ * place (gw_verify.h / gw_cms.h and the recovery entry point replace the bodies here), and
+ * the reload of this node's open transactions after a restart (ARCHITECTURE.md section 6). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "gw_cms.h"
+#include "gw_engine_int.h"
+#include "gw_verify.h"
+
+static X509 *
+cert_of(const struct gw_txn *t)
+{
+	const uint8_t *der = t->cert_der;
+
+	return der != NULL ? d2i_X509(NULL, &der, (long)t->cert_der_len) : NULL;
+}
+
+/* What the device signs (PROTOCOL.md 4.1 `format`): pkcs1 the document digest; cms the digest
+ * of the DER signed attributes that gw_cms_prepare builds (signing-time from this clock). */
+/* The signer's issuing CA when it is an intermediate (not the anchor), so that a verifier
+ * holding only the root builds the path from the SignedData alone. NULL: none or unknown. */
+static STACK_OF(X509) * issuer_chain(struct gw *gw, X509 *cert)
+{
+	STACK_OF(X509) *sk = NULL;
+	X509 *issuer = NULL;
+
+	if (gw->trust == NULL ||
+	    gw_vfy_cert(gw->trust, cert, time(NULL), &issuer, NULL, 0) != GW_VFY_OK ||
+	    issuer == NULL)
+		return NULL;
+	if (X509_check_issued(issuer, issuer) == X509_V_OK || (sk = sk_X509_new_null()) == NULL ||
+	    sk_X509_push(sk, issuer) == 0) {
+		X509_free(issuer); /* self-signed: the anchor the verifier holds */
+		sk_X509_free(sk);
+		return NULL;
+	}
+	return sk;
+}
+
+bool
+gw_eng_to_sign(struct gw_txn *t, uint8_t out[64], size_t *len, char *why, size_t whylen)
+{
+	STACK_OF(X509) * extra;
+	X509 *cert;
+	enum gw_cms_err rc;
+
+	if (strcmp(t->format, "pkcs1") == 0) {
+		memcpy(out, t->digest, t->digest_len);
+		*len = t->digest_len;
+	} else if (t->cms_prep != NULL) {
+		const uint8_t *tbs = gw_cms_prep_tbs(t->cms_prep, len);
+
+		memcpy(out, tbs, *len);
+	} else {
+		if ((cert = cert_of(t)) == NULL) {
+			snprintf(why, whylen, "no certificate to build the signed attributes");
+			return false;
+		}
+		extra = issuer_chain(t->eng->gw, cert);
+		rc = gw_cms_prepare(cert, extra, t->digest, t->digest_len, time(NULL), &t->cms_prep,
+		                    out, 64, len);
+		sk_X509_pop_free(extra, X509_free);
+		X509_free(cert);
+		if (rc != GW_CMS_OK) {
+			snprintf(why, whylen, "signed attributes: %s", gw_cms_strerror(rc));
+			return false;
+		}
+	}
+	memcpy(t->tbs, out, *len);
+	t->tbs_len = *len;
+	return true;
+}
+
+static char *
+b64(const uint8_t *b, size_t n)
+{
+	char *out = malloc(4 * ((n + 2) / 3) + 1);
+
+	if (out != NULL)
+		EVP_EncodeBlock((unsigned char *)out, b, (int)n);
+	return out;
+}
+
+static void
+set_b64(json_t *r, const char *key, const uint8_t *b, size_t n)
+{
+	char *txt = b64(b, n);
+
+	if (txt != NULL)
+		json_object_set_new(r, key, json_string(txt));
+	free(txt);
+}
+
+static enum gw_vfy_scheme
+scheme_of(X509 *cert)
+{
+	EVP_PKEY *k = X509_get0_pubkey(cert);
+
+	return k != NULL && EVP_PKEY_base_id(k) == EVP_PKEY_RSA ? GW_SIG_RSA_PKCS1 : GW_SIG_ECDSA;
+}
+
+/* A signature waiting for its verification (the txn may end meanwhile: found by key). */
+struct gw_signed {
+	struct gw_engine *eng;
+	uint64_t key;
+	uint8_t *sig;
+	size_t sig_len;
+	time_t signed_at;
+};
+
+/* The final result of a signature: verification outcome, CMS for format cms. */
+static void
+finish_signed(struct gw_txn *t, const struct gw_vfy_result *res, const uint8_t *sig, size_t sig_len,
+              time_t signed_at)
+{
+	struct gw_vfy_wire w = gw_vfy_wire(res->reason, true);
+	enum gw_txn_state to = GW_TS_DONE;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	char at[40];
+	X509 *cert = cert_of(t);
+	json_t *r;
+
+	if (t->cms_prep != NULL && cert != NULL && res->reason != GW_VFY_SIGNATURE_INVALID &&
+	    gw_cms_finish(t->cms_prep, scheme_of(cert), sig, sig_len, &der, &der_len) !=
+	            GW_CMS_OK) {
+		w = gw_vfy_wire(GW_VFY_SIGNATURE_INVALID, true);
+		to = GW_TS_DONE;
+	}
+	if (!gw_txn_final_code_ok(GW_TS_DONE, w.code, w.sub)) {
+		to = GW_TS_FAILED; /* 900/9007, 9008, 9001: no valid signature to speak of */
+		if (!gw_txn_final_code_ok(to, w.code, w.sub))
+			w = gw_vfy_wire(GW_VFY_INTERNAL, true);
+	}
+	r = gw_eng_result(t, w.code, w.sub, res->detail);
+	set_b64(r, "signature", sig, sig_len);
+	if (der != NULL)
+		set_b64(r, "cms", der, der_len);
+	if (t->cert_der != NULL)
+		set_b64(r, "signer_cert", t->cert_der, t->cert_der_len);
+	if (res->rev_checked || w.warning)
+		json_object_set_new(
+		        r, "revocation",
+		        json_pack("{s:s, s:s}", "status", gw_rev_status_name(res->rev.status),
+		                  "source",
+		                  res->rev.source == GW_REV_SRC_CRL ||
+		                                  res->rev.source == GW_REV_SRC_CACHE_CRL
+		                          ? "crl"
+		                          : "ocsp"));
+	if (w.warning)
+		json_object_set_new(
+		        r, "warnings",
+		        json_pack("[{s:s, s:s}]", "rule", "D3", "reason", "STATUS_UNKNOWN"));
+	gw_proto_time(at, sizeof(at), (uint64_t)signed_at * 1000000u);
+	json_object_set_new(r, "signed_at", json_string(at));
+	(void)gw_eng_event(t, to, w.code, w.sub, r);
+	OPENSSL_free(der);
+	X509_free(cert);
+}
+
+static void
+on_checked(void *arg, const struct gw_vfy_result *res)
+{
+	struct gw_signed *g = arg;
+	struct gw_txn *t = NULL;
+
+	for (struct gw_txn *x = g->eng->all; x != NULL; x = x->next)
+		if (x->key == g->key)
+			t = x;
+	if (t != NULL && !t->final_queued)
+		finish_signed(t, res, g->sig, g->sig_len, g->signed_at);
+	free(g->sig);
+	free(g);
+}
+
+/* SIGNED: verify (gw_verifier_check: the signature over what the device signed, the chain,
+ * validity at the signing time, algorithms, revocation), then CMS, then the final result.
+ * Without trust anchors verification is off: 500, never 502 (PROTOCOL.md section 5). */
+void
+gw_eng_signed(struct gw_txn *t, const uint8_t *sig, size_t sig_len)
+{
+	struct gw_verifier *v = t->eng->gw->verifier;
+	struct gw_vfy_result off = { .reason = GW_VFY_STATUS_UNKNOWN };
+	struct gw_signed *g = NULL;
+	X509 *cert = cert_of(t);
+	int rc = -1;
+
+	snprintf(off.detail, sizeof(off.detail), "verification is off (no trust anchors)");
+	off.rev.status = GW_REV_UNKNOWN;
+	off.rev.cause = GW_REV_ONLINE_CHECKING_DISABLED;
+	if (v == NULL && cert != NULL &&
+	    gw_vfy_signature(X509_get0_pubkey(cert), scheme_of(cert), gw_vfy_md_for_len(t->tbs_len),
+	                     t->tbs, t->tbs_len, sig, sig_len) == GW_VFY_SIGNATURE_INVALID) {
+		off.reason = GW_VFY_SIGNATURE_INVALID; /* the mathematics need no anchor */
+		snprintf(off.detail, sizeof(off.detail), "the signature does not verify");
+	}
+	if (v != NULL && cert != NULL && (g = calloc(1, sizeof(*g))) != NULL &&
+	    (g->sig = malloc(sig_len > 0 ? sig_len : 1)) != NULL) {
+		memcpy(g->sig, sig, sig_len);
+		g->sig_len = sig_len;
+		g->eng = t->eng;
+		g->key = t->key;
+		g->signed_at = time(NULL);
+		rc = gw_verifier_check(v, cert, scheme_of(cert), t->tbs, t->tbs_len, sig, sig_len,
+		                       g->signed_at, on_checked, g);
+	}
+	X509_free(cert);
+	if (rc == 0)
+		return;
+	if (g != NULL) {
+		free(g->sig);
+		free(g);
+	}
+	if (v != NULL) {
+		struct gw_vfy_result err = { .reason = GW_VFY_INTERNAL };
+
+		snprintf(err.detail, sizeof(err.detail), "verification could not start");
+		finish_signed(t, &err, sig, sig_len, time(NULL));
+		return;
+	}
+	finish_signed(t, &off, sig, sig_len, time(NULL));
+}
+
+/* 402/4021: the credential is locked at once (later requests get 402/4021 from policy, B14,
+ * with no device contact) and a node event names it for the recovery case (ARCHITECTURE.md
+ * section 6; the case itself is the recovery entry point's). */
+void
+gw_eng_device_blocked(struct gw_txn *t)
+{
+	if (db_credential_lock(t->eng->gw->db, t->cred_id) != DB_OK)
+		gw_log(GW_LOG_WARN, "msg=\"credential lock not queued\" credential=%lld",
+		       (long long)t->cred_id);
+	gw_db_sync(t->eng->gw);
+	gw_event_node(t->eng->gw, "device.blocked", "recovery", NULL, t->ap_client,
+	              json_pack("{s:s, s:I, s:s}", "txn", t->id, "credential",
+	                        (json_int_t)t->cred_id, "device", t->device));
+	/* The case: routed by device kind and province (REGULATION.md B15), at most one open per
+	 * credential; the recovery module keeps retrying while the database is away. */
+	int rc = gw_recovery_device_blocked(t->eng->gw, t->cred_id, t->id, NULL, NULL);
+	if (rc != DB_OK)
+		gw_log(GW_LOG_WARN, "msg=\"recovery case not opened\" credential=%lld err=\"%s\"",
+		       (long long)t->cred_id, db_strerror(rc));
+}
+
+/* ---- reload after a restart ---- */
+
+static void
+on_cred(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, enum db_err rc)
+{
+	struct gw *gw = arg;
+	struct gw_engine *e = gw->engine;
+	struct gw_txn *t = NULL;
+
+	if (e == NULL)
+		return;
+	for (struct gw_txn *x = e->all; x != NULL; x = x->next)
+		if (x->key == cookie)
+			t = x;
+	if (t == NULL || t->final_queued)
+		return;
+	if (rc != DB_OK || n < 1) {
+		(void)gw_eng_finish(t, GW_TS_FAILED, 900, 9002,
+		                    "credential not found after restart");
+		return;
+	}
+	snprintf(t->msisdn, sizeof(t->msisdn), "%s", rows[0].msisdn != NULL ? rows[0].msisdn : "");
+	snprintf(t->token_serial, sizeof(t->token_serial), "%s",
+	         rows[0].token_serial != NULL ? rows[0].token_serial : "");
+	if (rows[0].cert_der != NULL && (t->cert_der = malloc(rows[0].cert_der_len)) != NULL) {
+		memcpy(t->cert_der, rows[0].cert_der, rows[0].cert_der_len);
+		t->cert_der_len = rows[0].cert_der_len;
+	}
+	if (gw_eng_queue_add(e, t) == GW_Q_RUN_NOW)
+		gw_eng_dispatch(t);
+}
+
+static void
+reload_one(struct gw_engine *e, const struct db_txn_row *r)
+{
+	struct gw_sign_req req;
+	struct gw_status st;
+	struct gw_txn *t;
+	enum gw_txn_state s;
+	json_t *root;
+	int64_t left_ms;
+
+	if (gw_eng_find(e, r->id) != NULL || !gw_txn_state_parse(r->state, &s) ||
+	    (t = gw_eng_txn_new(e, r->id)) == NULL)
+		return;
+	t->ref = r->ref;
+	t->state = t->want = s;
+	t->seq = t->next_seq = r->last_seq;
+	t->reached_user = s == GW_TS_DELIVERED || s == GW_TS_AWAITING_USER;
+	snprintf(t->ap_client, sizeof(t->ap_client), "%s", r->ap_client);
+	snprintf(t->org, sizeof(t->org), "%s", r->org != NULL ? r->org : "");
+	snprintf(t->signer, sizeof(t->signer), "%s", r->signer != NULL ? r->signer : "");
+	snprintf(t->code, sizeof(t->code), "%s",
+	         r->verification_code != NULL ? r->verification_code : "");
+	snprintf(t->shown, sizeof(t->shown), "%s", r->display != NULL ? r->display : "");
+	snprintf(t->device, sizeof(t->device), "%s", r->channel != NULL ? r->channel : "sim");
+	t->cred_id = r->credential != NULL ? strtoll(r->credential, NULL, 10) : 0;
+	root = r->request != NULL ? json_loads(r->request, 0, NULL) : NULL;
+	if (root != NULL && gw_sign_parse(root, GW_SIGN_DISPLAY_ANY, &req, &st)) {
+		memcpy(t->digest, req.digest, req.digest_len);
+		t->digest_len = req.digest_len;
+		snprintf(t->hash_alg, sizeof(t->hash_alg), "%s", req.hash_alg);
+		snprintf(t->format, sizeof(t->format), "%s", req.format);
+	}
+	json_decref(root);
+	left_ms = (r->deadline_us - (int64_t)gw_now_us()) / 1000;
+	t->deadline_ms = gw_mono_ms() + (uint64_t)(left_ms > 0 ? left_ms : 0);
+	e->gw->metrics.txn_reloaded++;
+	gw_eng_arm(t); /* one already past fires at once: expired in the deadline's order */
+	if (s > GW_TS_QUEUED) { /* on the device: it holds the signer's slot */
+		(void)gw_eng_queue_add(e, t);
+		t->dispatched = true;
+		return;
+	}
+	if (left_ms <= 0)
+		return; /* with the device, or about to expire: its answer or the timer ends it */
+	if (db_signer_lookup(e->gw->db, "credential", r->credential != NULL ? r->credential : "0",
+	                     on_cred, t->key) != DB_OK)
+		(void)gw_eng_finish(t, GW_TS_FAILED, 900, 9002, "credential lookup after restart");
+}
+
+static void
+on_reload(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n, enum db_err rc)
+{
+	struct gw *gw = arg;
+	struct gw_engine *e = gw->engine;
+
+	(void)cookie;
+	if (e == NULL)
+		return;
+	if (rc != DB_OK) {
+		e->reloaded = false; /* try again at the next ready */
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		reload_one(e, &rows[i]);
+	gw_log(GW_LOG_INFO, "msg=\"open transactions reloaded\" count=%d", n);
+	gw_db_sync(gw);
+}
+
+void
+gw_engine_db_ready(struct gw_engine *e)
+{
+	if (e == NULL || e->reloaded)
+		return;
+	e->reloaded = true;
+	if (db_txn_reload(e->gw->db, GW_ENGINE_RELOAD_MAX, on_reload, 0) != DB_OK)
+		e->reloaded = false;
+}

@@ -1,0 +1,136 @@
+// Integration: one request per kyso-carrier-sim profile (TELECOM.md section 5.3) through the
+// whole path: sign -> policy -> certificate check -> SIM channel -> verify -> CMS -> result.
+// Needs the stack's `sim` component (deploy/lib/sim.sh).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Stack, connect } from './lib/stack.mjs';
+
+const stack = new Stack({ name: 'sim-profiles' });
+let env;
+const work = mkdtempSync(path.join(tmpdir(), 'kyso-it-doc-'));
+const doc = path.join(work, 'doc.txt');
+writeFileSync(doc, 'Quyết định 123/QĐ-UBND — văn bản thử nghiệm\n');
+const digest = createHash('sha256').update('Quyết định 123/QĐ-UBND — văn bản thử nghiệm\n')
+  .digest('base64');
+
+test.before(() => { env = stack.up().env; });
+test.after(() => { stack.down(); rmSync(work, { recursive: true, force: true }); });
+
+// [profile, expected code, sub (undefined: none), timeout_s]
+// Not in the table: 17 (TELECOM.md 5.3 says 209/2093 at the deadline, ARCHITECTURE.md 4's
+// deadline order gives 208/2082 to a delivered request: the engine follows ARCHITECTURE.md
+// until the two agree) and 19 (its late answer falls after the deadline only when the gateway
+// runs with the simulator's time scale, which this stack's gateway does not).
+const profiles = [
+  ['00', 502, undefined, 60], ['01', 502, undefined, 60], ['02', 401, 4011, 60],
+  ['03', 401, 4011, 60], ['04', 208, 2082, 60], ['05', 208, 2082, 15],
+  ['06', 402, 4021, 60], ['07', 402, 4021, 60], ['08', 403, 4031, 60],
+  ['09', 209, 2093, 60], ['10', 502, undefined, 60], ['11', 209, 2093, 60],
+  ['12', 900, 9004, 60], ['13', 502, undefined, 60], ['14', 900, 9004, 60],
+  ['15', 105, 1054, 60], ['16', 502, undefined, 60],
+  ['18', 502, undefined, 60], ['20', 209, 2093, 60],
+  ['21', 209, 2093, 60], ['22', 502, undefined, 60], ['24', 404, 4041, 60],
+  ['26', 503, undefined, 60], ['27', 502, undefined, 60],
+];
+
+const msisdn = (pp) => `8490${pp}00001`;
+
+async function finalOf(c, req, waitMs = 150000) {
+  c.send(req);
+  let txn;
+  const seen = [];
+  for (;;) {
+    const f = await c.next(waitMs).catch(() => null);
+    if (f === null) return { type: 'timeout', status: {}, seen };
+    seen.push(f.type === 'progress' ? f.state : f.type);
+    if (f.type === 'error' && f.id === req.id) return f;
+    if (f.type === 'accepted' && f.id === req.id) txn = f.txn;
+    if (f.type === 'result' && f.txn === txn) return f;
+  }
+}
+
+function request(pp, timeout, format = 'cms', display = 'Ky duyet QD 123') {
+  return { type: 'sign', id: `p-${pp}-${format}`, ap_trans_id: `prof-${pp}-${format}-${Date.now()}`,
+           signer: { msisdn: msisdn(pp) }, channel: 'sim', mode: 'approve',
+           document: { digest, digest_alg: 'SHA-256', org: env.KYSO_DEMO_ORG, class: 'quyet-dinh',
+                       secrecy: 'none' },
+           display, format, timeout_s: timeout };
+}
+
+test('every profile ends with its TELECOM.md 5.3 status', async () => {
+  const results = await Promise.all(profiles.map(async ([pp, , , timeout]) => {
+    const c = await connect(env);
+    const r = await finalOf(c, request(pp, timeout));
+    await c.close();
+    return r;
+  }));
+  const wrong = profiles.filter(([pp, code, sub], i) =>
+    results[i].status.code !== code || results[i].status.sub !== sub)
+    .map(([pp, code, sub]) => {
+      const r = results[profiles.findIndex((x) => x[0] === pp)];
+      return `${pp}: want ${code}/${sub} got ${JSON.stringify(r.status)} after ${r.seen}`;
+    });
+  assert.deepEqual(wrong, []);
+  profiles.forEach(([pp, code, sub], i) => {
+    const r = results[i];
+    assert.equal(r.status.code, code, `profile ${pp}: ${JSON.stringify(r.status)}`);
+    assert.equal(r.status.sub, sub, `profile ${pp}`);
+    if (code === 502) {
+      const cms = path.join(work, `${pp}.der`);
+      writeFileSync(cms, Buffer.from(r.cms, 'base64'));
+      execFileSync('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', cms,
+                               '-content', doc, '-CAfile', env.KYSO_TEST_ROOT_CA,
+                               '-purpose', 'any', '-out', '/dev/null'], { stdio: 'pipe' });
+    }
+  });
+});
+
+test('profile 25: a revoked certificate is refused 501 before any SMS', async () => {
+  const c = await connect(env);
+  const r = await finalOf(c, request('25', 60));
+  assert.equal(r.type, 'error');
+  assert.equal(r.status.code, 501);
+  await c.close();
+});
+
+test('profile 23: UCS-2 text 209/2094, GSM-7 text 502', async () => {
+  const c = await connect(env);
+  const u = await finalOf(c, request('23', 60, 'cms', 'Ký duyệt QĐ 123'));
+  assert.equal(u.status.code, 209);
+  assert.equal(u.status.sub, 2094);
+  const g = await finalOf(c, { ...request('23', 60), id: 'p-23-gsm' });
+  assert.equal(g.status.code, 502);
+  await c.close();
+});
+
+test('pkcs1: the raw signature verifies with the certificate', async () => {
+  const c = await connect(env);
+  const r = await finalOf(c, request('00', 60, 'pkcs1'));
+  assert.equal(r.status.code, 502);
+  const crt = path.join(work, 'signer.der'), sig = path.join(work, 'sig.bin');
+  writeFileSync(crt, Buffer.from(r.signer_cert, 'base64'));
+  writeFileSync(sig, Buffer.from(r.signature, 'base64'));
+  const pub = path.join(work, 'signer.pub');
+  execFileSync('openssl', ['x509', '-inform', 'DER', '-in', crt, '-pubkey', '-noout', '-out', pub]);
+  execFileSync('openssl', ['dgst', '-sha256', '-verify', pub, '-signature', sig, doc],
+               { stdio: 'pipe' });
+  await c.close();
+});
+
+test('profiles 06/07: later requests get 402/4021 at once, no second SMS', async () => {
+  const c = await connect(env);
+  const r = await finalOf(c, { ...request('07', 60), id: 'again-07' });
+  assert.equal(r.type, 'error');
+  assert.equal(r.status.code, 402);
+  assert.equal(r.status.sub, 4021);
+  await c.close();
+});
+
+test('kysoctl audit verify is OK after all of it', () => {
+  assert.equal(stack.kysoctlStatus('audit', 'verify'), 0);
+});
