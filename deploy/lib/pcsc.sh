@@ -146,13 +146,28 @@ pcsc_pick_pair() {
 	die "pcsc: no free port pair below 32768"
 }
 
+# unshare makes every mount private in the new namespace (`mount --make-rprivate /`), which
+# fails with EINVAL where / is not a mount point (a chroot, e.g. a freshly bootstrapped build
+# root). There, when no mount is shared at all, nothing mounted in the namespace can propagate
+# back, so the namespace may keep the propagation it inherits.
+pcsc_ns_propagation() {
+	if grep -qE '^[0-9]+ [0-9]+ [0-9:]+ / / ' /proc/self/mountinfo; then
+		echo private
+	elif ! grep -q ' shared:' /proc/self/mountinfo; then
+		echo unchanged
+	else
+		echo private # fails below with a clear message
+	fi
+}
+
 pcsc_ns_up() {
 	local pid
 	[ -n "$(pcsc_ns_pid)" ] && return 0
 	mkdir -p /run/pcscd
 	# The holder mounts the private /run/pcscd, then sleeps under a name the stack recognises.
 	# shellcheck disable=SC2016
-	pid=$(spawn "$(pcsc_ns_pidfile)" "$(pcsc_dir)/ns.log" unshare --mount --propagation private \
+	pid=$(spawn "$(pcsc_ns_pidfile)" "$(pcsc_dir)/ns.log" unshare --mount \
+		--propagation "$(pcsc_ns_propagation)" \
 		bash -c 'mount -t tmpfs -o mode=0755 tmpfs /run/pcscd && exec -a "kyso-pcsc-ns $0" sleep infinity' \
 		"$STACK_DIR")
 	for _ in $(seq 1 50); do
