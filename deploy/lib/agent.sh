@@ -49,7 +49,7 @@ agent_up() {
 	[ -n "$(gw_pid 1)" ] || die "agent: the gateway is not running (component gateway)"
 	agent_write_files
 	printf '\n=== deploy/stack start %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$(agent_log)"
-	pid=$(spawn "$(agent_pidfile)" "$(agent_log)" nsenter --target "$pcscd" --mount \
+	pid=$(spawn "$(agent_pidfile)" "$(agent_log)" nsenter --target "$pcscd" --mount --root \
 		"$(agent_bin)" --url "wss://127.0.0.1:$(gw_port 1)/v1/agent" --ca "$(tls_dir)/ca.pem" \
 		--agent-id "$(agent_id)" --key-file "$(agent_keyfile)" \
 		--pin-source pin-file --pin-file "$(agent_pinfile)" --backend pcsc)

@@ -5,8 +5,9 @@
 # mount namespace with a tmpfs on /run/pcscd. A holder process (`kyso-pcsc-ns DIR`, a renamed
 # `sleep infinity`) owns that namespace, and pcscd runs inside it through nsenter: pcscd can
 # then be stopped and restarted while clients that joined the namespace stay in it. Clients
-# join with `nsenter --target $KYSO_PCSC_NS_PID --mount ...` ($KYSO_PCSC_NSENTER); the network
-# stays shared, so they reach the gateway on host loopback.
+# join with `nsenter --target $KYSO_PCSC_NS_PID --mount --root ...` ($KYSO_PCSC_NSENTER;
+# --root keeps the holder's root, which is not the namespace's own inside a chroot); the
+# network stays shared, so they reach the gateway on host loopback.
 #
 # One reader entry = one vpcd reader with two slots: slot 0 on PORT (the demo official's token,
 # RSA-2048), slot 1 on PORT+1 (the clerk's organisation seal token, P-256). Ports are a free
@@ -180,7 +181,7 @@ pcsc_ns_up() {
 }
 
 pcsc_sock_ready() {
-	nsenter --target "$(pcsc_ns_pid)" --mount test -S /run/pcscd/pcscd.comm
+	nsenter --target "$(pcsc_ns_pid)" --mount --root test -S /run/pcscd/pcscd.comm
 }
 
 # One start of pcscd on the recorded ports: 0 when its socket is up, 2 when vpcd could not
@@ -190,8 +191,8 @@ pcscd_try_start() {
 	pcsc_write_conf
 	printf '\n=== deploy/stack start %s vpcd ports %s,%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 		"$(pcsc_port)" "$(($(pcsc_port) + 1))" >>"$(pcsc_log)"
-	nsenter --target "$(pcsc_ns_pid)" --mount rm -f /run/pcscd/pcscd.comm /run/pcscd/pcscd.pid
-	pid=$(spawn "$(pcsc_pidfile)" "$(pcsc_log)" nsenter --target "$(pcsc_ns_pid)" --mount \
+	nsenter --target "$(pcsc_ns_pid)" --mount --root rm -f /run/pcscd/pcscd.comm /run/pcscd/pcscd.pid
+	pid=$(spawn "$(pcsc_pidfile)" "$(pcsc_log)" nsenter --target "$(pcsc_ns_pid)" --mount --root \
 		pcscd --foreground --config "$(pcsc_dir)/reader.conf.d")
 	deadline=$((SECONDS + 5))
 	while [ "$SECONDS" -lt "$deadline" ]; do
@@ -360,7 +361,7 @@ pcsc_env() {
 	local n name
 	[ -n "$(pcsc_port)" ] || return 0
 	env_line KYSO_PCSC_NS_PID "$(pcsc_ns_pid)"
-	env_line KYSO_PCSC_NSENTER "nsenter --target $(pcsc_ns_pid) --mount"
+	env_line KYSO_PCSC_NSENTER "nsenter --target $(pcsc_ns_pid) --mount --root"
 	env_line KYSO_PCSCD_PID "$(pcscd_pid)"
 	env_line KYSO_PCSCD_LOG "$(pcsc_log)"
 	env_line KYSO_PCSC_PORT "$(pcsc_port)"

@@ -44,7 +44,7 @@ const keyId = (pemFile) => createHash('sha256').update(der(pemFile)).digest('hex
 async function agentInNamespace(t, pin) {
   const gw = new GatewayPeer(KEY);
   await gw.listening;
-  const proc = spawn('nsenter', ['--target', env.KYSO_PCSC_NS_PID, '--mount', agentBin(),
+  const proc = spawn('nsenter', ['--target', env.KYSO_PCSC_NS_PID, '--mount', '--root', agentBin(),
                                  '--url', gw.url(), '--agent-id', 'it-token-pc',
                                  '--backend', 'pcsc', '--pin-source', 'pin-file',
                                  '--pin-file', pinFile(pin)],

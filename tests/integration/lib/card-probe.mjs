@@ -10,7 +10,7 @@ export class CardProbe {
   constructor(env) {
     this.events = [];
     this.stderr = '';
-    this.proc = spawn('nsenter', ['--target', env.KYSO_PCSC_NS_PID, '--mount',
+    this.proc = spawn('nsenter', ['--target', env.KYSO_PCSC_NS_PID, '--mount', '--root',
                                   env.KYSO_CARD_PROBE], { stdio: ['pipe', 'pipe', 'pipe'] });
     let buf = '';
     this.proc.stdout.setEncoding('utf8');
