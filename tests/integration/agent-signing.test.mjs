@@ -88,6 +88,12 @@ test('approve then issue on one digest with the clerk seal token', async () => {
                                          { approval_txn: approve.accepted.txn }));
   assert.equal(issue.result.status.code, 502, JSON.stringify(issue.result.status));
   assert.ok(cmsVerifies(issue.result.cms, doc));
+  // The same approve named for another document: D9 (and C5) refuse, no device contact.
+  const other = await c.request(signRequest('issue', { subscriber_id: env.KYSO_DEMO_CLERK },
+                                            randomBytes(100),
+                                            { approval_txn: approve.accepted.txn }), 15000);
+  assert.deepEqual([other.type, other.status.code, other.status.sub, other.rule],
+                   ['error', 104, 1050, 'D9'], JSON.stringify(other));
   await c.close();
 });
 
