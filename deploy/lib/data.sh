@@ -58,6 +58,19 @@ data_person() { # ID NAME MSISDN TITLE CLASSES [ROLE FLAGS...]
 		>/dev/null || die "data: kysoctl role add $id failed"
 }
 
+# The organisation's seal is the clerk's token, the pcsc component's vcard-2 (P-256): its
+# certificate is made here if the pcsc component has not run yet (pcsc_make_pki keeps it while
+# valid), and the credential names the token by the certificate's SHA-256, the key id the
+# agent announces (PCSC.md 5.6), so the gateway's pcsc channel finds the card. Prints the id.
+data_seal_credential() {
+	local crt keyid
+	pcsc_make_pki
+	crt="$(pcsc_pki)/clerk.crt"
+	keyid=$(openssl x509 -in "$crt" -outform DER | sha256sum | cut -d' ' -f1)
+	kysoctl_cmd credential import --cert "$crt" --org "$DEMO_ORG" --type org --device token \
+		--token-serial "$keyid" --name "$DEMO_ORG_NAME" --json | sed -n 's/^ *"id": \([0-9]*\).*/\1/p'
+}
+
 # The officials, a KT. delegation and the seal: once per database (marker in DIR).
 data_directory() {
 	local seal
@@ -68,9 +81,8 @@ data_directory() {
 	data_person "$DEMO_CLERK" "Phạm Thị Dung" "" "Văn thư" "" --seal-clerk
 	kysoctl_cmd delegation grant --grantor "$DEMO_SIGNER" --grantee "$DEMO_TOKEN_SIGNER" --label KT. \
 		--classes quyet-dinh,cong-van >/dev/null || die "data: kysoctl delegation grant failed"
-	seal=$(kysoctl_cmd credential add --org "$DEMO_ORG" --type org --device token \
-		--token-serial DEMO-SEAL-1 --name "$DEMO_ORG_NAME" --json | sed -n 's/^ *"id": \([0-9]*\).*/\1/p')
-	[ -n "$seal" ] || die "data: kysoctl credential add (the seal) failed"
+	seal=$(data_seal_credential)
+	[ -n "$seal" ] || die "data: kysoctl credential import (the seal) failed"
 	kysoctl_cmd seal assign --credential "$seal" --clerk "$DEMO_CLERK" \
 		--decision "Quyết định 01/QĐ-UBND giao quản lý khóa bí mật con dấu" >/dev/null ||
 		die "data: kysoctl seal assign failed"

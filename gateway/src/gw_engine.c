@@ -504,11 +504,21 @@ static void
 channel_failed(struct gw_txn *t, const struct gw_chan_event *ev)
 {
 	enum gw_txn_state to = ev->status == 208 ? GW_TS_EXPIRED : GW_TS_FAILED;
+	int code = ev->status, sub = ev->sub;
+	json_t *r, *st;
 
-	if (gw_txn_final_code_ok(to, ev->status, ev->sub))
-		(void)gw_eng_finish(t, to, ev->status, ev->sub, ev->detail);
-	else
-		(void)gw_eng_finish(t, GW_TS_FAILED, 900, 9001, ev->detail);
+	if (!gw_txn_final_code_ok(to, code, sub))
+		to = GW_TS_FAILED, code = 900, sub = 9001;
+	if (t->final_queued || !gw_txn_final_code_ok(to, code, sub))
+		return;
+	r = gw_eng_result(t, code, sub, ev->detail);
+	/* PROTOCOL.md 4.2: after a wrong PIN, status.channel.retries_left counts the tries left. */
+	if (r != NULL && ev->retries_left >= 0 && (st = json_object_get(r, "status")) != NULL)
+		json_object_set_new(st, "channel",
+		                    json_pack("{s:s, s:i}", "kind",
+		                              t->chan != NULL ? t->chan->name : t->device,
+		                              "retries_left", ev->retries_left));
+	(void)gw_eng_event(t, to, code, sub, r);
 }
 
 static void

@@ -4,6 +4,7 @@
 
 #include <kyso/pol.h>
 
+#include "gw_approval.h"
 #include "gw_engine.h"
 #include "gw_int.h"
 #include "gw_sign.h"
@@ -77,6 +78,7 @@ struct gw_pending {
 	char code[5];
 	char by[16];
 	struct gw_engine *eng;
+	struct gw_approval approval; /* issue mode: the txn document.approval_txn names */
 };
 
 enum gw_commit_kind {

@@ -220,6 +220,7 @@ gw_eng_choose(struct gw_engine *e, const struct gw_pending *p, const struct db_s
 {
 	const struct db_signer_cred *best = NULL;
 	struct pol_seal_assignment seals[MAX_SEALS];
+	struct pol_approval approval;
 	size_t nseals = 0;
 	char printed[128], cid[24];
 	struct facts *f;
@@ -284,14 +285,17 @@ gw_eng_choose(struct gw_engine *e, const struct gw_pending *p, const struct db_s
 		.doc_class = p->req.doc_class,
 		.digest = p->req.digest_b64,
 		.secrecy = POL_SECRECY_NONE, /* A1 was checked with the fields */
-		.state = POL_DOC_DRAFT,
+		/* D9 and C5: the approve named by document.approval_txn (issue mode). */
+		.state = gw_approval_doc_state(&p->approval, p->req.org, p->req.digest_b64),
 		.copy_form = strcmp(p->req.copy_form, "SAO Y") == 0     ? POL_COPY_SAO_Y
 		             : strcmp(p->req.copy_form, "SAO LỤC") == 0 ? POL_COPY_SAO_LUC
 		             : p->req.copy_form[0] != '\0'              ? POL_COPY_TRICH_SAO
 		                                                        : POL_COPY_NONE,
 		.copy_made_by = p->req.org,
 		.main_state = POL_DOC_DRAFT,
-		.approval = NULL, /* issue mode: the approve txn is not looked up yet (D9 denies) */
+		.approval = strcmp(p->req.mode, "issue") == 0
+		                    ? gw_approval_pol(&p->approval, &approval)
+		                    : NULL,
 	};
 	struct pol_sign_ctx ctx = {
 		.mode = mode,

@@ -96,6 +96,37 @@ pending_free(struct gw_pending *p)
 static void on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n,
                       enum db_err rc);
 
+/* The approve txn an issue names was read (PROTOCOL.md 4.1): its facts go to policy with the
+ * directory's, which is asked next. Not found is a fact too: C5 and D9 refuse then. */
+static void
+on_approval(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n, enum db_err rc)
+{
+	struct gw *gw = arg;
+	struct gw_engine *e = gw->engine;
+	struct gw_pending *p = (struct gw_pending *)(uintptr_t)cookie;
+	struct gw_status st;
+
+	if (e == NULL) {
+		pending_free(p);
+		return;
+	}
+	if (rc != DB_OK) {
+		gw_status_set(&st, 900, rc == DB_E_QUERY ? 9001 : 9002, "approval lookup: %s",
+		              db_strerror(rc));
+		goto refused;
+	}
+	gw_approval_from_row(n == 1 ? &rows[0] : NULL, &p->approval);
+	rc = db_signer_lookup(e->gw->db, p->by, p->req.signer, on_signer, (uint64_t)(uintptr_t)p);
+	gw_db_sync(e->gw);
+	if (rc == DB_OK)
+		return;
+	gw_status_set(&st, 900, rc == DB_E_BUSY ? 9005 : 9002, "directory lookup: %s",
+	              db_strerror(rc));
+refused:
+	refuse(e, p, &st);
+	pending_free(p);
+}
+
 void
 gw_engine_sign(struct gw_engine *e, struct gw_session *s, const char *id, json_t *root)
 {
@@ -143,7 +174,13 @@ gw_engine_sign(struct gw_engine *e, struct gw_session *s, const char *id, json_t
 	p->request = json_deep_copy(root);
 	json_object_del(p->request, "id");
 	snprintf(p->by, sizeof(p->by), "%s", by[p->req.signer_kind]);
-	rc = db_signer_lookup(e->gw->db, p->by, p->req.signer, on_signer, (uint64_t)(uintptr_t)p);
+	/* issue: the approve it names first (C5, D9), then the directory. */
+	if (strcmp(p->req.mode, "issue") == 0)
+		rc = db_txn_get(e->gw->db, p->req.approval_txn, on_approval,
+		                (uint64_t)(uintptr_t)p);
+	else
+		rc = db_signer_lookup(e->gw->db, p->by, p->req.signer, on_signer,
+		                      (uint64_t)(uintptr_t)p);
 	gw_db_sync(e->gw);
 	if (rc == DB_OK)
 		return;

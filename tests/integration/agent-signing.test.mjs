@@ -4,19 +4,15 @@
 // PIN (the agent's PIN file) with its tries left; the agent killed after the prompt (208/2082)
 // and announcing again when restarted; three wrong PINs: 402/4021, the credential locked and
 // one recovery case for the province (REGULATION.md B15).
-//
-// Prepared for the tree where the transaction engine (with the `pcsc` channel registered:
-// gw_engine_add_channel(engine, gw_agent_channel(gw))), the pcsc stack component and the demo
-// directory meet: it moves to tests/integration/ then (docs/pcsc-agent.md). Assumptions it
-// states: the demo seal credential (KYSO_DEMO_SEAL_CREDENTIAL) is the clerk's vcard-2 token; the
-// token signer's credential is imported here from vcard-1's certificate, named by its key id.
+// The demo seal credential (KYSO_DEMO_SEAL_CREDENTIAL) is the clerk's vcard-2 token; the token
+// signer's credential is imported here from vcard-1's certificate, named by its key id.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Stack, connect, waitFor, MqttProbe } from '../lib/stack.mjs';
+import { Stack, connect, waitFor, MqttProbe } from './lib/stack.mjs';
 
 const stack = new Stack({ name: 'agent-signing' });
 let env;
@@ -42,7 +38,7 @@ function signRequest(mode, signer, doc, extra = {}) {
     type: 'sign', id: `s-${seq}`, ap_trans_id: `AGENT-IT-${seq}-${Date.now()}`,
     signer, channel: 'pcsc', mode,
     document: { digest: createHash('sha256').update(doc).digest('base64'), digest_alg: 'SHA-256',
-                org: env.KYSO_DEMO_ORG, class: 'general', secrecy: 'none',
+                org: env.KYSO_DEMO_ORG, class: 'quyet-dinh', secrecy: 'none',
                 title: 'Quyết định thử', number: `${seq}/QĐ-UBND`, ...extra },
     display: 'Ký duyệt văn bản thử', format: 'cms', timeout_s: 30,
   };
@@ -92,6 +88,12 @@ test('approve then issue on one digest with the clerk seal token', async () => {
                                          { approval_txn: approve.accepted.txn }));
   assert.equal(issue.result.status.code, 502, JSON.stringify(issue.result.status));
   assert.ok(cmsVerifies(issue.result.cms, doc));
+  // The same approve named for another document: D9 (and C5) refuse, no device contact.
+  const other = await c.request(signRequest('issue', { subscriber_id: env.KYSO_DEMO_CLERK },
+                                            randomBytes(100),
+                                            { approval_txn: approve.accepted.txn }), 15000);
+  assert.deepEqual([other.type, other.status.code, other.status.sub, other.rule],
+                   ['error', 104, 1050, 'D9'], JSON.stringify(other));
   await c.close();
 });
 
@@ -134,8 +136,9 @@ test('the agent killed after the prompt: 208/2082 at the deadline; restarted, it
 });
 
 test('three wrong PINs: 402/4021, a recovery case for dong-nai, then refused at once',
-     async () => {
+     async (t) => {
   const probe = new MqttProbe(env, 'kyso/v1/recovery/#');
+  t.after(() => probe.stop());
   await waitFor('subscribed', () => probe.ready());
   const c = await connect(env);
   setPin('999999');
@@ -155,7 +158,6 @@ test('three wrong PINs: 402/4021, a recovery case for dong-nai, then refused at 
   const refused = await c.request(signRequest('approve', { subscriber_id: env.KYSO_TOKEN_SIGNER },
                                               'after block'));
   assert.deepEqual([refused.type, refused.status.code, refused.status.sub], ['error', 402, 4021]);
-  probe.stop();
   setPin('123456');
   await c.close();
 });
