@@ -63,8 +63,8 @@ gw_policy_file() { printf '%s/policy.json' "$STACK_DIR"; }
 
 # dev.time_scale (ARCHITECTURE.md 8, TELECOM.md 5.4): the scale of the running simulator
 # (the "scaled:N" clock in its config), so the gateway's deadlines shrink like the simulator's
-# delays; 1 without it. KYSO_GATEWAY_TIME_SCALE (1..1000) overrides, e.g. 1 for a stack whose
-# token signing needs real seconds while the simulator runs scaled.
+# delays (SIM deadlines only: token deadlines stay real); 1 without it.
+# KYSO_GATEWAY_TIME_SCALE (1..1000) overrides.
 gw_time_scale() {
 	local n=""
 	if [ -n "${KYSO_GATEWAY_TIME_SCALE:-}" ]; then
