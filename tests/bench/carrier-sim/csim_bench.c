@@ -156,7 +156,7 @@ run(int profile, size_t n_sims, size_t requests)
 	size_t n_reqs = 0, i;
 	struct csim_stats st;
 	double t0, t1;
-	char num[16];
+	char num[40];
 
 	csim_cfg_default(&cfg);
 	cfg.farm.mode = CSIM_MODE_INSTANT;
