@@ -12,6 +12,7 @@ DEMO_ORG=ubnd-dong-nai
 DEMO_ORG_NAME="UBND tỉnh Đồng Nai"
 DEMO_PROVINCE=dong-nai
 DEMO_SIGNER=dn-chu-tich     # approves (personal certificate), every document class
+DEMO_SIGNER_MSISDN=84900000000 # the simulator's profile-00 SIM 8490 00 00000 (TELECOM.md 5.3)
 DEMO_TOKEN_SIGNER=dn-pho-chu-tich
 DEMO_CLERK=dn-van-thu       # holds the organisation's seal (REGULATION.md C1)
 DEMO_POLICY="$PROJECT_ROOT/deploy/policy.example.json"
@@ -75,7 +76,7 @@ data_seal_credential() {
 data_directory() {
 	local seal
 	[ -f "$STACK_DIR/demo-directory.done" ] && return 0
-	data_person "$DEMO_SIGNER" "Nguyễn Văn An" 84900000000 "Chủ tịch" '*'
+	data_person "$DEMO_SIGNER" "Nguyễn Văn An" "$DEMO_SIGNER_MSISDN" "Chủ tịch" '*'
 	data_person "$DEMO_TOKEN_SIGNER" "Trần Thị Bình" 84900000001 "Phó Chủ tịch" "quyet-dinh,cong-van,bao-cao"
 	data_person dn-chuyen-vien "Lê Văn Cường" 84900000002 "Chuyên viên" "bao-cao"
 	data_person "$DEMO_CLERK" "Phạm Thị Dung" "" "Văn thư" "" --seal-clerk
@@ -150,6 +151,7 @@ data_env() {
 	env_line KYSO_DEMO_ORG "$DEMO_ORG"
 	if [ -f "$STACK_DIR/demo-directory.done" ]; then
 		env_line KYSO_DEMO_SIGNER "$DEMO_SIGNER"
+		env_line KYSO_DEMO_SIGNER_MSISDN "$DEMO_SIGNER_MSISDN"
 		env_line KYSO_TOKEN_SIGNER "$DEMO_TOKEN_SIGNER"
 		env_line KYSO_DEMO_CLERK "$DEMO_CLERK"
 		env_line KYSO_DEMO_SEAL_CREDENTIAL "$(head -n 1 "$STACK_DIR/demo-directory.done")"

@@ -61,6 +61,21 @@ EOF
 # restart the gateway component); `up` keeps an existing file.
 gw_policy_file() { printf '%s/policy.json' "$STACK_DIR"; }
 
+# dev.time_scale (ARCHITECTURE.md 8, TELECOM.md 5.4): the scale of the running simulator
+# (the "scaled:N" clock in its config), so the gateway's deadlines shrink like the simulator's
+# delays (SIM deadlines only: token deadlines stay real); 1 without it.
+# KYSO_GATEWAY_TIME_SCALE (1..1000) overrides.
+gw_time_scale() {
+	local n=""
+	if [ -n "${KYSO_GATEWAY_TIME_SCALE:-}" ]; then
+		n=$KYSO_GATEWAY_TIME_SCALE
+	elif declare -F sim_time_scale >/dev/null && [ -n "$(sim_pid)" ]; then
+		n=$(sim_time_scale)
+	fi
+	[[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 1000 ] || n=1
+	printf '%s' "$n"
+}
+
 gw_write_conf() { # NODE
 	local n=$1 routes
 	if [ ! -f "$(gw_policy_file)" ]; then
@@ -77,7 +92,7 @@ gw_write_conf() { # NODE
   "node_id": "node-$n",
   "listen": {"address": "127.0.0.1", "port": $(gw_port "$n"), "tls": true},
   "tls": {"cert": "$(tls_dir)/server-chain.pem", "key": "$(tls_dir)/server.key", "client_ca": ""},
-  "dev": {"mode": true, "time_scale": 1},
+  "dev": {"mode": true, "time_scale": $(gw_time_scale)},
   "db": {"conninfo": "$(pg_url)", "lanes": 4, "batch_rows": 50, "batch_ms": 2, "queue_cap": 10000},
   "mqtt": {"host": "127.0.0.1", "port": $(mqtt_port), "inflight": 100, "keepalive_s": 30},
   "limits": {"frame_bytes": 65536, "frame_hard_cap": 1048576, "inflight_per_conn": 256,
@@ -91,6 +106,11 @@ $(gw_trust_conf)
 }
 EOF
 	chmod 0600 "$(gw_conf "$n")"
+}
+
+# The dev.time_scale node N was started with (its config), for stack.env.
+gw_conf_time_scale() { # NODE
+	sed -n 's/.*"time_scale": *\([0-9]*\).*/\1/p' "$(gw_conf "$1")" 2>/dev/null | head -n 1
 }
 
 gw_healthy() { # NODE
@@ -224,6 +244,7 @@ gateway_env() {
 	env_line KYSO_GATEWAY_PID "$(gw_pid 1)"
 	env_line KYSO_GATEWAY_CONFIG "$(gw_conf 1)"
 	env_line KYSO_GATEWAY_LOG "$(gw_log 1)"
+	env_line KYSO_GATEWAY_TIME_SCALE "$(gw_conf_time_scale 1)"
 	env_line KYSO_POLICY_FILE "$(gw_policy_file)"
 	for n in $(seq 2 "$(gw_nodes)"); do
 		[ -n "$(gw_port "$n")" ] || continue

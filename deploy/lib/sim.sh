@@ -17,6 +17,14 @@ sim_sock() { printf '%s/sim.sock' "$STACK_DIR"; }
 sim_port() { state_get SIM_PORT; }
 sim_provision_file() { printf '%s/provision.jsonl' "$(sim_dir)"; }
 
+# The scale the simulator was started with ("scaled:N" in its config), else the one it would
+# start with.
+sim_time_scale() {
+	local n
+	n=$(sed -n 's/^ *"clock": *"scaled:\([0-9]*\)".*/\1/p' "$(sim_conf)" 2>/dev/null)
+	printf '%s' "${n:-${KYSO_SIM_TIME_SCALE:-1000}}"
+}
+
 sim_pid() {
 	local pid
 	pid=$(pid_from_file "$(sim_pidfile)")
@@ -162,7 +170,7 @@ sim_env() {
 	[ -f "$(sim_dir)/password" ] && env_line KYSO_SMSC_PASSWORD "$(cat "$(sim_dir)/password")"
 	env_line KYSO_SIM_CONTROL "$(sim_sock)"
 	env_line KYSO_SIM_CTL "$(sim_bin) ctl $(sim_sock)"
-	env_line KYSO_SIM_TIME_SCALE "${KYSO_SIM_TIME_SCALE:-1000}"
+	env_line KYSO_SIM_TIME_SCALE "$(sim_time_scale)"
 	env_line KYSO_PROVISION_FILE "$(sim_provision_file)"
 	env_line KYSO_SIM_PID "$(sim_pid)"
 }

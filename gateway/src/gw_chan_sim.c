@@ -355,7 +355,10 @@ static uint32_t
 validity_s(const struct gw_sim *sim, const struct sim_txn *t)
 {
 	uint64_t now = sim->ops.now_ms(sim->ops.ctx);
-	uint64_t left = t->deadline_ms > now ? (t->deadline_ms - now + 999) / 1000 : 0;
+	/* The deadline runs on the scaled clock; the validity on the wire stays unscaled and a
+	 * simulator on the same scale divides it again (ARCHITECTURE.md 8, TELECOM.md 5.4). */
+	uint64_t left_ms = t->deadline_ms > now ? (t->deadline_ms - now) * sim->cfg.time_scale : 0;
+	uint64_t left = (left_ms + 999) / 1000;
 
 	return left > sim->cfg.validity_min_s ? (uint32_t)left : sim->cfg.validity_min_s;
 }
@@ -797,6 +800,8 @@ gw_sim_new(const struct gw_sim_config *cfg, const struct smsc_route_table *route
 		sim->cfg.reasm_ttl_ms = 120000;
 	if (sim->cfg.validity_min_s == 0)
 		sim->cfg.validity_min_s = 60;
+	if (sim->cfg.time_scale == 0)
+		sim->cfg.time_scale = 1;
 	sim->routes = routes;
 	sim->ops = *ops;
 	sim->chan = &sim->chan_self;

@@ -97,8 +97,9 @@ static const struct cf_key keys[] = {
 	KEY_BOOL("dev.mode", dev_mode, NR, 0,
 	         "Development mode: allows plain WebSocket and `dev.time_scale` on loopback."),
 	KEY_INT("dev.time_scale", dev_time_scale, NR, 1, 1, 1000,
-	        "Divides every gateway timeout to follow the simulator's scaled clock; above 1 "
-	        "only with `dev.mode` on a loopback listener."),
+	        "Divides the gateway's timeouts (SIM deadlines, recovery retries) to follow the "
+	        "simulator's scaled clock; token deadlines stay real. Above 1 only with `dev.mode` "
+	        "on a loopback listener."),
 	KEY_INT("limits.auth_failures_per_minute", auth_fail_per_min, 0, 20, 1, 10000,
 	        "Failed authentications per source address and minute before it gets 429."),
 	KEY_INT("limits.frame_bytes", frame_max, NR, 65536, 1024, 1048576,

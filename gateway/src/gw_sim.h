@@ -55,6 +55,7 @@ struct gw_sim_config {
 	size_t reasm_sets;       /* MO partial sets (1024) */
 	uint32_t reasm_ttl_ms;   /* MO partial set lifetime (120000) */
 	uint32_t validity_min_s; /* submit_sm validity floor (60) */
+	uint32_t time_scale;     /* dev.time_scale: the wire's validity stays unscaled (1) */
 };
 
 struct gw_sim_stats {

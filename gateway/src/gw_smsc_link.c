@@ -612,6 +612,7 @@ gw_smsc_start(struct gw *gw, char *err, size_t errlen)
 	struct gw_sim_config cfg = {
 		.key_ref = (uint8_t)gw->cfg.sim_key_ref,
 		.resync_step = (uint32_t)gw->cfg.sim_resync_step,
+		.time_scale = (uint32_t)(gw->cfg.dev_time_scale > 0 ? gw->cfg.dev_time_scale : 1),
 	};
 	struct gw_sim_ops ops = {
 		.reserve = op_reserve, .submit = op_submit, .cancel = op_cancel, .now_ms = op_now

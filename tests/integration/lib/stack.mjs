@@ -29,10 +29,12 @@ export class Stack {
   constructor(opts = {}) {
     this.dir = mkdtempSync(path.join(tmpdir(), `kyso-it-${opts.name || 'stack'}-`));
     this.args = opts.args || [];
+    // Variables for deploy/stack on top of this process's (e.g. KYSO_SIM_TIME_SCALE).
+    this.vars = opts.env || {};
   }
   run(...args) {
     return execFileSync(stackCmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
-                                          timeout: 300000 });
+                                          timeout: 300000, env: { ...process.env, ...this.vars } });
   }
   up() {
     try {

@@ -96,7 +96,11 @@ struct world {
 	size_t segs_seen;
 	char msgid[8][16];
 	size_t nmsgid;
+	char validity[17]; /* the last submit_sm's validity_period */
 };
+
+/* dev.time_scale the next setup_world gives the core (0: the default, 1) */
+static uint32_t world_time_scale;
 
 static void
 on_link(void *arg, const struct smsc_event *ev)
@@ -220,7 +224,7 @@ setup_world(struct world *w)
 	struct smsc_config sc = {
 		.system_id = "gw", .password = "pw", .tps = UINT32_MAX, .seed = 7
 	};
-	struct gw_sim_config cfg = { 0 };
+	struct gw_sim_config cfg = { .time_scale = world_time_scale };
 	struct gw_sim_ops ops = {
 		.reserve = op_reserve, .submit = op_submit, .cancel = op_cancel, .now_ms = op_now
 	};
@@ -316,6 +320,9 @@ smsc_round(struct world *w, uint32_t status)
 		assert_memory_equal(p.dest_addr, MSISDN, strlen(MSISDN));
 		assert_memory_equal(p.source_addr, MO_ADDR, strlen(MO_ADDR));
 		assert_true(p.sm_length <= 140);
+		assert_true(p.validity_period_len < sizeof(w->validity));
+		memcpy(w->validity, p.validity_period, p.validity_period_len);
+		w->validity[p.validity_period_len] = '\0';
 		memset(&r, 0, sizeof(r));
 		r.command_id = SMSC_CMD_SUBMIT_SM_RESP;
 		r.command_status = status;
@@ -538,6 +545,27 @@ test_happy_path(void **state)
 	}
 	ECDSA_SIG_free(sig);
 	assert_int_equal(gw_sim_waiting(w.sim), 0);
+	teardown_world(&w);
+}
+
+/* The validity on the wire stays unscaled under dev.time_scale, and a simulator on the same
+ * scale divides it again (ARCHITECTURE.md 8, TELECOM.md 5.4). The request's deadline is
+ * 120000 ms away on the gateway's clock: 120 s unscaled, 120000 s (1 d 9 h 20 min) at 1000. */
+static void
+test_validity_unscaled(void **state)
+{
+	struct world w;
+
+	(void)state;
+	setup_world(&w);
+	dispatch(&w, 31);
+	assert_string_equal(w.validity, "000000000200000R");
+	teardown_world(&w);
+	world_time_scale = 1000;
+	setup_world(&w);
+	world_time_scale = 0;
+	dispatch(&w, 32);
+	assert_string_equal(w.validity, "000001092000000R");
 	teardown_world(&w);
 }
 
@@ -904,6 +932,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_happy_path),
+		cmocka_unit_test(test_validity_unscaled),
 		cmocka_unit_test(test_start_refusals),
 		cmocka_unit_test(test_store_failure_after_start),
 		cmocka_unit_test(test_por_errors),
