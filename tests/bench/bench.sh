@@ -8,6 +8,7 @@
 #   G2     gateway CPU microseconds per signature at G1 load
 #   G3     open-loop round-trip latency p50/p99 at 50% and 80% of the G1 maximum
 #   G5     gateway RSS per pending transaction (profile-01 SIMs answering after 30 s)
+# The simulator runs in instant mode on real time (scale 1), so deadlines are the real ones.
 # Writes DIR/bench-results.json and prints a table; the last line is "N passed, N failed".
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -39,7 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 echo "bench: starting a stack in $dir (simulator in instant mode)"
-KYSO_SIM_MODE=instant timeout 600 "$root/deploy/stack" up --dir "$dir" --build-dir "$build" \
+KYSO_SIM_MODE=instant KYSO_SIM_TIME_SCALE=1 timeout 600 "$root/deploy/stack" up --dir "$dir" --build-dir "$build" \
 	>"$dir.stack.log" 2>&1 || { tail -20 "$dir.stack.log"; exit 1; }
 rm -f "$dir.stack.log"
 # shellcheck source=/dev/null
@@ -61,11 +62,11 @@ a_pg=$(PGOPTIONS="-c synchronous_commit=on" pgbench -h "$pg_host" -p "$pg_port" 
 	-M prepared -T "$secs" -c 16 -j 2 -f "$dir/single.sql" kyso 2>/dev/null |
 	sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -1)
 psql -X -q "$KYSO_PG_URL" -c "DROP TABLE bench_sign_event"
-a_sim=$("$csim_bench" 20000 0 2>/dev/null | sed -nE 's/^profile 00.*: ([0-9]+) signed answers\/s.*/\1/p')
+a_sim=$("$csim_bench" 20000 300 2>/dev/null | sed -nE 's/^profile 00.*: ([0-9]+) signed answers\/s.*/\1/p')
 echo "bench: A_pg $a_pg inserts/s, A_sim $a_sim signed answers/s"
 
 # --- signers: profile-00 SIMs imported as officials' credentials -----------------------------
-ctl "{\"cmd\":\"sim.add_range\",\"first\":\"84900010000\",\"count\":$signers,\"profile\":\"00\"}" >/dev/null
+ctl "{\"cmd\":\"sim.add_range\",\"first\":\"84900010000\",\"count\":$signers,\"profile\":0}" >/dev/null
 kysoctl credential import --provision "$KYSO_PROVISION_FILE" --org "$KYSO_DEMO_ORG" \
 	--create-officials "Chuyên viên" --classes '*' >/dev/null
 
@@ -99,7 +100,7 @@ for pct in 50 80; do
 done
 
 # --- G5: RSS per pending transaction -----------------------------------------------------------
-ctl "{\"cmd\":\"sim.add_range\",\"first\":\"84901050000\",\"count\":$pending,\"profile\":\"01\",\"delay_ms\":30000}" >/dev/null
+ctl "{\"cmd\":\"sim.add_range\",\"first\":\"84901050000\",\"count\":$pending,\"profile\":1,\"delay_ms\":30000}" >/dev/null
 kysoctl credential import --provision "$KYSO_PROVISION_FILE" --org "$KYSO_DEMO_ORG" \
 	--create-officials "Chuyên viên" --classes '*' >/dev/null
 rss0=$(rss_kib "$gw_pid")
