@@ -13,16 +13,7 @@
 
 #include "db_int.h"
 #include "gw_int.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
+#include "it_pg.h"
 
 struct outcome {
 	int calls;
@@ -72,43 +63,6 @@ called(void *arg)
 	return ((struct outcome *)arg)->calls > 0;
 }
 
-static struct db_admin *
-admin(const char *conninfo)
-{
-	char err[256];
-	struct db_admin *adm = db_admin_open(conninfo, err, sizeof(err));
-
-	if (adm == NULL) {
-		fprintf(stderr, "admin open: %s\n", err);
-		exit(1);
-	}
-	return adm;
-}
-
-static void
-sql(struct db_admin *adm, const char *q)
-{
-	char err[256];
-
-	if (db__admin_exec(adm, q, err, sizeof(err)) != DB_OK) {
-		fprintf(stderr, "%s: %s\n", q, err);
-		exit(1);
-	}
-}
-
-static void
-value(struct db_admin *adm, const char *q, char *out, size_t cap)
-{
-	enum db_err rc;
-	char err[256];
-	PGresult *res = db__admin_query(adm, q, 0, NULL, &rc, err, sizeof(err));
-
-	out[0] = '\0';
-	if (res != NULL && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-		snprintf(out, cap, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-}
-
 static void
 setup_db(struct db_admin *adm)
 {
@@ -116,14 +70,15 @@ setup_db(struct db_admin *adm)
 	int applied;
 
 	CHECK(db_admin_migrate(adm, &applied, err, sizeof(err)) == DB_OK);
-	sql(adm, "INSERT INTO org (slug, name, province) VALUES ('ubnd-dong-nai', 'UBND', "
-	         "'dong-nai')");
-	sql(adm, "INSERT INTO person (id, org, full_name) VALUES ('p1', 'ubnd-dong-nai', 'A')");
-	sql(adm, "INSERT INTO credential (org, person, type, device, token_serial, msisdn, state) "
-	         "VALUES ('ubnd-dong-nai', 'p1', 'personal', 'token', 'TK-1', NULL, 'active'), "
-	         "('ubnd-dong-nai', 'p1', 'personal', 'sim', NULL, '84901', 'active'), "
-	         "('ubnd-dong-nai', 'p1', 'personal', 'sim', NULL, '84902', 'revoked'), "
-	         "('ubnd-dong-nai', 'p1', 'personal', 'token', 'TK-4', NULL, 'active')");
+	it_sql(adm, "INSERT INTO org (slug, name, province) VALUES ('ubnd-dong-nai', 'UBND', "
+	            "'dong-nai')");
+	it_sql(adm, "INSERT INTO person (id, org, full_name) VALUES ('p1', 'ubnd-dong-nai', 'A')");
+	it_sql(adm,
+	       "INSERT INTO credential (org, person, type, device, token_serial, msisdn, state) "
+	       "VALUES ('ubnd-dong-nai', 'p1', 'personal', 'token', 'TK-1', NULL, 'active'), "
+	       "('ubnd-dong-nai', 'p1', 'personal', 'sim', NULL, '84901', 'active'), "
+	       "('ubnd-dong-nai', 'p1', 'personal', 'sim', NULL, '84902', 'revoked'), "
+	       "('ubnd-dong-nai', 'p1', 'personal', 'token', 'TK-4', NULL, 'active')");
 }
 
 static void
@@ -139,27 +94,27 @@ phase_blocks(struct db_admin *adm)
 	CHECK(a.rc == DB_OK && b.rc == DB_OK);
 	CHECK(a.created != b.created);
 	CHECK(strcmp(a.case_id, b.case_id) == 0 && strncmp(a.case_id, "rc-", 3) == 0);
-	value(adm, "SELECT state FROM credential WHERE id = 1", v, sizeof(v));
+	it_value(adm, "SELECT state FROM credential WHERE id = 1", v, sizeof(v));
 	CHECK(strcmp(v, "locked") == 0);
-	value(adm,
-	      "SELECT destination || '|' || form || '|' || opened_by || '|' || txn || '|' || "
-	      "(payload::json->>'token_serial') FROM recovery_case WHERE credential = 1",
-	      v, sizeof(v));
+	it_value(adm,
+	         "SELECT destination || '|' || form || '|' || opened_by || '|' || txn || '|' || "
+	         "(payload::json->>'token_serial') FROM recovery_case WHERE credential = 1",
+	         v, sizeof(v));
 	CHECK(strcmp(v, "dong-nai|Mẫu 06|it-gw|txn-1|TK-1") == 0 ||
 	      strcmp(v, "dong-nai|Mẫu 06|it-gw|txn-2|TK-1") == 0);
-	value(adm,
-	      "SELECT count(*) FROM outbox WHERE node = 'it-gw' AND topic = "
-	      "'kyso/v1/recovery/dong-nai'",
-	      v, sizeof(v));
+	it_value(adm,
+	         "SELECT count(*) FROM outbox WHERE node = 'it-gw' AND topic = "
+	         "'kyso/v1/recovery/dong-nai'",
+	         v, sizeof(v));
 	CHECK(strcmp(v, "1") == 0);
 
 	/* B15: a SIM goes to the central CA whatever the province. */
 	CHECK(gw_recovery_device_blocked(&gw, 2, NULL, on_done, &s) == DB_OK);
 	CHECK(run_until(called, &s) && s.rc == DB_OK && s.created);
-	value(adm,
-	      "SELECT destination || '|' || (payload::json->>'msisdn') FROM recovery_case "
-	      "WHERE credential = 2",
-	      v, sizeof(v));
+	it_value(adm,
+	         "SELECT destination || '|' || (payload::json->>'msisdn') FROM recovery_case "
+	         "WHERE credential = 2",
+	         v, sizeof(v));
 	CHECK(strcmp(v, "central|84901") == 0);
 
 	/* A revoked credential is no recovery case; an unknown one neither. */
@@ -179,12 +134,12 @@ phase_reconnect(struct db_admin *adm)
 	struct outcome o = { 0 };
 	char v[64];
 
-	sql(adm, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name "
-	         "LIKE 'kyso-it-gw-%'");
+	it_sql(adm, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name "
+	            "LIKE 'kyso-it-gw-%'");
 	CHECK(gw_recovery_device_blocked(&gw, 4, "txn-4", on_done, &o) == DB_OK);
 	CHECK(run_until(called, &o));
 	CHECK(o.rc == DB_OK && o.created);
-	value(adm, "SELECT count(*) FROM recovery_case WHERE credential = 4", v, sizeof(v));
+	it_value(adm, "SELECT count(*) FROM recovery_case WHERE credential = 4", v, sizeof(v));
 	CHECK(strcmp(v, "1") == 0);
 }
 
@@ -199,28 +154,21 @@ walk_close(uv_handle_t *h, void *arg)
 int
 main(void)
 {
-	const char *url = getenv("KYSO_PG_URL");
-	char dbname[64], q[128], err[256];
-	struct db_admin *root, *adm;
+	struct it_pg pg;
+	char err[256];
+	struct db_admin *adm;
 	uv_loop_t loop;
+	int rc;
 
-	if (url == NULL || url[0] == '\0') {
-		fprintf(stderr, "integration-gw-recovery: set KYSO_PG_URL\n");
-		return 77;
-	}
-	snprintf(dbname, sizeof(dbname), "kyso_it_gwrec_%ld", (long)getpid());
+	if ((rc = it_pg_create(&pg, "integration-gw-recovery", "kyso_it_gwrec")) != 0)
+		return rc;
 	gw_config_defaults(&gw.cfg);
-	if (db__conninfo_with_dbname(url, dbname, gw.cfg.db_conninfo, sizeof(gw.cfg.db_conninfo)) !=
-	    DB_OK)
+	if ((size_t)snprintf(gw.cfg.db_conninfo, sizeof(gw.cfg.db_conninfo), "%s", pg.conninfo) >=
+	    sizeof(gw.cfg.db_conninfo))
 		return 1;
 	snprintf(gw.cfg.node_id, sizeof(gw.cfg.node_id), "it-gw");
 	gw.cfg.recovery_poll_ms = 50;
-	root = admin(url);
-	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s", dbname);
-	sql(root, q);
-	snprintf(q, sizeof(q), "CREATE DATABASE %s", dbname);
-	sql(root, q);
-	adm = admin(gw.cfg.db_conninfo);
+	adm = it_admin(gw.cfg.db_conninfo);
 	setup_db(adm);
 
 	uv_loop_init(&loop);
@@ -244,9 +192,6 @@ main(void)
 	gw_auth_free(gw.auth);
 
 	db_admin_close(adm);
-	snprintf(q, sizeof(q), "DROP DATABASE %s WITH (FORCE)", dbname);
-	sql(root, q);
-	db_admin_close(root);
-	fprintf(stderr, "integration-gw-recovery: %s\n", failures == 0 ? "ok" : "FAILED");
-	return failures == 0 ? 0 : 1;
+	it_pg_drop(&pg);
+	return it_report("integration-gw-recovery");
 }
