@@ -5,13 +5,16 @@
  * Checks: a token of an org in dong-nai is locked and its case routed to dong-nai with Mẫu 06;
  * two blocks reported in the same turn give one case; a SIM goes to the central CA; a revoked
  * credential is refused; a block reported while the reader connection is being killed is kept
- * and opened once the connection is back; stop() frees everything (ASan). */
+ * and opened once the connection is back; the engine's 402/4021 path locks the credential once,
+ * in the transaction that opens its case, and counts it locked until then; stop() frees
+ * everything (ASan). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "db_int.h"
+#include "gw_engine_int.h"
 #include "gw_int.h"
 #include "it_pg.h"
 
@@ -78,8 +81,20 @@ setup_db(struct db_admin *adm)
 	       "VALUES ('ubnd-dong-nai', 'p1', 'personal', 'token', 'TK-1', NULL, 'active'), "
 	       "('ubnd-dong-nai', 'p1', 'personal', 'sim', NULL, '84901', 'active'), "
 	       "('ubnd-dong-nai', 'p1', 'personal', 'sim', NULL, '84902', 'revoked'), "
-	       "('ubnd-dong-nai', 'p1', 'personal', 'token', 'TK-4', NULL, 'active')");
+	       "('ubnd-dong-nai', 'p1', 'personal', 'token', 'TK-4', NULL, 'active'), "
+	       "('ubnd-dong-nai', 'p1', 'personal', 'token', 'TK-5', NULL, 'active')");
 }
+
+/* The one value of q equals want. */
+#define value_check(adm, q, want)                                                                  \
+	do {                                                                                       \
+		char got_[128];                                                                    \
+                                                                                                   \
+		it_value((adm), (q), got_, sizeof(got_));                                          \
+		if (strcmp(got_, (want)) != 0)                                                     \
+			fprintf(stderr, "%s: got \"%s\", want \"%s\"\n", (q), got_, (want));       \
+		CHECK(strcmp(got_, (want)) == 0);                                                  \
+	} while (0)
 
 static void
 phase_blocks(struct db_admin *adm)
@@ -143,6 +158,85 @@ phase_reconnect(struct db_admin *adm)
 	CHECK(strcmp(v, "1") == 0);
 }
 
+static bool
+block_answered(void *arg)
+{
+	return !gw_recovery_blocking(&gw, *(const int64_t *)arg);
+}
+
+static struct db_admin *history_adm;
+static bool
+block_event_stored(void *arg)
+{
+	char v[16];
+
+	(void)arg;
+	it_value(history_adm, "SELECT count(*) FROM node_event WHERE kind = 'device.blocked'", v,
+	         sizeof(v));
+	return strcmp(v, "1") == 0;
+}
+
+/* Test-only history of credential updates: a row per UPDATE statement that sets a state (a lock
+ * attempt, even one that changes no row) and a row per changed credential, each with its
+ * transaction id. */
+static void
+install_history(struct db_admin *adm)
+{
+	it_sql(adm, "CREATE TABLE it_history (what text, credential bigint, state text, "
+	            "xid bigint)");
+	it_sql(adm, "CREATE FUNCTION it_note_statement() RETURNS trigger LANGUAGE plpgsql AS $$ "
+	            "BEGIN INSERT INTO it_history VALUES ('statement', NULL, NULL, "
+	            "txid_current()); RETURN NULL; END $$");
+	it_sql(adm, "CREATE FUNCTION it_note_row() RETURNS trigger LANGUAGE plpgsql AS $$ "
+	            "BEGIN IF NEW.state IS DISTINCT FROM OLD.state THEN INSERT INTO it_history "
+	            "VALUES ('row', NEW.id, NEW.state, txid_current()); END IF; RETURN NULL; "
+	            "END $$");
+	it_sql(adm, "CREATE TRIGGER it_statement AFTER UPDATE OF state ON credential "
+	            "FOR EACH STATEMENT EXECUTE FUNCTION it_note_statement()");
+	it_sql(adm, "CREATE TRIGGER it_row AFTER UPDATE ON credential FOR EACH ROW "
+	            "EXECUTE FUNCTION it_note_row()");
+}
+
+/* The engine's path for a channel's 402/4021 (gw_eng_device_blocked): the credential is locked
+ * by one statement, in the transaction that opens its one case, with one history row; until that
+ * transaction answers the engine already counts the credential as locked. */
+static void
+phase_engine_block(struct db_admin *adm)
+{
+	static struct gw_engine eng; /* large: not on the stack */
+	struct gw_txn t = { .eng = &eng, .cred_id = 5 };
+	int64_t cred = 5;
+	char v[128];
+
+	eng.gw = &gw;
+	snprintf(t.id, sizeof(t.id), "txn-5");
+	snprintf(t.ap_client, sizeof(t.ap_client), "portal-1");
+	snprintf(t.device, sizeof(t.device), "token");
+	install_history(adm);
+	history_adm = adm;
+
+	gw_eng_device_blocked(&t);
+	CHECK(gw_recovery_blocking(&gw, cred));
+	CHECK(!gw_recovery_blocking(&gw, 4));
+	CHECK(run_until(block_answered, &cred));
+	CHECK(run_until(block_event_stored, NULL));
+
+	value_check(adm, "SELECT count(*) FROM it_history WHERE what = 'statement'", "1");
+	value_check(adm,
+	            "SELECT count(*) || '|' || min(state) FROM it_history WHERE what = 'row' "
+	            "AND credential = 5",
+	            "1|locked");
+	value_check(adm, "SELECT count(*) FROM recovery_case WHERE credential = 5", "1");
+	/* One transaction: the lock's and the case's are the same (xmin: the inserting one). */
+	value_check(adm,
+	            "SELECT (h.xid % 4294967296) = rc.xmin::text::bigint FROM it_history h, "
+	            "recovery_case rc WHERE h.what = 'row' AND h.credential = 5 AND "
+	            "rc.credential = 5",
+	            "t");
+	it_value(adm, "SELECT state FROM credential WHERE id = 5", v, sizeof(v));
+	CHECK(strcmp(v, "locked") == 0);
+}
+
 static void
 walk_close(uv_handle_t *h, void *arg)
 {
@@ -183,6 +277,7 @@ main(void)
 	CHECK(run_until(ready, NULL));
 	phase_blocks(adm);
 	phase_reconnect(adm);
+	phase_engine_block(adm);
 
 	gw_recovery_stop(&gw);
 	gw_db_stop(&gw);
