@@ -146,10 +146,14 @@ void gw_recovery_stop(struct gw *gw);                           /* before gw_db_
 /* SIGHUP: reads policy.file again; a bad file is logged and the running policy kept. */
 void gw_recovery_reload(struct gw *gw);
 /* The entry point for a device that reported "PIN blocked" (402/4021, gw_chan_event
- * device_blocked): locks the credential and opens its recovery case. 0 when taken (done
- * follows), else a db_err (done is not called). */
+ * device_blocked): locks the credential and opens its recovery case, in one transaction
+ * (SQL kyso_recovery_open). 0 when taken (done follows), else a db_err (done is not called). */
 int gw_recovery_device_blocked(struct gw *gw, int64_t credential, const char *txn_id,
                                gw_recovery_done_fn *done, void *arg);
+/* True while a block reported for credential waits for its case transaction (parked or in
+ * flight): the engine counts the credential as locked meanwhile (B14), so that a request
+ * looked up before that transaction commits meets no device either. */
+bool gw_recovery_blocking(const struct gw *gw, int64_t credential);
 
 /* gw_server.c: lws on the loop, HTTP endpoints and /v1/ws. */
 /* A complete HTTP response from WRITEABLE: status, JSON or text body (consumed), and one

@@ -406,11 +406,6 @@ typedef void db_signer_fn(void *arg, uint64_t cookie, const struct db_signer_cre
 enum db_err db_signer_lookup(struct db *db, const char *by, const char *value, db_signer_fn *cb,
                              uint64_t cookie) DB_MUSTCHECK;
 
-/* 402/4021 from the device (ARCHITECTURE.md section 6, "Device locked"): the credential becomes
- * `locked` (only an active one), so later requests are refused at once. Fire and forget on the
- * reader, ahead of any lookup queued after it. */
-enum db_err db_credential_lock(struct db *db, int64_t credential_id) DB_MUSTCHECK;
-
 /* ---- Blocking administration: kysoctl only ---- */
 
 struct db_admin *db_admin_open(const char *conninfo, char *errbuf, size_t errlen);

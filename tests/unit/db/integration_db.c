@@ -5,31 +5,18 @@
  * bad JSON that must fail alone, outbox rows, the client directory, a server-side kill of
  * every lane connection in the middle of a second burst (in-doubt batches), then checks the
  * chains with audit verify, tampers one row and checks that exactly that row is reported. */
-#include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "db_int.h"
+#include "it_pg.h"
 
 #define N_EVENTS 1000
 #define N_MORE   500
 #define BAD_TAG  437
 #define LANES    4
 #define NODE     "it-node"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
 
 struct ctx {
 	int ok, query, other;
@@ -41,18 +28,6 @@ struct ctx {
 	int64_t outbox_ids[2000];
 	bool fetch_done;
 };
-
-static uint64_t
-test_clock(void *arg, bool monotonic)
-{
-	struct timespec ts;
-
-	(void)arg;
-	clock_gettime(monotonic ? CLOCK_MONOTONIC : CLOCK_REALTIME, &ts);
-	if (monotonic)
-		return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void
 on_done(void *arg, uint64_t tag, enum db_err rc)
@@ -99,45 +74,15 @@ on_outbox(void *arg, const struct db_outbox_row *rows, int n, enum db_err rc)
 	c->fetch_done = true;
 }
 
-/* One turn of the loop: poll every connection, dispatch, tick. */
-static void
-loop_once(struct db *db)
-{
-	struct pollfd pfd[LANES + 1];
-	int i, n = db_conn_count(db), t = db_next_tick_ms(db);
-
-	for (i = 0; i < n; i++) {
-		pfd[i].fd = db_conn_fd(db, i);
-		pfd[i].events = (short)(POLLIN | (db_conn_want_write(db, i) ? POLLOUT : 0));
-		pfd[i].revents = 0;
-	}
-	if (poll(pfd, (nfds_t)n, t > 50 ? 50 : t) > 0) {
-		for (i = 0; i < n; i++) {
-			enum db_err rc = DB_OK;
-
-			if (pfd[i].fd < 0 || db_conn_fd(db, i) != pfd[i].fd)
-				continue; /* moved by an earlier call: look again next turn */
-			if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
-				rc = db_conn_on_readable(db, i);
-			if (rc == DB_OK && (pfd[i].revents & POLLOUT) &&
-			    db_conn_fd(db, i) == pfd[i].fd)
-				rc = db_conn_on_writable(db, i);
-			/* DB_E_CONN: dropped; db_on_tick reconnects. Nothing else to do here. */
-			CHECK(rc == DB_OK || rc == DB_E_CONN);
-		}
-	}
-	db_on_tick(db);
-}
-
 static bool
 run_until(struct db *db, bool (*cond)(struct db *, struct ctx *), struct ctx *c, int ms)
 {
-	uint64_t end = test_clock(NULL, true) + (uint64_t)ms;
+	uint64_t end = it_clock(NULL, true) + (uint64_t)ms;
 
 	while (!cond(db, c)) {
-		if (test_clock(NULL, true) > end)
+		if (it_clock(NULL, true) > end)
 			return false;
-		loop_once(db);
+		it_db_loop_once(db, 50);
 	}
 	return true;
 }
@@ -191,33 +136,9 @@ append_range(struct db *db, struct ctx *c, int from, int to)
 		ev.mqtt_payload = i % 10 == 0 ? payload : NULL;
 		ev.lane_key = (uint32_t)(i % 7);
 		while ((rc = db_node_event_append(db, (uint64_t)i, &ev)) == DB_E_BUSY)
-			loop_once(db);
+			it_db_loop_once(db, 50);
 		CHECK(rc == DB_OK);
 		(void)c;
-	}
-}
-
-static struct db_admin *
-admin(const char *conninfo)
-{
-	char err[256];
-	struct db_admin *adm = db_admin_open(conninfo, err, sizeof(err));
-
-	if (adm == NULL) {
-		fprintf(stderr, "admin open: %s\n", err);
-		exit(1);
-	}
-	return adm;
-}
-
-static void
-sql(struct db_admin *adm, const char *q)
-{
-	char err[256];
-
-	if (db__admin_exec(adm, q, err, sizeof(err)) != DB_OK) {
-		fprintf(stderr, "%s: %s\n", q, err);
-		exit(1);
 	}
 }
 
@@ -273,7 +194,7 @@ phase_async(const char *conninfo, struct db_admin *adm)
 		                 .client_refresh_ms = 200,
 		                 .reconnect_min_ms = 20,
 		                 .reconnect_max_ms = 200,
-		                 .clock = test_clock,
+		                 .clock = it_clock,
 		                 .done = on_done,
 		                 .arg = &c };
 	char err[256];
@@ -297,9 +218,9 @@ phase_async(const char *conninfo, struct db_admin *adm)
 	/* A second burst; every lane connection is killed by the server while it runs. */
 	append_range(db, &c, N_EVENTS + 1, N_EVENTS + N_MORE + 1);
 	for (i = 0; i < 3; i++)
-		loop_once(db);
-	sql(adm, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-	         "WHERE application_name LIKE 'kyso-" NODE "-%'");
+		it_db_loop_once(db, 50);
+	it_sql(adm, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	            "WHERE application_name LIKE 'kyso-" NODE "-%'");
 	want_done = N_EVENTS + N_MORE;
 	CHECK(run_until(db, all_done, &c, 30000));
 	CHECK(c.ok == N_EVENTS + N_MORE - 1 && c.query == 1 && c.other == 0);
@@ -344,10 +265,10 @@ phase_audit(struct db_admin *adm)
 	CHECK(db__admin_exec(adm, "UPDATE node_event SET kind = 'x' WHERE pos = 1", err,
 	                     sizeof(err)) == DB_E_QUERY);
 	/* ... so a tamperer disables it first, and the chain finds the row. */
-	sql(adm, "ALTER TABLE node_event DISABLE TRIGGER node_event_append_only");
-	sql(adm, "UPDATE node_event SET detail = '{\"i\": 0}' WHERE chain = '" NODE "/2' "
-	         "AND pos = 57");
-	sql(adm, "ALTER TABLE node_event ENABLE TRIGGER node_event_append_only");
+	it_sql(adm, "ALTER TABLE node_event DISABLE TRIGGER node_event_append_only");
+	it_sql(adm, "UPDATE node_event SET detail = '{\"i\": 0}' WHERE chain = '" NODE "/2' "
+	            "AND pos = 57");
+	it_sql(adm, "ALTER TABLE node_event ENABLE TRIGGER node_event_append_only");
 	CHECK(db_admin_audit_verify(adm, &rep, err, sizeof(err)) == DB_E_AUDIT);
 	CHECK(rep.broken && strcmp(rep.table, "node_event") == 0);
 	CHECK(strcmp(rep.chain, NODE "/2") == 0 && rep.pos == 57);
@@ -358,32 +279,17 @@ phase_audit(struct db_admin *adm)
 int
 main(void)
 {
-	const char *url = getenv("KYSO_PG_URL");
-	char dbname[64], conninfo[1024], q[128];
-	struct db_admin *root, *adm;
+	struct it_pg pg;
+	struct db_admin *adm;
+	int rc;
 
-	if (url == NULL || url[0] == '\0') {
-		fprintf(stderr, "integration-db: set KYSO_PG_URL to a PostgreSQL 15 server\n");
-		return 77;
-	}
-	snprintf(dbname, sizeof(dbname), "kyso_it_db_%ld", (long)getpid());
-	if (db__conninfo_with_dbname(url, dbname, conninfo, sizeof(conninfo)) != DB_OK) {
-		fprintf(stderr, "bad KYSO_PG_URL\n");
-		return 1;
-	}
-	root = admin(url);
-	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s", dbname);
-	sql(root, q);
-	snprintf(q, sizeof(q), "CREATE DATABASE %s", dbname);
-	sql(root, q);
-	adm = admin(conninfo);
+	if ((rc = it_pg_create(&pg, "integration-db", "kyso_it_db")) != 0)
+		return rc;
+	adm = it_admin(pg.conninfo);
 	phase_admin(adm);
-	phase_async(conninfo, adm);
+	phase_async(pg.conninfo, adm);
 	phase_audit(adm);
 	db_admin_close(adm);
-	snprintf(q, sizeof(q), "DROP DATABASE %s WITH (FORCE)", dbname);
-	sql(root, q);
-	db_admin_close(root);
-	fprintf(stderr, "integration-db: %s\n", failures == 0 ? "ok" : "FAILED");
-	return failures == 0 ? 0 : 1;
+	it_pg_drop(&pg);
+	return it_report("integration-db");
 }
