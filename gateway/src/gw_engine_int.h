@@ -78,7 +78,9 @@ struct gw_pending {
 	char code[5];
 	char by[16];
 	struct gw_engine *eng;
-	struct gw_approval approval; /* issue mode: the txn document.approval_txn names */
+	struct gw_approval approval;   /* issue mode: the txn document.approval_txn names */
+	enum pol_doc_state doc_state;  /* issue mode: the document (org, digest) (D9) */
+	enum pol_doc_state main_state; /* attachment mode: the main document `number` names */
 };
 
 enum gw_commit_kind {

@@ -96,8 +96,70 @@ pending_free(struct gw_pending *p)
 static void on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n,
                       enum db_err rc);
 
+/* The last lookup before policy: the signer's credentials in the directory. */
+static void
+lookup_signer(struct gw_engine *e, struct gw_pending *p)
+{
+	struct gw_status st;
+	enum db_err rc;
+
+	rc = db_signer_lookup(e->gw->db, p->by, p->req.signer, on_signer, (uint64_t)(uintptr_t)p);
+	gw_db_sync(e->gw);
+	if (rc == DB_OK)
+		return;
+	gw_status_set(&st, 900, rc == DB_E_BUSY ? 9005 : 9002, "directory lookup: %s",
+	              db_strerror(rc));
+	refuse(e, p, &st);
+	pending_free(p);
+}
+
+/* The document a mode depends on was read (ARCHITECTURE.md section 5): issue mode its own
+ * (org, digest), attachment mode the ISSUED main document its number names. None is a fact
+ * too: a DRAFT, which D9 and the attachment rule refuse. */
+static void
+on_document(void *arg, void *ctx, enum db_err rc, const struct db_document_row *row)
+{
+	struct gw *gw = arg;
+	struct gw_engine *e = gw->engine;
+	struct gw_pending *p = ctx;
+	struct gw_status st;
+
+	if (e == NULL) {
+		pending_free(p);
+		return;
+	}
+	if (rc != DB_OK) {
+		gw_status_set(&st, 900, rc == DB_E_QUERY ? 9001 : 9002, "document lookup: %s",
+		              db_strerror(rc));
+		refuse(e, p, &st);
+		pending_free(p);
+		return;
+	}
+	if (strcmp(p->req.mode, "attachment") == 0)
+		p->main_state = gw_document_state(row);
+	else
+		p->doc_state = gw_document_state(row);
+	lookup_signer(e, p);
+}
+
+/* Issue mode reads its document, attachment mode the main document; the others go straight
+ * to the directory. false: the lookup could not be queued (*rc says why). */
+static bool
+lookup_document(struct gw_engine *e, struct gw_pending *p, enum db_err *rc)
+{
+	if (strcmp(p->req.mode, "issue") == 0)
+		*rc = db_document_get(e->gw->db, p->req.org, p->req.digest_b64, on_document, p);
+	else if (strcmp(p->req.mode, "attachment") == 0 && p->req.number[0] != '\0')
+		*rc = db_document_issued(e->gw->db, p->req.org, p->req.number, on_document, p);
+	else
+		return false;
+	gw_db_sync(e->gw);
+	return true;
+}
+
 /* The approve txn an issue names was read (PROTOCOL.md 4.1): its facts go to policy with the
- * directory's, which is asked next. Not found is a fact too: C5 and D9 refuse then. */
+ * document's and the directory's, which are asked next. Not found is a fact too: C5 refuses
+ * then. */
 static void
 on_approval(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n, enum db_err rc)
 {
@@ -116,11 +178,13 @@ on_approval(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n, en
 		goto refused;
 	}
 	gw_approval_from_row(n == 1 ? &rows[0] : NULL, &p->approval);
-	rc = db_signer_lookup(e->gw->db, p->by, p->req.signer, on_signer, (uint64_t)(uintptr_t)p);
-	gw_db_sync(e->gw);
+	if (!lookup_document(e, p, &rc)) {
+		lookup_signer(e, p);
+		return;
+	}
 	if (rc == DB_OK)
 		return;
-	gw_status_set(&st, 900, rc == DB_E_BUSY ? 9005 : 9002, "directory lookup: %s",
+	gw_status_set(&st, 900, rc == DB_E_BUSY ? 9005 : 9002, "document lookup: %s",
 	              db_strerror(rc));
 refused:
 	refuse(e, p, &st);
@@ -174,14 +238,17 @@ gw_engine_sign(struct gw_engine *e, struct gw_session *s, const char *id, json_t
 	p->request = json_deep_copy(root);
 	json_object_del(p->request, "id");
 	snprintf(p->by, sizeof(p->by), "%s", by[p->req.signer_kind]);
-	/* issue: the approve it names first (C5, D9), then the directory. */
-	if (strcmp(p->req.mode, "issue") == 0)
+	/* issue: the approve it names first (C5), then its document (D9); attachment: the main
+	 * document; then the directory. */
+	if (strcmp(p->req.mode, "issue") == 0) {
 		rc = db_txn_get(e->gw->db, p->req.approval_txn, on_approval,
 		                (uint64_t)(uintptr_t)p);
-	else
+		gw_db_sync(e->gw);
+	} else if (!lookup_document(e, p, &rc)) {
 		rc = db_signer_lookup(e->gw->db, p->by, p->req.signer, on_signer,
 		                      (uint64_t)(uintptr_t)p);
-	gw_db_sync(e->gw);
+		gw_db_sync(e->gw);
+	}
 	if (rc == DB_OK)
 		return;
 	gw_status_set(&st, 900, rc == DB_E_BUSY ? 9005 : 9002, "directory lookup: %s",
