@@ -16,6 +16,11 @@
 #include "gw_cms.h"
 #include "gw_engine_int.h"
 
+/* The configuration's hard caps are the sizes the engine was built with (PROTOCOL.md 3). */
+_Static_assert(GW_CFG_DISPLAY_HARD == GW_DISPLAY_HARD, "limits.display_chars cap");
+_Static_assert(GW_CFG_SIGNER_QUEUE_HARD == GW_QUEUE_CAP_HARD, "limits.signer_queue cap");
+_Static_assert(GW_CFG_SMS_HARD == SMSC_SEG_MAX, "sim.max_sms cap");
+
 /* ---- registry ---- */
 
 static uint32_t
@@ -623,7 +628,7 @@ gw_eng_queue_add(struct gw_engine *e, struct gw_txn *t)
 
 	if (q == NULL)
 		return GW_Q_FULL;
-	return gw_queue_add(&q->q, GW_ENGINE_SIGNER_QUEUE, t->key);
+	return gw_queue_add(&q->q, e->gw->cfg.signer_queue, t->key);
 }
 
 bool
@@ -631,7 +636,7 @@ gw_eng_queue_full(struct gw_engine *e, const char *signer)
 {
 	struct gw_signer_slot *q = signer_slot(e, signer, false);
 
-	return q != NULL && q->q.n >= GW_ENGINE_SIGNER_QUEUE;
+	return q != NULL && q->q.n >= e->gw->cfg.signer_queue;
 }
 
 void

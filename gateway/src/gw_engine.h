@@ -20,11 +20,11 @@ struct gw;
 struct gw_session;
 struct gw_engine;
 
-/* Limits of PROTOCOL.md section 3 (defaults; hard bounds in gw_sign.h and gw_txn.h). */
-#define GW_ENGINE_DISPLAY_MAX  200 /* characters of `display` */
-#define GW_ENGINE_SIGNER_QUEUE 16  /* pending signatures per signer */
-#define GW_ENGINE_MAX_SMS      2   /* MT SMS per request (TELECOM.md 3.3) */
-#define GW_ENGINE_RELOAD_MAX   100000
+/* The limits of PROTOCOL.md section 3 and the SIM display budget (TELECOM.md 3.3) are
+ * configuration keys (gw_config.h: limits.display_chars, limits.signer_queue, sim.max_sms),
+ * read at each use so that SIGHUP changes them. The open transactions one node reloads after a
+ * restart stay a constant: it is the bound of db_txn_reload (db/), not an operator's choice. */
+#define GW_ENGINE_RELOAD_MAX 100000
 
 struct gw_engine *gw_engine_new(struct gw *gw);
 void gw_engine_free(struct gw_engine *e);

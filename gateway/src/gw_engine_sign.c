@@ -49,7 +49,7 @@ org_bound(const char *orgs_json, const char *org, char *only, size_t cap)
  * checked against the SMS budget of the request. */
 static bool
 compose_display(const struct gw_principal *who, const struct gw_sign_req *r, const char *code,
-                char *out, size_t cap, struct gw_status *err)
+                int max_sms, char *out, size_t cap, struct gw_status *err)
 {
 	struct smsc_text_fit fit;
 	const char *pre = who->display_prefix;
@@ -63,15 +63,14 @@ compose_display(const struct gw_principal *who, const struct gw_sign_req *r, con
 		return false;
 	}
 	/* 3DES keysets (the common case): the card's own keyset is known only at dispatch. */
-	if (smsc_text_fit(out, (size_t)n, r->digest_len, SMSC_ALG_3DES2, GW_ENGINE_MAX_SMS, &fit) !=
+	if (smsc_text_fit(out, (size_t)n, r->digest_len, SMSC_ALG_3DES2, (unsigned)max_sms, &fit) !=
 	    SMSC_OK) {
 		gw_status_set(err, 101, 1011, "display has a character no SIM can show");
 		return false;
 	}
 	if (!fit.fits) {
 		gw_status_set(err, 103, 0, "display does not fit %d SMS (%s, %zu characters)",
-		              GW_ENGINE_MAX_SMS, fit.dcs == SMSC_DCS_UCS2 ? "UCS-2" : "GSM-7",
-		              fit.chars);
+		              max_sms, fit.dcs == SMSC_DCS_UCS2 ? "UCS-2" : "GSM-7", fit.chars);
 		return false;
 	}
 	return true;
@@ -212,7 +211,7 @@ gw_engine_sign(struct gw_engine *e, struct gw_session *s, const char *id, json_t
 		gw_status_set(&st, 104, 0, "only application clients may ask for signatures");
 		goto refused;
 	}
-	if (!gw_sign_parse(root, GW_ENGINE_DISPLAY_MAX, &p->req, &st))
+	if (!gw_sign_parse(root, e->gw->cfg.display_max, &p->req, &st))
 		goto refused;
 	if (p->req.org[0] == '\0') {
 		(void)org_bound(p->who.orgs_json, "", only, sizeof(only));
@@ -229,7 +228,8 @@ gw_engine_sign(struct gw_engine *e, struct gw_session *s, const char *id, json_t
 		gw_status_set(&st, 900, 9001, "no randomness");
 		goto refused;
 	}
-	if (!compose_display(&p->who, &p->req, p->code, p->shown, sizeof(p->shown), &st))
+	if (!compose_display(&p->who, &p->req, p->code, e->gw->cfg.sim_max_sms, p->shown,
+	                     sizeof(p->shown), &st))
 		goto refused;
 	if (!db_ready(e->gw->db)) {
 		gw_status_set(&st, 900, 9002, "database unavailable, retry later");
