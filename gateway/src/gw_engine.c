@@ -210,6 +210,7 @@ gw_eng_push(struct gw_txn *t, const char *txt)
 		}
 		gw_session_send(s, txt, strlen(txt));
 	}
+	gw_rest_txn_event(t->eng->gw, t->id, t->seq, txt); /* REST long polls on it */
 }
 
 /* ---- events ---- */

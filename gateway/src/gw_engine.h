@@ -37,6 +37,12 @@ void gw_engine_status(struct gw_engine *e, struct gw_session *s, const char *id,
 void gw_engine_cancel(struct gw_engine *e, struct gw_session *s, const char *id, json_t *root);
 void gw_engine_subscribe(struct gw_engine *e, struct gw_session *s, const char *id, json_t *root);
 
+/* A REST long poll (gw_rest.c) follows txn from seq `since` on: the events it has not seen
+ * reach the session like a subscription's. A txn this node runs reaches it through
+ * gw_rest_txn_event; for one another node runs, the session is subscribed to its NOTIFYs and
+ * the log is read once now, for an event committed before the subscription. */
+void gw_engine_watch(struct gw_engine *e, const char *txn, uint64_t session, int since);
+
 /* db/ callbacks (gw_db.c wires them). */
 void gw_engine_txn_done(void *arg, uint64_t tag, enum db_err rc, int64_t ref);
 /* NOTIFY kyso_txn from any node (gw_engine_notify.c). */
