@@ -436,6 +436,7 @@ deadline_cb(uv_timer_t *h)
 		.agent_present =
 		        t->chan != NULL && strcmp(t->chan->name, "pcsc") == 0 && t->dispatched,
 		.reached_user = t->reached_user,
+		.answer_partial = t->answer_partial,
 	};
 	enum gw_txn_state to;
 	int code = 0, sub = 0;
@@ -545,6 +546,9 @@ channel_event(void *engine, const struct gw_chan_event *ev)
 	case GW_CHAN_DISPATCHED:
 	case GW_CHAN_RESENT:
 		(void)gw_eng_event(t, GW_TS_DISPATCHED, 0, 0, gw_eng_progress(t, GW_TS_DISPATCHED));
+		break;
+	case GW_CHAN_PARTIAL:
+		t->answer_partial = true; /* not a state: it decides only at the deadline */
 		break;
 	case GW_CHAN_DELIVERED:
 		t->reached_user = true;

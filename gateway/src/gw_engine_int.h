@@ -26,6 +26,7 @@ struct gw_txn {
 	enum gw_txn_state want;  /* last appended (committed or not) */
 	int seq, next_seq;       /* committed, appended */
 	bool final_queued, dispatched, reached_user, answer_arrived;
+	bool answer_partial; /* SIM: part of a concatenated answer arrived (GW_CHAN_PARTIAL) */
 	char ap_client[33], org[64], signer[80], code[5];
 	char device[8], msisdn[16], token_serial[65], hash_alg[8], format[8];
 	int64_t cred_id;
