@@ -95,21 +95,32 @@ pending_free(struct gw_pending *p)
 static void on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n,
                       enum db_err rc);
 
+/* A lookup before policy failed: 900 (9001 a query error, 9005 the reader's queue full, else
+ * 9002 the database), no transaction, nothing sent to a device. Frees p. */
+static void
+lookup_refused(struct gw_engine *e, struct gw_pending *p, enum db_err rc, const char *what)
+{
+	struct gw_status st;
+
+	gw_status_set(&st, 900,
+	              rc == DB_E_QUERY  ? 9001
+	              : rc == DB_E_BUSY ? 9005
+	                                : 9002,
+	              "%s lookup: %s", what, db_strerror(rc));
+	refuse(e, p, &st);
+	pending_free(p);
+}
+
 /* The last lookup before policy: the signer's credentials in the directory. */
 static void
 lookup_signer(struct gw_engine *e, struct gw_pending *p)
 {
-	struct gw_status st;
 	enum db_err rc;
 
 	rc = db_signer_lookup(e->gw->db, p->by, p->req.signer, on_signer, (uint64_t)(uintptr_t)p);
 	gw_db_sync(e->gw);
-	if (rc == DB_OK)
-		return;
-	gw_status_set(&st, 900, rc == DB_E_BUSY ? 9005 : 9002, "directory lookup: %s",
-	              db_strerror(rc));
-	refuse(e, p, &st);
-	pending_free(p);
+	if (rc != DB_OK)
+		lookup_refused(e, p, rc, "directory");
 }
 
 /* The document a mode depends on was read (ARCHITECTURE.md section 5): issue mode its own
@@ -119,30 +130,25 @@ static void
 on_document(void *arg, void *ctx, enum db_err rc, const struct db_document_row *row)
 {
 	struct gw *gw = arg;
-	struct gw_engine *e = gw->engine;
 	struct gw_pending *p = ctx;
-	struct gw_status st;
 
-	if (e == NULL) {
+	if (gw->engine == NULL) {
 		pending_free(p);
 		return;
 	}
 	if (rc != DB_OK) {
-		gw_status_set(&st, 900, rc == DB_E_QUERY ? 9001 : 9002, "document lookup: %s",
-		              db_strerror(rc));
-		refuse(e, p, &st);
-		pending_free(p);
+		lookup_refused(gw->engine, p, rc, "document");
 		return;
 	}
 	if (strcmp(p->req.mode, "attachment") == 0)
 		p->main_state = gw_document_state(row);
 	else
 		p->doc_state = gw_document_state(row);
-	lookup_signer(e, p);
+	lookup_signer(gw->engine, p);
 }
 
 /* Issue mode reads its document, attachment mode the main document; the others go straight
- * to the directory. false: the lookup could not be queued (*rc says why). */
+ * to the directory. false: no document to read; else *rc says whether the lookup was queued. */
 static bool
 lookup_document(struct gw_engine *e, struct gw_pending *p, enum db_err *rc)
 {
@@ -163,31 +169,21 @@ static void
 on_approval(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n, enum db_err rc)
 {
 	struct gw *gw = arg;
-	struct gw_engine *e = gw->engine;
 	struct gw_pending *p = (struct gw_pending *)(uintptr_t)cookie;
-	struct gw_status st;
 
-	if (e == NULL) {
+	if (gw->engine == NULL) {
 		pending_free(p);
 		return;
 	}
 	if (rc != DB_OK) {
-		gw_status_set(&st, 900, rc == DB_E_QUERY ? 9001 : 9002, "approval lookup: %s",
-		              db_strerror(rc));
-		goto refused;
+		lookup_refused(gw->engine, p, rc, "approval");
+		return;
 	}
 	gw_approval_from_row(n == 1 ? &rows[0] : NULL, &p->approval);
-	if (!lookup_document(e, p, &rc)) {
-		lookup_signer(e, p);
-		return;
-	}
-	if (rc == DB_OK)
-		return;
-	gw_status_set(&st, 900, rc == DB_E_BUSY ? 9005 : 9002, "document lookup: %s",
-	              db_strerror(rc));
-refused:
-	refuse(e, p, &st);
-	pending_free(p);
+	if (!lookup_document(gw->engine, p, &rc))
+		lookup_signer(gw->engine, p);
+	else if (rc != DB_OK)
+		lookup_refused(gw->engine, p, rc, "document");
 }
 
 void
