@@ -236,6 +236,8 @@ poll_hold(struct gw_rest_poll *p, json_t *f, const char *txt, size_t len)
 
 	if (strcmp(type, "error") == 0 || strcmp(type, "result") == 0)
 		return false; /* a final result is 200 whatever its code (PROTOCOL.md 6) */
+	if (gw->draining)
+		return false; /* the node stops: what there is, now */
 	if (p->since < 0)
 		p->since = seq; /* the client's view is this answer: wait for the next */
 	if (seq > p->since)
