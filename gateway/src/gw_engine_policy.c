@@ -294,14 +294,15 @@ gw_eng_choose(struct gw_engine *e, const struct gw_pending *p, const struct db_s
 		.doc_class = p->req.doc_class,
 		.digest = p->req.digest_b64,
 		.secrecy = POL_SECRECY_NONE, /* A1 was checked with the fields */
-		/* D9 and C5: the approve named by document.approval_txn (issue mode). */
-		.state = gw_approval_doc_state(&p->approval, p->req.org, p->req.digest_b64),
+		/* D9: the document table's state (issue mode); C5: the approve named by
+		 * document.approval_txn. */
+		.state = p->doc_state,
 		.copy_form = strcmp(p->req.copy_form, "SAO Y") == 0     ? POL_COPY_SAO_Y
 		             : strcmp(p->req.copy_form, "SAO LỤC") == 0 ? POL_COPY_SAO_LUC
 		             : p->req.copy_form[0] != '\0'              ? POL_COPY_TRICH_SAO
 		                                                        : POL_COPY_NONE,
 		.copy_made_by = p->req.org,
-		.main_state = POL_DOC_DRAFT,
+		.main_state = p->main_state, /* attachment mode (REGULATION.md section 3) */
 		.approval = strcmp(p->req.mode, "issue") == 0
 		                    ? gw_approval_pol(&p->approval, &approval)
 		                    : NULL,

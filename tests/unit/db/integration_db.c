@@ -4,7 +4,8 @@
  * loop (as the gateway does with libuv): 1,000 node events over four lanes, one of them with
  * bad JSON that must fail alone, outbox rows, the client directory, a server-side kill of
  * every lane connection in the middle of a second burst (in-doubt batches), then checks the
- * chains with audit verify, tampers one row and checks that exactly that row is reported. */
+ * chains with audit verify, tampers one row and checks that exactly that row is reported;
+ * then the document rows of migration 0005. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,6 +277,91 @@ phase_audit(struct db_admin *adm)
 	fprintf(stderr, "audit: %s\n", err);
 }
 
+/* One txn row as kyso_txn_accept leaves it (mode, digest, the request as JSON). */
+static void
+doc_txn(struct db_admin *adm, const char *id, const char *mode, const char *digest,
+        const char *number)
+{
+	char q[1024];
+
+	snprintf(
+	        q, sizeof(q),
+	        "INSERT INTO txn (id, state, owner_node, deadline_at, ap_client, ap_trans_id, org, "
+	        "mode, digest, request) VALUES ('%s', 'AWAITING_USER', '" NODE "', now(), "
+	        "'portal-1', '%s', 'so-khcn-ha-noi', '%s', '%s', '{\"mode\": \"%s\", "
+	        "\"document\": {\"digest\": \"%s\", \"class\": \"quyet-dinh\"%s%s%s}}')",
+	        id, id, mode, digest, mode, digest, number != NULL ? ", \"number\": \"" : "",
+	        number != NULL ? number : "", number != NULL ? "\"" : "");
+	it_sql(adm, q);
+}
+
+/* The final step as kyso_txn_event writes it on the txn row. */
+static void
+doc_end(struct db_admin *adm, const char *id, const char *state, int status)
+{
+	char q[256];
+
+	snprintf(q, sizeof(q), "UPDATE txn SET state = '%s', status = %d WHERE id = '%s'", state,
+	         status, id);
+	it_sql(adm, q);
+}
+
+/* "state|approve_txn|issue_txn|number|class" of the document, or NULL when there is none. */
+static char *
+doc_row(struct db_admin *adm, const char *digest)
+{
+	struct db__params p = { 0 };
+	char err[256], *out = NULL;
+
+	db__params_add(&p, digest);
+	if (db__admin_text(adm,
+	                   "SELECT state || '|' || coalesce(approve_txn, '') || '|' || "
+	                   "coalesce(issue_txn, '') || '|' || coalesce(number, '') || '|' || "
+	                   "doc_class FROM document WHERE org = 'so-khcn-ha-noi' AND digest = $1",
+	                   &p, &out, err, sizeof(err)) != DB_OK)
+		return NULL;
+	return out;
+}
+
+static void
+check_doc(struct db_admin *adm, const char *digest, const char *want)
+{
+	char *row = doc_row(adm, digest);
+
+	if (want == NULL)
+		CHECK(row == NULL);
+	else
+		CHECK(row != NULL && strcmp(row, want) == 0);
+	if (row != NULL && (want == NULL || strcmp(row, want) != 0))
+		fprintf(stderr, "document %s: %s, want %s\n", digest, row, want ? want : "none");
+	free(row);
+}
+
+/* Migration 0005: a VALID (DONE 502) approve makes its document APPROVED, a VALID issue
+ * ISSUED with its number; other ends write nothing; the state never goes back. */
+static void
+phase_document(struct db_admin *adm)
+{
+	doc_txn(adm, "doc-a1", "approve", "D1", NULL);
+	doc_end(adm, "doc-a1", "DONE", 502);
+	check_doc(adm, "D1", "APPROVED|doc-a1|||quyet-dinh");
+	doc_txn(adm, "doc-a2", "approve", "D2", NULL);
+	doc_end(adm, "doc-a2", "DONE", 500); /* not verified: not an authorised signature */
+	doc_txn(adm, "doc-a3", "approve", "D2", NULL);
+	doc_end(adm, "doc-a3", "FAILED", 401);
+	doc_txn(adm, "doc-c1", "copy", "D2", NULL);
+	doc_end(adm, "doc-c1", "DONE", 502); /* copies are not tracked */
+	check_doc(adm, "D2", NULL);
+	doc_txn(adm, "doc-i1", "issue", "D1", "12/QD-UBND");
+	doc_end(adm, "doc-i1", "DONE", 502);
+	check_doc(adm, "D1", "ISSUED|doc-a1|doc-i1|12/QD-UBND|quyet-dinh");
+	doc_txn(adm, "doc-a4", "approve", "D1", NULL); /* an approve after the issue */
+	doc_end(adm, "doc-a4", "DONE", 502);
+	doc_txn(adm, "doc-i2", "issue", "D1", "13/QD-UBND"); /* a second issue */
+	doc_end(adm, "doc-i2", "DONE", 502);
+	check_doc(adm, "D1", "ISSUED|doc-a1|doc-i1|12/QD-UBND|quyet-dinh");
+}
+
 int
 main(void)
 {
@@ -289,6 +375,7 @@ main(void)
 	phase_admin(adm);
 	phase_async(pg.conninfo, adm);
 	phase_audit(adm);
+	phase_document(adm);
 	db_admin_close(adm);
 	it_pg_drop(&pg);
 	return it_report("integration-db");
