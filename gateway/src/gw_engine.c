@@ -473,6 +473,11 @@ gw_eng_dispatch(struct gw_txn *t)
 
 	if (t->final_queued || t->dispatched)
 		return;
+	/* Not persisted yet (its accept commit has not returned, so no ref): the channel's events
+	 * are routed by ref, and a job started now would have its answer lost. The signer queue
+	 * may release it this early; gw_eng_accept_done dispatches it once it has its ref. */
+	if (t->ref == 0)
+		return;
 	t->chan = channel_for(e, t->device);
 	if (t->chan == NULL) {
 		/* No channel of this kind on this node yet: the request waits for its deadline

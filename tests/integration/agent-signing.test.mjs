@@ -2,7 +2,7 @@
 // `pcsc` reaches the stack's kyso-pcsc-agent, the kyso-vcard token signs, the gateway answers
 // 502 with a CMS that openssl verifies; approve then issue with the clerk's seal token, the
 // document row APPROVED then ISSUED, an attachment refused for a number not issued and signed
-// for the issued one; a wrong
+// for the issued one, three approve-then-issue pipelines at once on both tokens; a wrong
 // PIN (the agent's PIN file) with its tries left; the agent killed after the prompt (208/2082)
 // and announcing again when restarted; three wrong PINs: 402/4021, the credential locked and
 // one recovery case for the province (REGULATION.md B15).
@@ -136,6 +136,37 @@ test('attachment: refused 104/1062 for a number not issued, signed for the issue
   assert.equal(stack.sql(`SELECT count(*) FROM document WHERE org = '${env.KYSO_DEMO_ORG}' AND ` +
                          `digest = '${fileDigest}'`), '0');
   await c.close();
+});
+
+// Three approve-then-issue pipelines at once, one per connection: the official's requests queue
+// behind each other (one per signer) while the seal token issues the other pipeline's
+// document. A request the signer queue releases before its accept commit has returned must
+// still get its own answer (the channel routes events by the txn's ref): every result 502,
+// every issue CMS verifying, none left to its deadline.
+test('three approve-then-issue pipelines at once: every result 502', async () => {
+  const pairs = 10;
+  const pipeline = async (n) => {
+    const c = await connect(env);
+    const out = [];
+    for (let i = 0; i < pairs; i++) {
+      const doc = randomBytes(500 + 20 * n + i);
+      const a = await run(c, signRequest('approve', { subscriber_id: env.KYSO_TOKEN_SIGNER }, doc));
+      out.push(a.result.status.code);
+      if (a.result.status.code !== 502) break;
+      const is = await run(c, signRequest('issue', { subscriber_id: env.KYSO_DEMO_CLERK }, doc,
+                                          { approval_txn: a.accepted.txn }));
+      out.push(is.result.status.code);
+      if (is.result.status.code !== 502) break;
+      if (i === pairs - 1) out.push({ doc, cms: is.result.cms });
+    }
+    await c.close();
+    return out;
+  };
+  const all = await Promise.all([pipeline(0), pipeline(1), pipeline(2)]);
+  const codes = all.map((o) => o.filter((x) => typeof x === 'number'));
+  assert.deepEqual(codes, [0, 1, 2].map(() => Array(2 * pairs).fill(502)), JSON.stringify(codes));
+  // The last issue of each pipeline is the seal's signature on that pipeline's own document.
+  for (const o of all) assert.ok(cmsVerifies(o.at(-1).cms, o.at(-1).doc));
 });
 
 test('a wrong PIN: 401/4015 with two tries left, the right one resets the counter', async () => {
