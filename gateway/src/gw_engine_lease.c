@@ -1,0 +1,98 @@
+/* gw_engine_lease.c -- owner and lease (ARCHITECTURE.md section 6): every LEASE_RENEW_MS this
+ * node renews its `node` row for LEASE_S seconds, then takes over the open transactions of
+ * every node whose lease ran out (one conditional UPDATE in kyso_txn_takeover: one winner per
+ * transaction). Taken transactions are read like this node's own after a restart
+ * (gw_eng_reload): timers re-armed from deadline_at (one already past ends at once, in the
+ * deadline's order), requests not yet on a device dispatched here, those on a device waiting
+ * for its answer (which any node's bind may receive) or their deadline.
+ *
+ * Takeover waits for this node's own reload, so that a restarted node first takes back its
+ * own transactions. Times are real (the lease is about processes, not the simulated clock). */
+#include <stdlib.h>
+
+#include "gw_engine_int.h"
+
+#define LEASE_RENEW_MS 5000
+#define LEASE_S        15
+#define TAKEOVER_MAX   10000
+
+static void
+timer_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void
+on_takeover(void *arg, void *ctx, enum db_err rc, int64_t taken)
+{
+	struct gw *gw = arg;
+	struct gw_engine *e = gw->engine;
+
+	(void)ctx;
+	if (e == NULL)
+		return;
+	e->lease_busy = false;
+	if (rc != DB_OK || taken <= 0)
+		return;
+	gw_log(GW_LOG_WARN, "msg=\"transactions taken over from an expired lease\" count=%lld",
+	       (long long)taken);
+	gw_eng_reload(e);
+}
+
+static void
+on_heartbeat(void *arg, void *ctx, enum db_err rc, int64_t held)
+{
+	struct gw *gw = arg;
+	struct gw_engine *e = gw->engine;
+
+	(void)ctx;
+	if (e == NULL)
+		return;
+	if (rc != DB_OK) {
+		e->lease_busy = false;
+		return;
+	}
+	if (held == 0 && e->npending > 0)
+		/* Away longer than the lease: other nodes may have taken transactions held here;
+		 * their conditional commits keep each transaction to one final result. */
+		gw_log(GW_LOG_WARN, "msg=\"lease had expired\" pending=%d", e->npending);
+	if (!e->reloaded || db_txn_takeover(gw->db, TAKEOVER_MAX, on_takeover, NULL) != DB_OK) {
+		e->lease_busy = false;
+		return;
+	}
+	gw_db_sync(gw);
+}
+
+static void
+lease_tick(uv_timer_t *h)
+{
+	struct gw_engine *e = h->data;
+	struct gw *gw = e->gw;
+
+	if (e->lease_busy || gw->db == NULL || !db_ready(gw->db))
+		return;
+	if (db_node_heartbeat(gw->db, LEASE_S, on_heartbeat, NULL) != DB_OK)
+		return;
+	e->lease_busy = true;
+	gw_db_sync(gw);
+}
+
+void
+gw_eng_lease_start(struct gw_engine *e)
+{
+	if (e->gw->loop == NULL || (e->lease_timer = malloc(sizeof(*e->lease_timer))) == NULL)
+		return;
+	uv_timer_init(e->gw->loop, e->lease_timer);
+	e->lease_timer->data = e;
+	uv_timer_start(e->lease_timer, lease_tick, 100, LEASE_RENEW_MS);
+}
+
+void
+gw_eng_lease_stop(struct gw_engine *e)
+{
+	if (e->lease_timer == NULL)
+		return;
+	uv_timer_stop(e->lease_timer);
+	uv_close((uv_handle_t *)e->lease_timer, timer_closed);
+	e->lease_timer = NULL;
+}
