@@ -7,7 +7,9 @@
  * for its answer (which any node's bind may receive) or their deadline.
  *
  * Takeover waits for this node's own reload, so that a restarted node first takes back its
- * own transactions. Times are real (the lease is about processes, not the simulated clock). */
+ * own transactions, and for a heartbeat that found the lease still held (after the database
+ * was away, every node's lease has run out until it renews). Times are real (the lease is
+ * about processes, not the simulated clock). */
 #include <stdlib.h>
 
 #include "gw_engine_int.h"
@@ -56,7 +58,10 @@ on_heartbeat(void *arg, void *ctx, enum db_err rc, int64_t held)
 		/* Away longer than the lease: other nodes may have taken transactions held here;
 		 * their conditional commits keep each transaction to one final result. */
 		gw_log(GW_LOG_WARN, "msg=\"lease had expired\" pending=%d", e->npending);
-	if (!e->reloaded || db_txn_takeover(gw->db, TAKEOVER_MAX, on_takeover, NULL) != DB_OK) {
+	/* No takeover on the first heartbeat after a start or a lapse: after the database was
+	 * away every lease has run out, and the other nodes renew theirs within one period. */
+	if (held == 0 || !e->reloaded ||
+	    db_txn_takeover(gw->db, TAKEOVER_MAX, on_takeover, NULL) != DB_OK) {
 		e->lease_busy = false;
 		return;
 	}
