@@ -69,7 +69,10 @@ gw_eng_to_sign(struct gw_txn *t, uint8_t out[64], size_t *len, char *why, size_t
 		 * of the counter written ahead), so that any node rebuilds these attributes. */
 		if (t->signing_time == 0) {
 			t->signing_time = (int64_t)time(NULL);
-			if (db_txn_signing_time(t->eng->gw->db, t->id, t->signing_time) != DB_OK)
+			/* rebuilt for an answer without a stored time: nothing to record, the
+			 * signature will not verify over these attributes (503) */
+			if (!t->answer_arrived &&
+			    db_txn_signing_time(t->eng->gw->db, t->id, t->signing_time) != DB_OK)
 				gw_log(GW_LOG_WARN, "msg=\"signing time not recorded\" txn=%s",
 				       t->id);
 		}
