@@ -120,24 +120,41 @@ test('a refusal on the card (user cancel) reaching node 2 ends node 1\'s transac
 
 test('the same signer twice: the second waits on node 1 and goes once node 2 ended the first',
      async () => {
+  // The card takes 20 simulated seconds (2 s here) to answer: the second request meets the
+  // first on the card.
+  ctl({ cmd: 'sim.set', msisdn: '84900100006', delay_ms: 20000 });
   const c = await connect(env);
+  const frames = new Map();
+  const txnOf = {};
+  const take = (f) => {
+    if (f.type === 'error') throw new Error(JSON.stringify(f));
+    if (f.type === 'accepted') { txnOf[f.id] = f.txn; frames.set(f.txn, []); }
+    if (frames.has(f.txn)) frames.get(f.txn).push(f);
+  };
   c.send(sign('x-q1', '84900100006'));
+  for (;;) {
+    const f = await c.next(20000);
+    take(f);
+    if (f.type === 'progress' && f.state === 'submitted' && f.txn === txnOf['x-q1']) break;
+  }
   c.send(sign('x-q2', '84900100006'));
-  const seen = new Map();
   let done = 0;
   while (done < 2) {
     const f = await c.next(60000);
-    if (f.type === 'error') throw new Error(JSON.stringify(f));
-    if (f.type === 'accepted') seen.set(f.txn, [f]);
-    else if (seen.has(f.txn)) seen.get(f.txn).push(f);
+    take(f);
     if (f.type === 'result') done++;
   }
-  const [first, second] = [...seen.values()];
+  const first = frames.get(txnOf['x-q1']), second = frames.get(txnOf['x-q2']);
   assert.equal(first[first.length - 1].status.code, 502);
   assert.equal(second[second.length - 1].status.code, 502);
-  assert.ok(second.some((f) => f.type === 'progress' && f.state === 'queued'));
+  assert.deepEqual(second.slice(0, 3).map((f) => f.state || f.type),
+                   ['accepted', 'queued', 'submitted']);
   assertOnce(first);
   assertOnce(second);
+  // both finished by node 2, the second dispatched by node 1 after the first's result
+  assert.equal(stack.sql("SELECT string_agg(node, ',' ORDER BY txn) FROM txn_event WHERE txn IN " +
+                         `('${txnOf['x-q1']}', '${txnOf['x-q2']}') AND state = 'DONE'`),
+               'node-2,node-2');
   await c.close();
 });
 
