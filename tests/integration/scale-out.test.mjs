@@ -158,17 +158,11 @@ test('the same signer twice: the second waits on node 1 and goes once node 2 end
   await c.close();
 });
 
-test('node 1 killed with open transactions: node 2 takes them over at lease expiry, each ' +
-     'ends once', async () => {
-  ctl({ cmd: 'smsc.set', dlr: false }); // no DLR: the requests stay DISPATCHED (208/2081)
-  const c = await connect(env);
+// Sends sign requests on c and waits until each is on the card ('submitted'); their txn ids.
+async function submitted(c, plan) {
   const txns = [];
-  // profile 05 never answers. timeout 100 (10 s real) is past when node 2 takes over, 300
-  // (30 s real) is not: its timer is armed again from deadline_at.
-  const plan = [['84900500001', 100], ['84900500002', 100], ['84900500003', 300],
-                ['84900500004', 300], ['84900500005', 300], ['84900500006', 300]];
   for (const [i, [msisdn, timeout]] of plan.entries()) {
-    const req = sign(`x-k${i}`, msisdn, { timeout_s: timeout });
+    const req = sign(`x-${msisdn}-${i}`, msisdn, { timeout_s: timeout });
     c.send(req);
     for (;;) {
       const f = await c.next(20000);
@@ -177,6 +171,46 @@ test('node 1 killed with open transactions: node 2 takes them over at lease expi
       if (f.type === 'accepted' && f.id === req.id) txns.push(f.txn);
     }
   }
+  return txns;
+}
+
+test('node 1 paused past its lease: node 2 takes its transactions over, node 1 lets go of ' +
+     'them when it resumes, each ends once on node 2', async () => {
+  ctl({ cmd: 'smsc.set', dlr: false }); // no DLR: the requests stay DISPATCHED (208/2081)
+  const c = await connect(env);
+  // profile 05 never answers; 300 s is 30 s here, longer than the pause
+  const txns = await submitted(c, [['84900500007', 300], ['84900500008', 300],
+                                   ['84900500009', 300]]);
+  const list = txns.map((t) => `'${t}'`).join(',');
+  const pid = Number(readFileSync(path.join(stack.dir, 'gateway-1.pid'), 'utf8'));
+  process.kill(pid, 'SIGSTOP');
+  try {
+    await waitFor('node 2 owns them', () => stack.sql(
+      `SELECT count(*) FROM txn WHERE id IN (${list}) AND owner_node = 'node-2'`) === '3',
+    60000, 250);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  await waitFor('node 1 let go of them', () => txns.every((t) => stack.gatewayLog().includes(
+    `msg="transaction taken over by another node" txn=${t} owner=node-2`)), 30000, 250);
+  await waitFor('all final', () => stack.sql(
+    `SELECT count(*) FROM txn WHERE id IN (${list}) AND state IN ${FINALS}`) === '3', 90000, 250);
+  assert.equal(stack.sql(`SELECT string_agg(state || ' ' || status || ' ' || sub || ' ' || node, ` +
+                         `',') FROM txn_event WHERE txn IN (${list}) AND state IN ${FINALS}`),
+               'EXPIRED 208 2081 node-2,EXPIRED 208 2081 node-2,EXPIRED 208 2081 node-2');
+  process.kill(pid, 0); // node 1 runs on
+  await c.close();
+});
+
+test('node 1 killed with open transactions: node 2 takes them over at lease expiry, each ' +
+     'ends once', async () => {
+  ctl({ cmd: 'smsc.set', dlr: false });
+  const c = await connect(env);
+  // profile 05 never answers. timeout 100 (10 s real) is past when node 2 takes over, 300
+  // (30 s real) is not: its timer is armed again from deadline_at.
+  const txns = await submitted(c, [['84900500001', 100], ['84900500002', 100],
+                                   ['84900500003', 300], ['84900500004', 300],
+                                   ['84900500005', 300], ['84900500006', 300]]);
   const list = txns.map((t) => `'${t}'`).join(',');
   assert.equal(stack.sql(`SELECT count(*) FROM txn WHERE id IN (${list}) ` +
                          "AND state = 'DISPATCHED' AND owner_node = 'node-1'"), '6');
