@@ -45,8 +45,7 @@ db_sim_counter_reserve(struct db *db, uint64_t tag, const char *msisdn, uint32_t
 {
 	struct db__rtask *t;
 
-	if (db == NULL || msisdn == NULL || cb == NULL || step == 0 || step > 1000000 ||
-	    !msisdn_ok(msisdn))
+	if (db == NULL || msisdn == NULL || cb == NULL || step > 1000000 || !msisdn_ok(msisdn))
 		return DB_E_INVAL;
 	if (db->closing || db->rd.c.state != DB_CONN_UP)
 		return DB_E_CONN;

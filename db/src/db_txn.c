@@ -17,8 +17,9 @@
 	"id, ref, state, owner_node, "                                                             \
 	"(extract(epoch FROM deadline_at) * 1000000)::bigint, ap_client, ap_trans_id, org, "       \
 	"signer, encode(request_hash, 'hex'), verification_code, last_seq, status, sub, "          \
-	"request::text, result::text, display, credential, channel"
-#define TXN_NCOLS 19
+	"request::text, result::text, display, credential, channel, "                              \
+	"coalesce(extract(epoch FROM signing_time)::bigint, 0)"
+#define TXN_NCOLS 20
 
 static const char sql_get[] = "SELECT " TXN_COLS " FROM txn WHERE id = $1";
 static const char sql_get_ref[] = "SELECT " TXN_COLS " FROM txn WHERE ref = $1::bigint";
@@ -353,6 +354,7 @@ rows_result(struct db *db, struct db__rtask *t, const PGresult *res)
 		r->display = opt(res, i, 16);
 		r->credential = opt(res, i, 17);
 		r->channel = opt(res, i, 18);
+		r->signing_time = opt_i64(res, i, 19);
 	}
 	cb(db->arg, t->cookie, rows, n, DB_OK);
 	free(rows);

@@ -20,10 +20,12 @@ gw_pid() { # NODE
 
 # The SIM channel's carrier table (docs/sim-channel.md) from the SMSC settings the simulator
 # component puts in stack.env (KYSO_SMSC_HOST/PORT/SYSTEM_ID/PASSWORD), or from the same
-# variables in the environment when an outside SMSC is meant. Writes DIR/gateway-smsc.routes
-# (0600: it holds the SMPP password) and prints its path; prints nothing without an SMSC.
-gw_write_routes() {
-	local f="$STACK_DIR/gateway-smsc.routes"
+# variables in the environment when an outside SMSC is meant. Writes DIR/gateway-N-smsc.routes
+# (0600: it holds the SMPP password) and prints its path; prints nothing without an SMSC. Each
+# node binds with system_type node-N, so that the simulator can route a card's answers to one
+# node's bind (smsc.set mo_system_type, docs/carrier-sim.md).
+gw_write_routes() { # NODE
+	local n=$1 f="$STACK_DIR/gateway-$1-smsc.routes"
 	(
 		if declare -F sim_env >/dev/null && declare -F sim_pid >/dev/null && [ -n "$(sim_pid)" ]; then
 			eval "$(sim_env)"
@@ -32,9 +34,9 @@ gw_write_routes() {
 		umask 077
 		{
 			echo "# written by deploy/stack from the SMSC settings in stack.env"
-			printf 'carrier sim host=%s port=%s system_id=%s password=%s mo_addr=%s window=10 tps=%s binds=%s\n' \
+			printf 'carrier sim host=%s port=%s system_id=%s password=%s system_type=node-%s mo_addr=%s window=10 tps=%s binds=%s\n' \
 				"$KYSO_SMSC_HOST" "$KYSO_SMSC_PORT" "${KYSO_SMSC_SYSTEM_ID:-kyso}" \
-				"${KYSO_SMSC_PASSWORD:-}" "${KYSO_SMSC_MO_ADDR:-8499900}" \
+				"${KYSO_SMSC_PASSWORD:-}" "$n" "${KYSO_SMSC_MO_ADDR:-8499900}" \
 				"${KYSO_SMSC_TPS:-1000}" "${KYSO_SMSC_BINDS:-1}"
 			echo "route 84 sim"
 		} >"$f"
@@ -86,7 +88,7 @@ gw_write_conf() { # NODE
 		fi
 		chmod 0600 "$(gw_policy_file)"
 	fi
-	routes=$(gw_write_routes)
+	routes=$(gw_write_routes "$n")
 	cat >"$(gw_conf "$n")" <<EOF
 {
   "node_id": "node-$n",

@@ -28,6 +28,8 @@
 #define SIG_DER_MAX 600u
 #define CARRIER_MAX 32u
 #define MSISDN_MAX  21u
+#define FOREIGN_MAX 64u          /* answers waiting for their card's keyset */
+#define FOREIGN_OP  (1ull << 63) /* reserve ops of those (a txn's op is ref << 1 | attempt) */
 
 struct sim_txn {
 	struct sim_txn *next_ref;          /* chain of its ref bucket */
@@ -58,6 +60,15 @@ struct sim_ended {
 	bool answered; /* the device's result arrived: a repeat of it is a duplicate */
 };
 
+/* A PoR from a card this node sent nothing to, while the store reads the card's keyset. */
+struct sim_foreign {
+	bool used;
+	uint32_t id;
+	char msisdn[MSISDN_MAX];
+	uint8_t pkt[PKT_MAX];
+	size_t len;
+};
+
 struct gw_sim {
 	struct gw_sim_config cfg;
 	const struct smsc_route_table *routes;
@@ -70,6 +81,8 @@ struct gw_sim {
 	struct smsc_reasm *reasm;
 	struct sim_ended ended[ENDED_RING];
 	size_t ended_next;
+	struct sim_foreign foreign[FOREIGN_MAX];
+	uint32_t foreign_seq;
 	uint8_t concat_ref;
 	char detail[64]; /* the last event's raw signal (TELECOM.md 4 "raw"), valid during it */
 	struct gw_sim_stats st;
@@ -416,12 +429,20 @@ out:
 	return rc;
 }
 
+static void foreign_done(struct gw_sim *sim, uint64_t op, enum gw_sim_store_rc rc,
+                         const struct gw_sim_keyset *ks);
+
 void
 gw_sim_on_reserved(struct gw_sim *sim, uint64_t op, enum gw_sim_store_rc rc,
                    const struct gw_sim_keyset *ks)
 {
-	struct sim_txn *t = txn_find(sim, (int64_t)(op >> 1));
+	struct sim_txn *t;
 
+	if ((op & FOREIGN_OP) != 0) {
+		foreign_done(sim, op, rc, ks);
+		return;
+	}
+	t = txn_find(sim, (int64_t)(op >> 1));
 	if (t == NULL || !t->reserving || (op & 1u) != t->attempt)
 		return; /* abandoned meanwhile: the reserved value is simply skipped (mode 10) */
 	t->reserving = false;
@@ -462,44 +483,62 @@ resync(struct gw_sim *sim, struct sim_txn *t)
 
 /* ---- answers ------------------------------------------------------------------------------ */
 
-static void
-on_applet(struct gw_sim *sim, struct sim_txn *t, const uint8_t *data, size_t len)
+/* The kyso-v1 response of an opened PoR as a SIGNED or FAILED event for its txn.ref (der holds
+ * the signature). false: no usable answer, *why says what was wrong. */
+static bool
+applet_event(struct gw_sim *sim, const uint8_t *data, size_t len, struct gw_chan_event *ev,
+             uint8_t *der, size_t der_cap, const char **why)
 {
 	struct smsc_kv1_rsp rsp;
-	struct gw_chan_event ev = { .ref = t->ref, .retries_left = -1 };
-	uint8_t der[SIG_DER_MAX];
 	size_t der_len = 0;
 	bool blocked;
 
 	if (smsc_kv1_rsp_decode(data, len, &rsp) != SMSC_OK) {
-		fail(sim, t, 900, 9003, "applet response malformed");
+		*why = "applet response malformed";
+		return false;
+	}
+	ev->ref = (int64_t)rsp.txn_ref;
+	if (rsp.has_pin_tries)
+		ev->retries_left = rsp.pin_tries;
+	if (gw_sim_applet_failure(&rsp, &ev->status, &ev->sub, &blocked)) {
+		ev->kind = GW_CHAN_FAILED;
+		ev->device_blocked = blocked;
+		ev->detail = rsp.has_terminal_result ? raw(sim, "applet:%02x tr:%02x", rsp.status,
+		                                           rsp.terminal_result)
+		                                     : raw(sim, "applet:%02x", rsp.status);
+		return true;
+	}
+	if (rsp.sig == NULL || rsp.sig_len == 0 ||
+	    !gw_sim_sig_to_der(rsp.sig, rsp.sig_len, der, der_cap, &der_len)) {
+		*why = "applet signature missing or malformed";
+		return false;
+	}
+	ev->kind = GW_CHAN_SIGNED;
+	ev->sig = der;
+	ev->sig_len = der_len;
+	ev->detail = "signed";
+	return true;
+}
+
+static void
+on_applet(struct gw_sim *sim, struct sim_txn *t, const uint8_t *data, size_t len)
+{
+	struct gw_chan_event ev = { .retries_left = -1 };
+	uint8_t der[SIG_DER_MAX];
+	const char *why = NULL;
+
+	if (!applet_event(sim, data, len, &ev, der, sizeof(der), &why)) {
+		fail(sim, t, 900, 9003, why);
 		return;
 	}
-	if (rsp.txn_ref != (uint64_t)t->ref) {
+	if (ev.ref != t->ref) {
 		fail(sim, t, 900, 9003, "txn.ref mismatch in the applet response");
 		return;
 	}
-	if (rsp.has_pin_tries)
-		ev.retries_left = rsp.pin_tries;
-	if (gw_sim_applet_failure(&rsp, &ev.status, &ev.sub, &blocked)) {
-		ev.kind = GW_CHAN_FAILED;
-		ev.device_blocked = blocked;
-		ev.detail = rsp.has_terminal_result ? raw(sim, "applet:%02x tr:%02x", rsp.status,
-		                                          rsp.terminal_result)
-		                                    : raw(sim, "applet:%02x", rsp.status);
+	if (ev.kind == GW_CHAN_FAILED)
 		sim->st.failed++;
-	} else {
-		if (rsp.sig == NULL || rsp.sig_len == 0 ||
-		    !gw_sim_sig_to_der(rsp.sig, rsp.sig_len, der, sizeof(der), &der_len)) {
-			fail(sim, t, 900, 9003, "applet signature missing or malformed");
-			return;
-		}
-		ev.kind = GW_CHAN_SIGNED;
-		ev.sig = der;
-		ev.sig_len = der_len;
-		ev.detail = "signed";
+	else
 		sim->st.signed_++;
-	}
 	txn_release(sim, t, true);
 	if (sim->chan->on_event != NULL)
 		sim->chan->on_event(sim->chan->engine, &ev);
@@ -544,6 +583,23 @@ on_por(struct gw_sim *sim, struct sim_txn *t, const struct smsc_ota_rsp *r, bool
 		return;
 	}
 }
+
+/* No keyset to open it with: a late or repeated answer to a request of this node that ended,
+ * else an unknown sender (acked and dropped, TELECOM.md 1.5). */
+static void
+answer_unknown(struct gw_sim *sim, const char *msisdn)
+{
+	const struct sim_ended *e = ended_find(sim, msisdn, false, 0);
+
+	if (e == NULL)
+		sim->st.mos_dropped++;
+	else if (e->answered)
+		sim->st.mos_dup++;
+	else
+		late(sim, e->ref, "late answer");
+}
+
+static bool foreign_start(struct gw_sim *sim, const char *msisdn, const uint8_t *pkt, size_t len);
 
 /* A complete response packet from msisdn: find the transaction whose keyset opens it and
  * whose CNTR it echoes (TELECOM.md 1.3). */
@@ -598,14 +654,102 @@ on_response_packet(struct gw_sim *sim, const char *msisdn, const uint8_t *pkt, s
 		fail(sim, cc_bad, 900, 9004, "PoR CC check failed");
 		return;
 	}
-	if (live == NULL && (e = ended_find(sim, msisdn, false, 0)) != NULL) {
-		if (e->answered)
-			sim->st.mos_dup++;
-		else
-			late(sim, e->ref, "late answer");
+	/* Nothing waits here for this card: the request may have left from another node (its
+	 * answer can come to any bind, ARCHITECTURE.md section 6). The card's keyset opens it. */
+	if (live == NULL && foreign_start(sim, msisdn, pkt, len))
+		return;
+	if (live == NULL)
+		answer_unknown(sim, msisdn);
+	else
+		sim->st.mos_dropped++; /* opens under no live keyset: acked and dropped (1.5) */
+}
+
+/* ---- answers to requests another node sent (ARCHITECTURE.md section 6) ------------------
+ *
+ * A PoR from a card nothing waits for here is kept while the store reads the card's keyset and
+ * the counter value last written ahead (a reservation of 0 steps). It counts as the answer to
+ * the latest request only when it opens under that keyset, names the keyset's TAR and echoes
+ * that counter; its kyso-v1 response then names the txn.ref, and the engine finds the
+ * transaction by it. Anything else is late or dropped as before. */
+
+static bool
+foreign_start(struct gw_sim *sim, const char *msisdn, const uint8_t *pkt, size_t len)
+{
+	struct sim_foreign *f = NULL;
+
+	for (size_t i = 0; i < FOREIGN_MAX && f == NULL; i++)
+		if (!sim->foreign[i].used)
+			f = &sim->foreign[i];
+	if (f == NULL || len > sizeof(f->pkt))
+		return false; /* bounded: classified without the store */
+	f->used = true;
+	f->id = ++sim->foreign_seq;
+	snprintf(f->msisdn, sizeof(f->msisdn), "%s", msisdn);
+	memcpy(f->pkt, pkt, len);
+	f->len = len;
+	if (sim->ops.reserve(sim->ops.ctx, FOREIGN_OP | f->id, msisdn, 0) != 0) {
+		OPENSSL_cleanse(f, sizeof(*f));
+		return false;
+	}
+	return true;
+}
+
+/* The PoR opened under the card's keyset and echoing the counter written last: its answer. */
+static void
+foreign_answer(struct gw_sim *sim, const char *msisdn, const struct smsc_ota_rsp *r)
+{
+	struct gw_chan_event ev = { .retries_left = -1, .msisdn = msisdn };
+	uint8_t der[SIG_DER_MAX];
+	const char *why = NULL;
+	int status, sub;
+
+	if (gw_sim_por_action(r->sts, &status, &sub) != GW_POR_USE || r->data_len == 0) {
+		/* an early PoR, a resync request or a PoR failure carries no txn.ref: the node
+		 * that sent the request reads it on its own binds, or its deadline ends it */
+		sim->st.mos_dropped++;
 		return;
 	}
-	sim->st.mos_dropped++; /* unknown sender: acked and dropped (TELECOM.md 1.5) */
+	if (!applet_event(sim, r->data, r->data_len, &ev, der, sizeof(der), &why) || ev.ref <= 0) {
+		sim->st.mos_dropped++;
+		return;
+	}
+	sim->st.foreign++;
+	if (sim->chan->on_event != NULL)
+		sim->chan->on_event(sim->chan->engine, &ev);
+}
+
+static void
+foreign_done(struct gw_sim *sim, uint64_t op, enum gw_sim_store_rc rc,
+             const struct gw_sim_keyset *ks)
+{
+	uint8_t work[PKT_MAX];
+	struct smsc_ota_rsp r;
+	struct sim_foreign *f = NULL;
+	const struct sim_ended *e;
+
+	for (size_t i = 0; i < FOREIGN_MAX && f == NULL; i++)
+		if (sim->foreign[i].used && sim->foreign[i].id == (uint32_t)(op & 0xFFFFFFFFu))
+			f = &sim->foreign[i];
+	if (f == NULL)
+		return;
+	if (rc != GW_SIM_STORE_OK || ks == NULL ||
+	    smsc_ota_rsp_open(f->pkt, f->len, sim->cfg.spi2, (uint8_t)(ks->kvn << 4 | ks->kic_alg),
+	                      (uint8_t)(ks->kvn << 4 | ks->kid_alg), &ks->keys, work, sizeof(work),
+	                      &r) != SMSC_OK ||
+	    memcmp(r.tar, ks->tar, 3) != 0) {
+		answer_unknown(sim, f->msisdn);
+	} else if ((e = ended_find(sim, f->msisdn, true, r.cntr)) != NULL) {
+		if (e->answered)
+			sim->st.mos_dup++; /* a repeat of an answer this node took */
+		else
+			late(sim, e->ref, "late answer");
+	} else if (r.cntr != ks->counter) {
+		sim->st.mos_dropped++; /* an older request's answer: its txn ended long ago */
+	} else {
+		foreign_answer(sim, f->msisdn, &r);
+	}
+	OPENSSL_cleanse(work, sizeof(work));
+	OPENSSL_cleanse(f, sizeof(*f));
 }
 
 /* A segment of a concatenated answer from this card, the set still incomplete: its request

@@ -33,6 +33,9 @@ struct gw_chan_event {
 	const uint8_t *sig;  /* SIGNED: the raw signature as the device made it (ECDSA: DER) */
 	size_t sig_len;
 	const char *detail; /* short reason for the event log; never key or PIN material */
+	const char
+	        *msisdn; /* SIGNED/FAILED for a request another node sent: the card's number
+	                    (E.164 digits), which the engine checks against the txn's credential */
 };
 
 /* What the engine asks a channel to get signed. Strings and buffers are valid only during

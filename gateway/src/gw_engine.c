@@ -112,6 +112,7 @@ txn_free(struct gw_engine *e, struct gw_txn *t)
 	}
 	free(t->last_frame);
 	free(t->cert_der);
+	gw_eng_held_free(t->held);
 	json_decref(t->policy);
 	gw_cms_prep_free(t->cms_prep);
 	free(t);
@@ -402,8 +403,7 @@ gw_engine_txn_done(void *arg, uint64_t tag, enum db_err rc, int64_t ref)
 	else if (rc == DB_OK)
 		event_committed(e, c);
 	else
-		gw_log(GW_LOG_WARN, "msg=\"txn event not stored\" seq=%d rc=%s", c->seq,
-		       db_strerror(rc));
+		gw_eng_event_refused(e, c, rc);
 	gw_commit_free(c);
 }
 
@@ -441,6 +441,8 @@ deadline_cb(uv_timer_t *h)
 	enum gw_txn_state to;
 	int code = 0, sub = 0;
 
+	if (t->adopted) /* the owner node runs its deadline */
+		return;
 	if (!gw_txn_deadline_outcome(&f, &to, &code, &sub))
 		return;
 	if (t->chan != NULL && t->dispatched)
@@ -533,18 +535,43 @@ channel_failed(struct gw_txn *t, const struct gw_chan_event *ev)
 	(void)gw_eng_event(t, to, code, sub, r);
 }
 
+/* A late or duplicate answer: recorded and otherwise ignored (ARCHITECTURE.md 4). */
+void
+gw_eng_late(struct gw_engine *e, const struct gw_chan_event *ev)
+{
+	gw_event_node(e->gw, "txn.late", "txn", NULL, NULL,
+	              json_pack("{s:I, s:i, s:s}", "ref", (json_int_t)ev->ref, "kind",
+	                        (int)ev->kind, "detail", ev->detail != NULL ? ev->detail : ""));
+}
+
+void
+gw_eng_answer(struct gw_txn *t, const struct gw_chan_event *ev)
+{
+	t->answer_arrived = true;
+	t->dispatched = false;
+	if (ev->kind == GW_CHAN_SIGNED) {
+		(void)gw_eng_event(t, GW_TS_SIGNED, 0, 0, gw_eng_progress(t, GW_TS_SIGNED));
+		gw_eng_signed(t, ev->sig, ev->sig_len);
+		return;
+	}
+	if (ev->device_blocked)
+		gw_eng_device_blocked(t);
+	channel_failed(t, ev);
+}
+
 static void
 channel_event(void *engine, const struct gw_chan_event *ev)
 {
 	struct gw_engine *e = engine;
 	struct gw_txn *t = find_ref(e, ev->ref);
+	bool answer = ev->kind == GW_CHAN_SIGNED || ev->kind == GW_CHAN_FAILED;
 
-	if (t == NULL || t->final_queued || ev->kind == GW_CHAN_LATE) {
-		/* Late or duplicate: recorded and otherwise ignored (ARCHITECTURE.md 4). */
-		gw_event_node(e->gw, "txn.late", "txn", NULL, NULL,
-		              json_pack("{s:I, s:i, s:s}", "ref", (json_int_t)ev->ref, "kind",
-		                        (int)ev->kind, "detail",
-		                        ev->detail != NULL ? ev->detail : ""));
+	if (t == NULL && answer) {
+		gw_eng_answer_elsewhere(e, ev); /* another node's request, or one that ended */
+		return;
+	}
+	if (t == NULL || t->final_queued || t->adopted || ev->kind == GW_CHAN_LATE) {
+		gw_eng_late(e, ev);
 		return;
 	}
 	switch (ev->kind) {
@@ -565,17 +592,14 @@ channel_event(void *engine, const struct gw_chan_event *ev)
 		                   gw_eng_progress(t, GW_TS_AWAITING_USER));
 		break;
 	case GW_CHAN_SIGNED:
-		t->answer_arrived = true;
-		t->dispatched = false;
-		(void)gw_eng_event(t, GW_TS_SIGNED, 0, 0, gw_eng_progress(t, GW_TS_SIGNED));
-		gw_eng_signed(t, ev->sig, ev->sig_len);
+		/* reloaded after a restart or taken over: certificate and signed bytes first */
+		if (t->cert_der == NULL || t->tbs_len == 0)
+			gw_eng_answer_unloaded(t, ev);
+		else
+			gw_eng_answer(t, ev);
 		break;
 	case GW_CHAN_FAILED:
-		t->answer_arrived = true;
-		t->dispatched = false;
-		if (ev->device_blocked)
-			gw_eng_device_blocked(t);
-		channel_failed(t, ev);
+		gw_eng_answer(t, ev);
 		break;
 	case GW_CHAN_LATE:
 		break;
@@ -603,6 +627,7 @@ gw_engine_new(struct gw *gw)
 		return NULL;
 	e->gw = gw;
 	pol_config_defaults(&e->pol);
+	gw_eng_lease_start(e);
 	return e;
 }
 
@@ -613,6 +638,7 @@ gw_engine_free(struct gw_engine *e)
 
 	if (e == NULL)
 		return;
+	gw_eng_lease_stop(e);
 	while (e->all != NULL)
 		txn_free(e, e->all);
 	while ((q = e->signers) != NULL) {

@@ -43,10 +43,15 @@ struct gw_txn {
 	uint8_t tbs[64];              /* what the device was asked to sign */
 	size_t tbs_len;
 	uint64_t subs[GW_ENG_SUBS];
-	char *last_frame; /* the latest committed frame, for `status` */
+	char *last_frame;     /* the latest committed frame, for `status` */
+	int64_t signing_time; /* cms: the signed attributes' signing-time (Unix s), 0 unset */
+	bool adopted;         /* another node owns it: this node only records an answer that
+	                         came here (gw_engine_adopt.c); no timer, no signer slot */
+	struct gw_held *held; /* an answer waiting for the facts that finish it */
 };
 
 struct gw_cms_prep;
+struct gw_held;
 
 struct gw_signer_slot {
 	struct gw_signer_slot *next;
@@ -66,6 +71,8 @@ struct gw_engine {
 	bool reloaded;
 	struct gw_remote_sub *remote; /* sessions here following txns another node runs */
 	struct pol_config pol;        /* policy defaults (REGULATION.md section 9) */
+	uv_timer_t *lease_timer;      /* heartbeat and takeover (gw_engine_lease.c) */
+	bool lease_busy;              /* a heartbeat or takeover is on its way */
 };
 
 /* A sign waiting for the directory or its accepted commit. */
@@ -124,11 +131,38 @@ void gw_eng_push(struct gw_txn *t, const char *frame);
 /* A final state committed elsewhere: release the signer, drop the channel, free t. */
 void gw_eng_end_local(struct gw_engine *e, struct gw_txn *t);
 
+/* A late or duplicate device answer: a txn.late node event. */
+void gw_eng_late(struct gw_engine *e, const struct gw_chan_event *ev);
+/* A device answer (SIGNED or FAILED) for t, whose facts to finish it are in memory. */
+void gw_eng_answer(struct gw_txn *t, const struct gw_chan_event *ev);
+
+/* gw_engine_adopt.c: answers that need the database first (ARCHITECTURE.md section 6,
+ * "Answers on any node"). */
+/* An answer for a ref this node does not run: found by txn.ref, finished here if open. */
+void gw_eng_answer_elsewhere(struct gw_engine *e, const struct gw_chan_event *ev);
+/* An answer for a txn reloaded or taken over, whose certificate and signed bytes are read
+ * first. */
+void gw_eng_answer_unloaded(struct gw_txn *t, const struct gw_chan_event *ev);
+/* An event commit refused (another node or a timer got there first). */
+void gw_eng_event_refused(struct gw_engine *e, struct gw_commit *c, enum db_err rc);
+void gw_eng_held_free(struct gw_held *h);
+
+/* gw_engine_lease.c: the node's lease and the takeover of expired ones. */
+void gw_eng_lease_start(struct gw_engine *e);
+void gw_eng_lease_stop(struct gw_engine *e);
+
+/* gw_engine_seams.c: a txn's facts from its stored row (reload, takeover, adoption). */
+void gw_eng_fill_from_row(struct gw_txn *t, const struct db_txn_row *r);
+/* Reads this node's open txns again (after a takeover); those already here are kept. */
+void gw_eng_reload(struct gw_engine *e);
+
 /* gw_engine_notify.c */
 void gw_eng_remote_subscribe(struct gw_engine *e, const char *txn, uint64_t session, int last_seq);
 void gw_eng_remote_free(struct gw_engine *e);
 
 /* gw_engine_sign.c */
+/* dev.time_scale for t's deadline: the scale for a SIM, 1 otherwise. */
+uint64_t gw_eng_deadline_scale(const struct gw *gw, const struct gw_txn *t);
 void gw_eng_accept_done(struct gw_engine *e, struct gw_commit *c, enum db_err rc, int64_t ref);
 
 /* gw_engine_policy.c: the signer's credential and the policy verdict. */

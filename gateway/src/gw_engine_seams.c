@@ -65,9 +65,20 @@ gw_eng_to_sign(struct gw_txn *t, uint8_t out[64], size_t *len, char *why, size_t
 			snprintf(why, whylen, "no certificate to build the signed attributes");
 			return false;
 		}
+		/* The signing-time is recorded before the device is asked (on the reader, ahead
+		 * of the counter written ahead), so that any node rebuilds these attributes. */
+		if (t->signing_time == 0) {
+			t->signing_time = (int64_t)time(NULL);
+			/* rebuilt for an answer without a stored time: nothing to record, the
+			 * signature will not verify over these attributes (503) */
+			if (!t->answer_arrived &&
+			    db_txn_signing_time(t->eng->gw->db, t->id, t->signing_time) != DB_OK)
+				gw_log(GW_LOG_WARN, "msg=\"signing time not recorded\" txn=%s",
+				       t->id);
+		}
 		extra = issuer_chain(t->eng->gw, cert);
-		rc = gw_cms_prepare(cert, extra, t->digest, t->digest_len, time(NULL), &t->cms_prep,
-		                    out, 64, len);
+		rc = gw_cms_prepare(cert, extra, t->digest, t->digest_len, (time_t)t->signing_time,
+		                    &t->cms_prep, out, 64, len);
 		sk_X509_pop_free(extra, X509_free);
 		X509_free(cert);
 		if (rc != GW_CMS_OK) {
@@ -280,23 +291,20 @@ on_cred(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, en
 		gw_eng_dispatch(t);
 }
 
-static void
-reload_one(struct gw_engine *e, const struct db_txn_row *r)
+void
+gw_eng_fill_from_row(struct gw_txn *t, const struct db_txn_row *r)
 {
 	struct gw_sign_req req;
 	struct gw_status st;
-	struct gw_txn *t;
-	enum gw_txn_state s;
 	json_t *root;
 	int64_t left_ms;
+	bool parsed;
 
-	if (gw_eng_find(e, r->id) != NULL || !gw_txn_state_parse(r->state, &s) ||
-	    (t = gw_eng_txn_new(e, r->id)) == NULL)
-		return;
 	t->ref = r->ref;
-	t->state = t->want = s;
 	t->seq = t->next_seq = r->last_seq;
-	t->reached_user = s == GW_TS_DELIVERED || s == GW_TS_AWAITING_USER;
+	if (gw_txn_state_parse(r->state, &t->state))
+		t->want = t->state;
+	t->reached_user = t->state == GW_TS_DELIVERED || t->state == GW_TS_AWAITING_USER;
 	snprintf(t->ap_client, sizeof(t->ap_client), "%s", r->ap_client);
 	snprintf(t->org, sizeof(t->org), "%s", r->org != NULL ? r->org : "");
 	snprintf(t->signer, sizeof(t->signer), "%s", r->signer != NULL ? r->signer : "");
@@ -305,16 +313,38 @@ reload_one(struct gw_engine *e, const struct db_txn_row *r)
 	snprintf(t->shown, sizeof(t->shown), "%s", r->display != NULL ? r->display : "");
 	snprintf(t->device, sizeof(t->device), "%s", r->channel != NULL ? r->channel : "sim");
 	t->cred_id = r->credential != NULL ? strtoll(r->credential, NULL, 10) : 0;
+	t->signing_time = r->signing_time;
 	root = r->request != NULL ? json_loads(r->request, 0, NULL) : NULL;
-	if (root != NULL && gw_sign_parse(root, GW_SIGN_DISPLAY_ANY, &req, &st)) {
+	parsed = root != NULL && gw_sign_parse(root, GW_SIGN_DISPLAY_ANY, &req, &st);
+	if (parsed) {
 		memcpy(t->digest, req.digest, req.digest_len);
 		t->digest_len = req.digest_len;
 		snprintf(t->hash_alg, sizeof(t->hash_alg), "%s", req.hash_alg);
 		snprintf(t->format, sizeof(t->format), "%s", req.format);
 	}
-	json_decref(root);
+	/* deadline_at is acceptance + timeout_s; a SIM's timer ran timeout_s / dev.time_scale
+	 * from acceptance (development only), so the same share is left here. */
 	left_ms = (r->deadline_us - (int64_t)gw_now_us()) / 1000;
+	if (parsed && req.timeout_s > 0 && gw_eng_deadline_scale(t->eng->gw, t) > 1) {
+		int64_t scale = (int64_t)gw_eng_deadline_scale(t->eng->gw, t);
+		int64_t total_ms = (int64_t)req.timeout_s * 1000;
+
+		left_ms = total_ms / scale - (total_ms - left_ms);
+	}
+	json_decref(root);
 	t->deadline_ms = gw_mono_ms() + (uint64_t)(left_ms > 0 ? left_ms : 0);
+}
+
+static void
+reload_one(struct gw_engine *e, const struct db_txn_row *r)
+{
+	struct gw_txn *t;
+	enum gw_txn_state s;
+
+	if (gw_eng_find(e, r->id) != NULL || !gw_txn_state_parse(r->state, &s) ||
+	    (t = gw_eng_txn_new(e, r->id)) == NULL)
+		return;
+	gw_eng_fill_from_row(t, r);
 	e->gw->metrics.txn_reloaded++;
 	gw_eng_arm(t); /* one already past fires at once: expired in the deadline's order */
 	if (s > GW_TS_QUEUED) { /* on the device: it holds the signer's slot */
@@ -322,7 +352,7 @@ reload_one(struct gw_engine *e, const struct db_txn_row *r)
 		t->dispatched = true;
 		return;
 	}
-	if (left_ms <= 0)
+	if (r->deadline_us <= (int64_t)gw_now_us())
 		return; /* with the device, or about to expire: its answer or the timer ends it */
 	if (db_signer_lookup(e->gw->db, "credential", r->credential != NULL ? r->credential : "0",
 	                     on_cred, t->key) != DB_OK)
@@ -346,6 +376,14 @@ on_reload(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n, enum
 		reload_one(e, &rows[i]);
 	gw_log(GW_LOG_INFO, "msg=\"open transactions reloaded\" count=%d", n);
 	gw_db_sync(gw);
+}
+
+void
+gw_eng_reload(struct gw_engine *e)
+{
+	if (db_txn_reload(e->gw->db, GW_ENGINE_RELOAD_MAX, on_reload, 0) != DB_OK)
+		gw_log(GW_LOG_WARN, "msg=\"reload of taken transactions not queued\"");
+	gw_db_sync(e->gw);
 }
 
 void

@@ -326,8 +326,8 @@ drop_txn(struct gw_engine *e, uint64_t key)
 /* dev.time_scale (development only) shrinks a deadline like the simulator's delays
  * (TELECOM.md 5.4), for a SIM only: a token is a real card behind a real agent, whose PIN
  * dialogue and signing run in real time whatever the simulator's clock. */
-static uint64_t
-deadline_scale(const struct gw *gw, const struct gw_txn *t)
+uint64_t
+gw_eng_deadline_scale(const struct gw *gw, const struct gw_txn *t)
 {
 	if (gw->cfg.dev_time_scale <= 1 || strcmp(t->device, "sim") != 0)
 		return 1;
@@ -358,7 +358,8 @@ accept_commit(struct gw_engine *e, struct gw_accepting *a, bool status_unknown,
 		return false;
 	}
 	deadline_us = gw_now_us() + (uint64_t)p->req.timeout_s * 1000000u;
-	t->deadline_ms = gw_mono_ms() + (uint64_t)p->req.timeout_s * 1000u / deadline_scale(gw, t);
+	t->deadline_ms =
+	        gw_mono_ms() + (uint64_t)p->req.timeout_s * 1000u / gw_eng_deadline_scale(gw, t);
 	acc = json_pack("{s:s, s:s, s:i, s:s, s:s, s:{s:i, s:s}}", "type", "accepted", "txn", t->id,
 	                "seq", 1, "ap_trans_id", p->req.ap_trans_id, "verification_code", p->code,
 	                "status", "code", 100, "name", "REQUEST_OK");

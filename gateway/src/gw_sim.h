@@ -38,7 +38,8 @@ enum gw_sim_store_rc {
 struct gw_sim_ops {
 	void *ctx;
 	/* Reserve `step` counter values of the card behind msisdn (E.164 digits) and answer with
-	 * gw_sim_on_reserved(op, ...) later (or from inside this call). 0 queued, -1 refused. */
+	 * gw_sim_on_reserved(op, ...) later (or from inside this call); step 0 only reads the
+	 * keyset and its counter. 0 queued, -1 refused. */
 	int (*reserve)(void *ctx, uint64_t op, const char *msisdn, uint32_t step);
 	/* Queue one submit_sm on the carrier's link. 0 queued, -1 refused (no link, queue full). */
 	int (*submit)(void *ctx, const char *carrier, uint64_t tag, const struct smsc_submit *m);
@@ -61,6 +62,7 @@ struct gw_sim_config {
 struct gw_sim_stats {
 	uint64_t started, submits, dispatched, delivered, signed_, failed, late, resyncs;
 	uint64_t mos, mos_dup, mos_dropped, dlrs, pors_bad;
+	uint64_t foreign; /* answers to requests another node sent, handed to the engine */
 };
 
 /* routes is borrowed and must outlive the core. NULL on bad config or no memory. */
@@ -71,7 +73,9 @@ void gw_sim_free(struct gw_sim *sim); /* wipes every keyset still held */
 /* The struct gw_channel named "sim" (gw_channel.h) over this core. */
 void gw_sim_channel(struct gw_sim *sim, struct gw_channel *out);
 
-/* The store's answer to ops->reserve. ks is copied (and the caller wipes its own). */
+/* The store's answer to ops->reserve (step 0 of an answer that arrived for a request this node
+ * did not send: ks then holds the value last written ahead). ks is copied (and the caller
+ * wipes its own). */
 void gw_sim_on_reserved(struct gw_sim *sim, uint64_t op, enum gw_sim_store_rc rc,
                         const struct gw_sim_keyset *ks);
 

@@ -179,8 +179,10 @@ typedef void db_sim_reserve_fn(void *arg, uint64_t tag, enum db_err rc,
 /* Adds step to sim_keyset.counter of the card with this MSISDN (E.164 digits; its keyset with
  * the highest KVN) in one autocommitted statement on the reader connection, so the answer comes
  * only once the new value is durable: the caller submits only then (write-ahead, a crash may
- * skip values, never reuse one). DB_E_CONN when the reader is down, DB_E_BUSY when its queue
- * is full, DB_E_INVAL on a bad argument; cb is called only when DB_OK is returned. */
+ * skip values, never reuse one). step 0 reserves nothing: it reads the keyset and the value
+ * last written ahead (an answer arriving on a node that did not send the request). DB_E_CONN when
+ * the reader is down, DB_E_BUSY when its queue is full, DB_E_INVAL on a bad argument; cb is called
+ * only when DB_OK is returned. */
 enum db_err db_sim_counter_reserve(struct db *db, uint64_t tag, const char *msisdn, uint32_t step,
                                    db_sim_reserve_fn *cb) DB_MUSTCHECK;
 
@@ -352,6 +354,7 @@ struct db_txn_row {
 	const char *display;    /* what the device shows (prefix and code included) */
 	const char *credential; /* credential id (text) */
 	const char *channel;    /* the credential's device kind */
+	int64_t signing_time;   /* cms: the signed attributes' signing-time (Unix s), 0 unset */
 };
 /* rc DB_OK with n == 0: not found. cookie is the caller's, passed back untouched. */
 typedef void db_txn_rows_fn(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n,
@@ -365,6 +368,22 @@ enum db_err db_txn_get_by_ap(struct db *db, const char *ap_client, const char *a
 /* This node's non-terminal txns, oldest first (restart: ARCHITECTURE.md section 6). */
 enum db_err db_txn_reload(struct db *db, int max_rows, db_txn_rows_fn *cb,
                           uint64_t cookie) DB_MUSTCHECK;
+
+/* ---- Leases and takeover (db_node.c, migration 0006; ARCHITECTURE.md section 6) ---- */
+
+/* rc and the call's value: heartbeat 1 when this node still held its lease, 0 after a lapse
+ * (or on its first heartbeat); takeover the number of transactions taken. */
+typedef void db_node_fn(void *arg, void *ctx, enum db_err rc, int64_t value);
+/* Renews this node's row: its lease runs lease_s seconds from now. */
+enum db_err db_node_heartbeat(struct db *db, int lease_s, db_node_fn *cb, void *ctx) DB_MUSTCHECK;
+/* Makes this node the owner of the open txns of every node whose lease ran out (at most
+ * max_rows, oldest first), in one conditional UPDATE: one winner per txn. db_txn_reload then
+ * returns them with this node's own. */
+enum db_err db_txn_takeover(struct db *db, int max_rows, db_node_fn *cb, void *ctx) DB_MUSTCHECK;
+/* Records the signing-time of a cms txn's signed attributes before its device is asked (the
+ * first value stays). Fire and forget on the reader, ahead of the OTA counter reservation
+ * that follows it, so any node that receives the answer rebuilds the same attributes. */
+enum db_err db_txn_signing_time(struct db *db, const char *txn, int64_t unix_s) DB_MUSTCHECK;
 
 struct db_txn_event_row {
 	int seq;

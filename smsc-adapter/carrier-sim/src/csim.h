@@ -231,6 +231,8 @@ struct csim_knobs {
 	bool dlr_duplicate;          /* every DLR sent twice */
 	bool dlr_text_caps;          /* "Text:" instead of "text:" */
 	bool dlr_date12;             /* YYMMDDhhmmss dates */
+	char mo_system_type[13];     /* MOs (not DLRs) only to binds of this system_type while one
+	                                is bound; "": every bind, round robin */
 };
 void csim_knobs_default(struct csim_knobs *k);
 

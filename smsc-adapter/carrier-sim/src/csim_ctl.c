@@ -291,6 +291,14 @@ cmd_smsc_set(struct ctl *x)
 	set_bool(x->req, "dlr_date12", &k->dlr_date12);
 	set_bool(x->req, "dlr", &k->dlr);
 	set_bool(x->req, "dlr_before_resp", &k->dlr_before_resp);
+	if (json_object_get(x->req, "mo_system_type") != NULL) {
+		const char *mst = json_string_value(json_object_get(x->req, "mo_system_type"));
+
+		if (mst != NULL && strlen(mst) >= sizeof(k->mo_system_type))
+			return fail("mo_system_type: at most 12 characters");
+		snprintf(k->mo_system_type, sizeof(k->mo_system_type), "%s",
+		         mst != NULL ? mst : "");
+	}
 	if (mid != NULL)
 		k->msgid_dec = strcmp(mid, "dec") == 0;
 	if (tid != NULL)

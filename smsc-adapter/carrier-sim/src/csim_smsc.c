@@ -75,6 +75,7 @@ struct conn {
 	uint32_t gen;
 	bool tx, rx;
 	int acct;
+	char system_type[13]; /* from its bind */
 	uint8_t in[CONN_IN_MAX];
 	size_t in_len;
 	uint32_t seq;
@@ -378,6 +379,7 @@ csim_conn_open(struct csim *c, uint64_t now_ms, uint32_t *out)
 		k->st = C_OPEN;
 		k->tx = k->rx = false;
 		k->acct = -1;
+		k->system_type[0] = '\0';
 		k->seq = 0;
 		k->outstanding = 0;
 		c->st.conns++;
@@ -428,17 +430,39 @@ dv_ready(struct csim *c, struct dv *d)
 	a->qlen++;
 }
 
+static bool
+conn_takes(const struct conn *k, int acct)
+{
+	return k->st == C_BOUND && k->rx && k->acct == acct;
+}
+
+/* mo_system_type: an MO goes only to binds of that system_type while one is bound. */
+static bool
+mo_routed(const struct csim *c, int acct, const struct dv *d)
+{
+	const char *want = c->acct[acct].cfg.knobs.mo_system_type;
+
+	if (d->esm == 0x04 || want[0] == '\0')
+		return false;
+	for (unsigned i = 0; i < CSIM_MAX_CONNS; i++)
+		if (conn_takes(&c->conns[i], acct) && strcmp(c->conns[i].system_type, want) == 0)
+			return true;
+	return false;
+}
+
 static struct conn *
-pick_receiver(struct csim *c, int acct)
+pick_receiver(struct csim *c, int acct, const struct dv *d)
 {
 	struct account *a = &c->acct[acct];
+	bool routed = mo_routed(c, acct, d);
 	unsigned i;
 
 	for (i = 0; i < CSIM_MAX_CONNS; i++) {
 		struct conn *k = &c->conns[(a->rr + i) % CSIM_MAX_CONNS];
 
-		if (k->st == C_BOUND && k->rx && k->acct == acct &&
-		    k->inflight_n < a->cfg.knobs.mo_window && k->inflight_n < MO_WINDOW_MAX) {
+		if (conn_takes(k, acct) && k->inflight_n < a->cfg.knobs.mo_window &&
+		    k->inflight_n < MO_WINDOW_MAX &&
+		    (!routed || strcmp(k->system_type, a->cfg.knobs.mo_system_type) == 0)) {
 			a->rr = (a->rr + i + 1) % CSIM_MAX_CONNS;
 			return k;
 		}
@@ -495,12 +519,11 @@ pump(struct csim *c, int acct)
 	struct account *a = &c->acct[acct];
 
 	while (a->qlen > 0) {
-		struct conn *k = pick_receiver(c, acct);
-		struct dv *d;
+		struct dv *d = c->dvs.item[a->qhead];
+		struct conn *k = pick_receiver(c, acct, d);
 
 		if (k == NULL)
 			return;
-		d = c->dvs.item[a->qhead];
 		a->qhead = d->qnext;
 		a->qlen--;
 		send_deliver(c, k, d);
@@ -917,6 +940,9 @@ on_bind(struct csim *c, struct conn *k, uint32_t req_id, const struct smsc_pdu *
 	}
 	k->st = C_BOUND;
 	k->acct = ai;
+	snprintf(k->system_type, sizeof(k->system_type), "%.*s",
+	         (int)(p->system_type_len < 12 ? p->system_type_len : 12),
+	         p->system_type != NULL ? p->system_type : "");
 	k->tx = req_id != 0x00000001u;
 	k->rx = req_id != 0x00000002u;
 	a->binds++;

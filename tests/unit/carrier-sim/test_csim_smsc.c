@@ -17,14 +17,15 @@
 
 static uint8_t out[MAXOUT][SMSC_PDU_MAX_DEF];
 static size_t out_len[MAXOUT], n_out, closes;
+static uint32_t out_conn[MAXOUT];
 static uint32_t esme_seq;
 
 static void
 on_send(void *arg, uint32_t conn, const uint8_t *pdu, size_t len)
 {
 	(void)arg;
-	(void)conn;
 	assert_true(n_out < MAXOUT);
+	out_conn[n_out] = conn;
 	memcpy(out[n_out], pdu, len);
 	out_len[n_out++] = len;
 }
@@ -80,7 +81,7 @@ got(size_t i)
 }
 
 static uint32_t
-bind(struct csim *c, const char *sid, const char *pw, uint32_t want)
+bind_typed(struct csim *c, const char *sid, const char *pw, const char *type, uint32_t want)
 {
 	struct smsc_pdu p = { .command_id = SMSC_CMD_BIND_TRX,
 		              .sequence = ++esme_seq,
@@ -88,6 +89,8 @@ bind(struct csim *c, const char *sid, const char *pw, uint32_t want)
 		              .system_id_len = strlen(sid),
 		              .password = pw,
 		              .password_len = strlen(pw),
+		              .system_type = type,
+		              .system_type_len = strlen(type),
 		              .interface_version = 0x34 };
 	uint32_t conn;
 	struct smsc_pdu r;
@@ -98,6 +101,12 @@ bind(struct csim *c, const char *sid, const char *pw, uint32_t want)
 	assert_int_equal(r.command_id, SMSC_CMD_BIND_TRX_RESP);
 	assert_int_equal(r.command_status, want);
 	return conn;
+}
+
+static uint32_t
+bind(struct csim *c, const char *sid, const char *pw, uint32_t want)
+{
+	return bind_typed(c, sid, pw, "", want);
 }
 
 static void
@@ -497,6 +506,42 @@ control(void **state)
 	csim_free(c);
 }
 
+/* smsc.set mo_system_type: MOs go to the binds of that system_type while one is bound, to
+ * every bind otherwise (two gateway nodes on one account). */
+static void
+mo_routing(void **state)
+{
+	struct csim *c = sim_new(CSIM_MODE_INSTANT, NULL);
+	static const char inject[] = "{\"cmd\":\"smsc.inject\",\"from\":\"84911111111\","
+	                             "\"to\":\"8490999\",\"ud\":\"0271000001\"}";
+	uint32_t one, two;
+	size_t before;
+	char *r;
+
+	(void)state;
+	one = bind_typed(c, "gw", "pw", "node-1", 0);
+	two = bind_typed(c, "gw", "pw", "node-2", 0);
+	r = ctl(c, "{\"cmd\":\"smsc.set\",\"mo_system_type\":\"node-2\"}");
+	assert_string_equal(r, "{\"ok\":true}");
+	free(r);
+	before = n_out;
+	for (int i = 0; i < 4; i++) {
+		free(ctl(c, inject));
+		assert_int_equal(out_conn[n_out - 1], two);
+	}
+	assert_int_equal(n_out, before + 4);
+	r = ctl(c, "{\"cmd\":\"smsc.set\",\"mo_system_type\":\"node-12345678\"}");
+	assert_non_null(strstr(r, "\"ok\":false"));
+	free(r);
+	/* none of that type bound: every bind, round robin */
+	free(ctl(c, "{\"cmd\":\"smsc.set\",\"mo_system_type\":\"node-3\"}"));
+	free(ctl(c, inject));
+	free(ctl(c, inject));
+	assert_true(out_conn[n_out - 1] != out_conn[n_out - 2]);
+	assert_true(out_conn[n_out - 1] == one || out_conn[n_out - 2] == one);
+	csim_free(c);
+}
+
 static bool
 has(const char *t, size_t n, const char *needle)
 {
@@ -580,6 +625,7 @@ main(void)
 		cmocka_unit_test(garbage),
 		cmocka_unit_test(connection_bound),
 		cmocka_unit_test(control),
+		cmocka_unit_test(mo_routing),
 		cmocka_unit_test(fault_knobs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -65,6 +65,7 @@ struct ev_copy {
 	uint8_t sig[600];
 	size_t sig_len;
 	char detail[64];
+	char msisdn[24];
 };
 
 struct world {
@@ -165,21 +166,26 @@ on_engine(void *engine, const struct gw_chan_event *ev)
 	c->blocked = ev->device_blocked;
 	c->sig_len = ev->sig_len;
 	snprintf(c->detail, sizeof(c->detail), "%s", ev->detail ? ev->detail : "");
+	snprintf(c->msisdn, sizeof(c->msisdn), "%s", ev->msisdn ? ev->msisdn : "");
 	if (ev->sig_len > 0) {
 		assert_true(ev->sig_len <= sizeof(c->sig));
 		memcpy(c->sig, ev->sig, ev->sig_len);
 	}
 }
 
-/* The store commits counter + step, then answers with the keyset (TELECOM.md 2.3). */
+/* The store commits counter + step, then answers with the keyset (TELECOM.md 2.3); a step of
+ * 0 (an answer to a request another node sent) only reads it. */
 static void
-store_answer(struct world *w)
+store_reply(struct world *w, bool peek)
 {
 	struct gw_sim_keyset ks = { .kvn = 3,
 		                    .kic_alg = SMSC_ALG_3DES2,
 		                    .kid_alg = SMSC_ALG_3DES2 };
 
-	assert_int_not_equal(w->pending_step, 0);
+	if (peek)
+		assert_int_equal(w->pending_step, 0);
+	else
+		assert_int_not_equal(w->pending_step, 0);
 	w->durable_cntr += w->pending_step;
 	w->pending_step = 0;
 	snprintf(ks.iccid, sizeof(ks.iccid), "89840000000000000001");
@@ -191,6 +197,12 @@ store_answer(struct world *w)
 	ks.counter = w->durable_cntr;
 	gw_sim_on_reserved(w->sim, w->pending_op, GW_SIM_STORE_OK, &ks);
 	smsc_ota_keys_wipe(&ks.keys);
+}
+
+static void
+store_answer(struct world *w)
+{
+	store_reply(w, false);
 }
 
 static bool
@@ -914,10 +926,56 @@ test_duplicate_and_late(void **state)
 		w.chan.abandon(w.chan.self, 20); /* deadline */
 		rsp.txn_ref = 20;
 		rs[0] = 4;
+		w.reserves = 0;
 		card_por(&w, 0x00, &rsp);
+		/* nothing waits for the card now: its keyset is read to open the answer */
+		assert_int_equal(w.reserves, 1);
+		store_reply(&w, true);
 		assert_int_equal(last_ev(&w)->kind, GW_CHAN_LATE);
 		assert_int_equal(last_ev(&w)->ref, 20);
 	}
+	teardown_world(&w);
+}
+
+/* A PoR from a card this node sent nothing to (the request left from another node): opened
+ * with the keyset the store reads (step 0), it is the answer when it echoes the counter
+ * written last, and the engine hears it with its txn.ref and the card's number. An older
+ * counter, or a card without a keyset, is dropped. */
+static void
+test_answer_for_another_node(void **state)
+{
+	struct world w;
+	uint8_t rs[64] = { 7 };
+	struct smsc_kv1_rsp rsp = { .txn_ref = 40, .status = 0, .sig = rs, .sig_len = 64 };
+	struct gw_sim_stats st;
+
+	(void)state;
+	setup_world(&w);
+	w.durable_cntr = 12; /* the other node wrote 12 ahead and sent it */
+	card_por_segments(&w, 0x00, &rsp, 12, KID, NULL, 0);
+	assert_int_equal(w.reserves, 1);
+	assert_int_equal(w.nev, 0);
+	store_reply(&w, true);
+	assert_int_equal(w.durable_cntr, 12); /* read, not moved */
+	assert_int_equal(w.nev, 1);
+	assert_int_equal(last_ev(&w)->kind, GW_CHAN_SIGNED);
+	assert_int_equal(last_ev(&w)->ref, 40);
+	assert_string_equal(last_ev(&w)->msisdn, MSISDN);
+	assert_true(last_ev(&w)->sig_len > 0);
+
+	/* an answer to an older request of the card (counter 11 < 12): dropped */
+	rsp.txn_ref = 39;
+	card_por_segments(&w, 0x00, &rsp, 11, KID, NULL, 0);
+	store_reply(&w, true);
+	assert_int_equal(w.nev, 1);
+
+	/* a card without a keyset in the store */
+	card_por_segments(&w, 0x00, &rsp, 12, KID, NULL, 0);
+	gw_sim_on_reserved(w.sim, w.pending_op, GW_SIM_STORE_UNKNOWN, NULL);
+	assert_int_equal(w.nev, 1);
+	gw_sim_stats_get(w.sim, &st);
+	assert_int_equal(st.foreign, 1);
+	assert_int_equal(st.mos_dropped, 2);
 	teardown_world(&w);
 }
 
@@ -972,6 +1030,7 @@ main(void)
 		cmocka_unit_test(test_concatenated_rsa),
 		cmocka_unit_test(test_concatenated_segment_lost),
 		cmocka_unit_test(test_duplicate_and_late),
+		cmocka_unit_test(test_answer_for_another_node),
 		cmocka_unit_test(test_keys_wiped),
 	};
 
