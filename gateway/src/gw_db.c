@@ -1,7 +1,10 @@
 /* gw_db.c -- the db object on the gateway's loop: one watch per connection index and one
  * timer for db_on_tick() (STYLE.md 2.2). */
+#include <sys/stat.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gw_engine.h"
 #include "gw_int.h"
@@ -77,9 +80,35 @@ gw_db_sync(struct gw *gw)
 		gw_engine_db_ready(gw->engine); /* once: reload this node's open transactions */
 }
 
+/* <db.spool_dir>/<node_id>.spool, the folder created when missing. false: err says why. */
+static bool
+spool_path(const struct gw *gw, char *out, size_t cap, char *err, size_t errlen)
+{
+	const char *dir = gw->cfg.db_spool_dir;
+	int n;
+
+	out[0] = '\0';
+	if (dir[0] == '\0')
+		return true;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "db.spool_dir %s: %s", dir, strerror(errno));
+		return false;
+	}
+	n = snprintf(out, cap, "%s/%s.spool", dir, gw->cfg.node_id);
+	if (n < 0 || (size_t)n >= cap) {
+		snprintf(err, errlen, "db.spool_dir is too long");
+		return false;
+	}
+	return true;
+}
+
 int
 gw_db_start(struct gw *gw, char *err, size_t errlen)
 {
+	char spool[GW_CFG_STR_MAX + 80];
+
+	if (!spool_path(gw, spool, sizeof(spool), err, errlen))
+		return -1;
 	struct db_config dc = {
 		.conninfo = gw->cfg.db_conninfo,
 		.node_id = gw->cfg.node_id,
@@ -91,6 +120,9 @@ gw_db_start(struct gw *gw, char *err, size_t errlen)
 		.reconnect_min_ms = 100,
 		.reconnect_max_ms = 5000,
 		.client_refresh_ms = 2000,
+		.spool_path = spool,
+		.spool_max_bytes = gw->cfg.db_spool_max_bytes,
+		.spool_max_records = gw->cfg.db_spool_max_records,
 		.clock = db_clock,
 		.done = gw_event_done,
 		.txn_done = gw_engine_txn_done,
