@@ -102,6 +102,19 @@ spool_path(const struct gw *gw, char *out, size_t cap, char *err, size_t errlen)
 	return true;
 }
 
+/* What db_new() found in the spool: events from before this start, committed first. */
+static void
+spool_report(struct gw *gw)
+{
+	struct db_stats s;
+
+	db_stats_get(gw->db, &s);
+	if (s.spool_replayed > 0 || s.spool_dropped > 0)
+		gw_log(s.spool_dropped > 0 ? GW_LOG_WARN : GW_LOG_INFO,
+		       "msg=\"spool read back\" records=%llu dropped_bytes=%llu",
+		       (unsigned long long)s.spool_replayed, (unsigned long long)s.spool_dropped);
+}
+
 int
 gw_db_start(struct gw *gw, char *err, size_t errlen)
 {
@@ -132,6 +145,7 @@ gw_db_start(struct gw *gw, char *err, size_t errlen)
 
 	if ((gw->db = db_new(&dc, err, errlen)) == NULL)
 		return -1;
+	spool_report(gw);
 	db_set_clients_cb(gw->db, db_clients);
 	gw->ndbw = db_conn_count(gw->db);
 	if ((gw->dbw = calloc((size_t)gw->ndbw, sizeof(*gw->dbw))) == NULL) {

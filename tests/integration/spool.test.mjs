@@ -191,6 +191,7 @@ test('PostgreSQL down, cancel acknowledged, gateway SIGKILLed: committed from th
   assert.equal(stack.sql(`SELECT count(*) FROM txn_event WHERE txn = '${a.txn}' AND state IN ` +
                          FINAL), '1');
   assert.equal(statSync(spool).size, 0, 'emptied after the commit');
+  assert.match(stack.gatewayLog(), /msg="spool read back" records=[1-9]/);
   c = await waitFor('gateway back', () => connect(env).catch(() => null));
   const r = await c.request({ type: 'status', id: 'st', txn: a.txn });
   assert.equal(r.type, 'result');
