@@ -289,8 +289,6 @@ void db__lane_requeue(struct db *db, struct db__item *it);
 
 /* db_txn.c: an item rebuilt from a spool record (replay set, tag 0). NULL: no memory. */
 struct db__item *db__txn_item_from_spool(const struct db_spool_rec *r);
-/* db_lane.c: writes it's record; DB_E_BUSY when the spool is full or broken. */
-enum db_err db__spool_item(struct db *db, struct db__item *it) DB_MUSTCHECK;
 
 /* db_reader.c */
 void db__reader_on_up(struct db *db);

@@ -140,10 +140,12 @@ spool_rec_of(const struct db__item *it, struct db_spool_rec *r)
 	};
 }
 
-/* Once the spool is broken (full, or a write failed) nothing more is written until it is
- * emptied: a record after a gap would replay out of its lane's order. */
-enum db_err
-db__spool_item(struct db *db, struct db__item *it)
+/* Writes its record. Once the spool is broken (full, or a write failed) nothing more is
+ * written until it is emptied: a record after a gap would replay out of its lane's order.
+ * sync: durable before returning (an append), else the caller syncs once for many (a drop).
+ * DB_E_BUSY when full or broken, DB_E_QUERY on an I/O error. */
+static enum db_err
+spool_item(struct db *db, struct db__item *it, bool sync)
 {
 	struct db_spool_rec r;
 	enum db_err rc;
@@ -153,7 +155,8 @@ db__spool_item(struct db *db, struct db__item *it)
 	if (db->spool_broken)
 		return DB_E_BUSY;
 	spool_rec_of(it, &r);
-	if ((rc = db_spool_put(db->spool, &r)) != DB_OK)
+	rc = sync ? db_spool_put_sync(db->spool, &r) : db_spool_put(db->spool, &r);
+	if (rc != DB_OK)
 		return rc;
 	it->spooled = true;
 	db->spool_live++;
@@ -174,7 +177,7 @@ lane_spool_pending(struct db *db, struct db__lane *l)
 		for (it = lists[i]; it != NULL; it = it->next) {
 			if (!db__item_is_txn(it) || it->spooled || it->failed)
 				continue;
-			if (db__spool_item(db, it) != DB_OK) {
+			if (spool_item(db, it, false) != DB_OK) {
 				db->spool_broken = true;
 				continue;
 			}
@@ -273,13 +276,7 @@ db__lane_append(struct db *db, struct db__item *it, uint32_t lane_key)
 	it->lane_key = lane_key;
 	if (db__item_is_txn(it) && !lane_can_commit(l) && db->spool != NULL) {
 		/* Durable before the caller hears DB_OK (docs/database.md "Spool"). */
-		enum db_err rc = db__spool_item(db, it);
-
-		if (rc == DB_OK && db_spool_sync(db->spool) != DB_OK)
-			rc = DB_E_BUSY;
-		if (rc != DB_OK) {
-			if (it->spooled)
-				db->spool_live--; /* not durable: refused after all */
+		if (spool_item(db, it, true) != DB_OK) {
 			db->spool_broken = true;
 			db->st.spool_refused++;
 			free(it);

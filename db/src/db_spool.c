@@ -401,6 +401,22 @@ db_spool_put(struct db_spool *s, const struct db_spool_rec *r)
 }
 
 enum db_err
+db_spool_put_sync(struct db_spool *s, const struct db_spool_rec *r)
+{
+	int64_t before = s != NULL ? s->bytes : 0;
+	enum db_err rc = db_spool_put(s, r);
+
+	if (rc != DB_OK || fdatasync(s->fd) == 0)
+		return rc;
+	/* Not durable: the caller refuses the item, so the record must not replay either. */
+	if (ftruncate(s->fd, (off_t)before) == 0) {
+		s->bytes = before;
+		s->records--;
+	}
+	return DB_E_QUERY;
+}
+
+enum db_err
 db_spool_sync(struct db_spool *s)
 {
 	if (s == NULL)

@@ -86,6 +86,8 @@ void db_spool_close(struct db_spool *s);
  * record the format refuses, DB_E_QUERY on an I/O error (the file is cut back to its previous
  * size). */
 enum db_err db_spool_put(struct db_spool *s, const struct db_spool_rec *r) DB_MUSTCHECK;
+/* db_spool_put(), then fdatasync. A failed sync takes the record out again: DB_E_QUERY. */
+enum db_err db_spool_put_sync(struct db_spool *s, const struct db_spool_rec *r) DB_MUSTCHECK;
 /* fdatasync: every record put so far is durable. DB_E_QUERY on an I/O error. */
 enum db_err db_spool_sync(struct db_spool *s) DB_MUSTCHECK;
 /* Empties the file (every record in it has committed) and syncs. */

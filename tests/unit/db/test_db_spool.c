@@ -617,6 +617,29 @@ test_lane_spool_full(void **state)
 	db_free(db);
 }
 
+/* A spool that cannot be read stops db_new(): the gateway does not start without its events. */
+static void
+test_db_new_refuses_unreadable_spool(void **state)
+{
+	struct t t = { .mono_ms = 1000 };
+	struct db_config cfg = { .conninfo = "host=/nowhere",
+		                 .node_id = "n1",
+		                 .spool_path = "/nonexistent-dir/n1.spool",
+		                 .clock = tclock,
+		                 .done = tdone,
+		                 .txn_done = ttxn_done,
+		                 .arg = &t };
+	char err[200] = "";
+
+	(void)state;
+	assert_null(db_new(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent-dir/n1.spool"));
+	cfg.spool_path = spool_path;
+	cfg.spool_max_bytes = 100; /* below the floor */
+	assert_null(db_new(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "spool_max_bytes"));
+}
+
 int
 main(void)
 {
@@ -634,6 +657,8 @@ main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_lane_spools_pending_at_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lane_spool_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_db_new_refuses_unreadable_spool, setup,
+		                                teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
