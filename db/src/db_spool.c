@@ -1,6 +1,7 @@
 /* db_spool.c -- the local spool of transaction items: its record codec and its file
  * (db_spool.h, ARCHITECTURE.md section 6). The decoder reads a file a crash may have torn or a
  * disk may have damaged, so it is bounded like a peer-facing parser (tests/fuzz/db-spool). */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -332,6 +333,13 @@ db_spool_open(const char *path, const struct db_spool_limits *lim, db_spool_rec_
 	if (s->fd < 0) {
 		seterr(errbuf, errlen, "open", path);
 		free(s);
+		return NULL;
+	}
+	/* One writer per file: a second gateway with the same node_id and folder would replay
+	 * and truncate the first one's records. Released when the process ends, however. */
+	if (flock(s->fd, LOCK_EX | LOCK_NB) != 0) {
+		seterr(errbuf, errlen, "in use by another process", path);
+		db_spool_close(s);
 		return NULL;
 	}
 	sync_dir(path);

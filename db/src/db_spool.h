@@ -76,8 +76,9 @@ struct db_spool_open_info {
 	int64_t dropped_bytes; /* bytes after the last good record, cut off */
 };
 
-/* Opens (creating it, mode 0600) the spool file, replays its good records to fn and cuts the
- * file back to them. NULL on an I/O error or no memory (errbuf says why). */
+/* Opens (creating it, mode 0600) and locks (flock) the spool file, replays its good records to
+ * fn and cuts the file back to them. NULL on an I/O error, a file another process holds, or no
+ * memory (errbuf says why). */
 struct db_spool *db_spool_open(const char *path, const struct db_spool_limits *lim,
                                db_spool_rec_fn *fn, void *ctx, struct db_spool_open_info *info,
                                char *errbuf, size_t errlen);

@@ -98,7 +98,8 @@ static const struct cf_key keys[] = {
 	        "Folder of this node's spool file `<node_id>.spool`: transaction events that "
 	        "cannot be committed while PostgreSQL is away are fsync'd there and replayed "
 	        "in order when it returns or the gateway starts (docs/database.md). Created "
-	        "(mode 0700) when missing; its parent must exist. Empty: no spool."),
+	        "(mode 0700, with missing parents) when needed; one gateway per file (locked). "
+	        "Empty: no spool."),
 	KEY_INT("db.spool_max_bytes", db_spool_max_bytes, NR, 67108864, 4096, 1073741824,
 	        "Spool file size ceiling; past it (or `db.spool_max_records`) further events of "
 	        "transactions in flight are refused until the database is back."),

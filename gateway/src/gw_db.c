@@ -80,7 +80,8 @@ gw_db_sync(struct gw *gw)
 		gw_engine_db_ready(gw->engine); /* once: reload this node's open transactions */
 }
 
-/* <db.spool_dir>/<node_id>.spool, the folder created when missing. false: err says why. */
+/* <db.spool_dir>/<node_id>.spool, the folder (and its parents) created when missing. false:
+ * err says why. */
 static bool
 spool_path(const struct gw *gw, char *out, size_t cap, char *err, size_t errlen)
 {
@@ -90,9 +91,21 @@ spool_path(const struct gw *gw, char *out, size_t cap, char *err, size_t errlen)
 	out[0] = '\0';
 	if (dir[0] == '\0')
 		return true;
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "db.spool_dir %s: %s", dir, strerror(errno));
+	n = snprintf(out, cap, "%s/", dir);
+	if (n < 0 || (size_t)n >= cap) {
+		snprintf(err, errlen, "db.spool_dir is too long");
 		return false;
+	}
+	/* The folder and its missing parents, one component at a time (mode 0700). */
+	for (char *p = out + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "db.spool_dir %s: %s", out, strerror(errno));
+			return false;
+		}
+		*p = '/';
 	}
 	n = snprintf(out, cap, "%s/%s.spool", dir, gw->cfg.node_id);
 	if (n < 0 || (size_t)n >= cap) {

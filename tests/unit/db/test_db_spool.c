@@ -304,6 +304,12 @@ test_file_limits(void **state)
 	assert_int_equal(db_spool_put(sp, &r), DB_E_BUSY); /* bytes */
 	assert_int_equal(file_size(), 0);
 	db_spool_close(sp);
+	/* one holder at a time */
+	sp = db_spool_open(spool_path, &lim, NULL, NULL, NULL, err, sizeof(err));
+	assert_non_null(sp);
+	assert_null(db_spool_open(spool_path, &lim, NULL, NULL, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "in use"));
+	db_spool_close(sp);
 	/* a spool that cannot be opened is an error, not an empty spool */
 	assert_null(db_spool_open("/nonexistent-dir/x.spool", &lim, NULL, NULL, NULL, err,
 	                          sizeof(err)));
