@@ -552,7 +552,7 @@ item_of_result(struct db__lane *l)
 
 /* The b_res-th statement that went out failed: mark its item. A repeated ap_trans_id (23505)
  * and a stale txn event (KY001, migration 0004) are told apart for the engine. KY003
- * (migration 0005) says the row is in already, written by this node at this instant: the
+ * (migration 0006) says the row is in already, written by this node at this instant: the
  * item is skipped like a failed one, so the rest of its batch is chained again without it,
  * and reported committed. */
 static void

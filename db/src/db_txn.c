@@ -405,22 +405,6 @@ events_result(struct db *db, struct db__rtask *t, const PGresult *res)
 	free(rows);
 }
 
-static const char sql_lock[] = "UPDATE credential SET state = 'locked', updated_at = now() "
-                               "WHERE id = $1::bigint AND state = 'active'";
-
-enum db_err
-db_credential_lock(struct db *db, int64_t credential_id)
-{
-	char buf[24];
-	const char *p[1] = { buf };
-
-	if (db == NULL || credential_id < 1)
-		return DB_E_INVAL;
-	snprintf(buf, sizeof(buf), "%lld", (long long)credential_id);
-	/* no callback: db__txn_task_result and _fail skip a task without one */
-	return task_queue(db, DB_RT_TXN_ROWS, sql_lock, p, 1, NULL, NULL, 0);
-}
-
 enum db_err
 db_signer_lookup(struct db *db, const char *by, const char *value, db_signer_fn *cb,
                  uint64_t cookie)

@@ -49,10 +49,11 @@ gw_approval_pol(const struct gw_approval *a, struct pol_approval *out)
 }
 
 enum pol_doc_state
-gw_approval_doc_state(const struct gw_approval *a, const char *org, const char *digest)
+gw_document_state(const struct db_document_row *row)
 {
-	if (a == NULL || !a->found || !a->approve || !a->valid || org == NULL || digest == NULL ||
-	    strcmp(a->org, org) != 0 || strcmp(a->digest, digest) != 0)
+	if (row == NULL || row->state == NULL)
 		return POL_DOC_DRAFT;
-	return POL_DOC_APPROVED;
+	if (strcmp(row->state, "ISSUED") == 0)
+		return POL_DOC_ISSUED;
+	return strcmp(row->state, "APPROVED") == 0 ? POL_DOC_APPROVED : POL_DOC_DRAFT;
 }

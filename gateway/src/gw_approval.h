@@ -1,6 +1,6 @@
 /* gw_approval.h -- the approve transaction an `issue` names (PROTOCOL.md 4.1
  * `document.approval_txn`; REGULATION.md C1, C5, D9): what the stored row says about it, as
- * policy's input. Pure: no loop, no database. */
+ * policy's input, and the document's own state. Pure: no loop, no database. */
 #ifndef GW_APPROVAL_H
 #define GW_APPROVAL_H
 
@@ -24,9 +24,9 @@ void gw_approval_from_row(const struct db_txn_row *row, struct gw_approval *out)
 /* Policy's view (pol_document.approval): NULL when no txn was found, which C5 denies. */
 const struct pol_approval *gw_approval_pol(const struct gw_approval *a, struct pol_approval *out);
 
-/* The document's state for D9: APPROVED once a valid approve of this org and digest exists,
- * else DRAFT (an issue on a DRAFT is refused). */
-enum pol_doc_state gw_approval_doc_state(const struct gw_approval *a, const char *org,
-                                         const char *digest);
+/* The document's state as the document table holds it (migration 0005: APPROVED once an
+ * approve of this org and digest ended 502, ISSUED once an issue did). NULL: no row, a DRAFT.
+ * D9 refuses an issue on a DRAFT; attachment mode needs its main document ISSUED. */
+enum pol_doc_state gw_document_state(const struct db_document_row *row);
 
 #endif

@@ -47,6 +47,7 @@ struct sim_txn {
 	unsigned nseg;
 	uint32_t acked; /* segments of the current attempt answered OK */
 	bool dispatched, delivered, por_seen, awaiting_reported;
+	bool partial_reported; /* GW_CHAN_PARTIAL told for this request */
 };
 
 /* Transactions that ended, kept without keys so that a late answer can be named (4). */
@@ -607,6 +608,23 @@ on_response_packet(struct gw_sim *sim, const char *msisdn, const uint8_t *pkt, s
 	sim->st.mos_dropped++; /* unknown sender: acked and dropped (TELECOM.md 1.5) */
 }
 
+/* A segment of a concatenated answer from this card, the set still incomplete: its request
+ * (one per card at a time) learns that the device answered. Should the rest never come, the
+ * deadline ends it 209/2093 instead of 208 (TELECOM.md 4, "answer incomplete"). */
+static void
+on_partial_answer(struct gw_sim *sim, const char *msisdn)
+{
+	struct sim_txn *t;
+
+	for (t = sim->by_msisdn[msisdn_bucket(msisdn)]; t != NULL; t = t->ms_next) {
+		if (strcmp(t->msisdn, msisdn) != 0 || t->partial_reported)
+			continue;
+		t->partial_reported = true;
+		emit(sim, GW_CHAN_PARTIAL, t->ref, "MO segment of an incomplete answer");
+		return;
+	}
+}
+
 static void
 on_mo(struct gw_sim *sim, const char *carrier_name, struct smsc_session *ss,
       const struct smsc_event *ev)
@@ -664,6 +682,8 @@ on_mo(struct gw_sim *sim, const char *carrier_name, struct smsc_session *ss,
 		on_response_packet(sim, msisdn, pkt, len);
 	else if (done)
 		sim->st.mos_dropped++;
+	else
+		on_partial_answer(sim, msisdn);
 }
 
 static struct sim_txn *

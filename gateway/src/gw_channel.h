@@ -19,6 +19,8 @@ enum gw_chan_event_kind {
 	GW_CHAN_SIGNED,        /* a signature came back */
 	GW_CHAN_FAILED,        /* the device or the network ended the request */
 	GW_CHAN_LATE,          /* an answer for a ref the channel no longer waits for */
+	GW_CHAN_PARTIAL,       /* SIM: part of a concatenated answer came, the rest not yet; at the
+	                          deadline it ends 209/2093 (TELECOM.md 4: answer incomplete) */
 };
 
 struct gw_chan_event {

@@ -113,6 +113,9 @@ static const struct cf_key keys[] = {
 	        "on a loopback listener."),
 	KEY_INT("limits.auth_failures_per_minute", auth_fail_per_min, 0, 20, 1, 10000,
 	        "Failed authentications per source address and minute before it gets 429."),
+	KEY_INT("limits.display_chars", display_max, 0, 200, 1, GW_CFG_DISPLAY_HARD,
+	        "Longest `display` text of a `sign`, in characters; longer ones get 103 "
+	        "WRONG_DATA_LENGTH (PROTOCOL.md section 3). 200 is also the hard cap."),
 	KEY_INT("limits.frame_bytes", frame_max, NR, 65536, 1024, 1048576,
 	        "Largest WebSocket message answered normally; larger ones get 103 "
 	        "WRONG_DATA_LENGTH (PROTOCOL.md section 3)."),
@@ -123,6 +126,12 @@ static const struct cf_key keys[] = {
 	        "Requests one connection may have in flight."),
 	KEY_INT("limits.max_sessions", max_sessions, 0, 10000, 1, 1000000,
 	        "WebSocket sessions open at once on this node."),
+	KEY_INT("limits.rest_polls", rest_polls, 0, 1000, 1, 100000,
+	        "REST long polls (`GET /v1/sign/{txn}?wait=`) waiting at once on this node; one "
+	        "more is answered 900/9005 (HTTP 503, PROTOCOL.md section 6)."),
+	KEY_INT("limits.signer_queue", signer_queue, 0, 16, 1, GW_CFG_SIGNER_QUEUE_HARD,
+	        "Pending signatures per signer (on the device and waiting); one more is refused "
+	        "406 (PROTOCOL.md section 3). Hard cap 64."),
 	KEY_STR("listen.address", listen_address, NR, "127.0.0.1", CK_IP,
 	        "Numeric IPv4 or IPv6 address the WebSocket listener binds."),
 	KEY_INT("listen.port", listen_port, NR, 8443, 1, 65535, "TCP port of the listener."),
@@ -179,6 +188,10 @@ static const struct cf_key keys[] = {
 	        "(TELECOM.md 2.3); the request is then sent once more."),
 	KEY_INT("sim.key_ref", sim_key_ref, NR, 1, 1, 255,
 	        "Key reference of the signing key in the kyso-v1 request (tag 10)."),
+	KEY_INT("sim.max_sms", sim_max_sms, 0, 2, 1, GW_CFG_SMS_HARD,
+	        "SIM display budget: MT SMS one request may take (TELECOM.md 3.3); a display "
+	        "that does not fit with the AP's prefix and the code gets 103. Hard cap 8, the OTA "
+	        "segment limit."),
 	KEY_INT("smsc.enquire_link_s", smsc_enquire_link_s, NR, 30, 5, 600,
 	        "Seconds without traffic before an SMPP link sends enquire_link."),
 	KEY_STR("smsc.routes", smsc_routes, NR | GW_CF_SECRET, "", CK_NONE,

@@ -16,6 +16,13 @@
 #define GW_CFG_LIST_MAX 8   /* entries of a list of strings; unused ones are "" */
 #define GW_CFG_ERR_MAX  256
 
+/* Hard upper bounds in code of the configurable limits (PROTOCOL.md section 3): the engine
+ * checks at compile time that they match the sizes they protect (gw_sign.h GW_DISPLAY_HARD,
+ * gw_txn.h GW_QUEUE_CAP_HARD, smsc.h SMSC_SEG_MAX). */
+#define GW_CFG_DISPLAY_HARD      200 /* characters of `display` */
+#define GW_CFG_SIGNER_QUEUE_HARD 64  /* pending signatures per signer */
+#define GW_CFG_SMS_HARD          8   /* MT SMS per request: the OTA segment cap */
+
 struct gw_config {
 	char node_id[65]; /* "node_id" [A-Za-z0-9_.-]{1,64}, default "node-1" */
 	/* listener */
@@ -48,6 +55,9 @@ struct gw_config {
 	int inflight_per_conn; /* "limits.inflight_per_conn": 1..4096, default 256 */
 	int max_sessions;      /* "limits.max_sessions": 1..1000000, default 10000 */
 	int auth_fail_per_min; /* "limits.auth_failures_per_minute": 1..10000, default 20 */
+	int display_max;       /* "limits.display_chars": 1..GW_CFG_DISPLAY_HARD, default 200 */
+	int signer_queue;      /* "limits.signer_queue": 1..GW_CFG_SIGNER_QUEUE_HARD, default 16 */
+	int rest_polls;        /* "limits.rest_polls": 1..100000, default 1000 (long polls) */
 	/* policy and recovery connectors (REGULATION.md section 4, PROTOCOL.md section 9) */
 	char policy_file[GW_CFG_STR_MAX]; /* "policy.file": the `policy` JSON; SECRET (HMAC keys) */
 	int recovery_lease_s;             /* "recovery.lease_s": 5..3600, default 60 */
@@ -60,6 +70,7 @@ struct gw_config {
 	int smsc_enquire_link_s;          /* "smsc.enquire_link_s": 5..600, default 30 */
 	int sim_resync_step;              /* "sim.cntr_resync_step": 1..100000, default 1000 */
 	int sim_key_ref;                  /* "sim.key_ref": 1..255, default 1 */
+	int sim_max_sms;                  /* "sim.max_sms": 1..GW_CFG_SMS_HARD, default 2 */
 	/* lifecycle */
 	int drain_timeout_s; /* "shutdown.drain_timeout_s": 1..300, default 10 */
 	int log_level;       /* "log.level": "error"|"warn"|"info"|"debug", default "info" */

@@ -16,6 +16,11 @@
 #include "gw_cms.h"
 #include "gw_engine_int.h"
 
+/* The configuration's hard caps are the sizes the engine was built with (PROTOCOL.md 3). */
+_Static_assert(GW_CFG_DISPLAY_HARD == GW_DISPLAY_HARD, "limits.display_chars cap");
+_Static_assert(GW_CFG_SIGNER_QUEUE_HARD == GW_QUEUE_CAP_HARD, "limits.signer_queue cap");
+_Static_assert(GW_CFG_SMS_HARD == SMSC_SEG_MAX, "sim.max_sms cap");
+
 /* ---- registry ---- */
 
 static uint32_t
@@ -205,6 +210,7 @@ gw_eng_push(struct gw_txn *t, const char *txt)
 		}
 		gw_session_send(s, txt, strlen(txt));
 	}
+	gw_rest_txn_event(t->eng->gw, t->id, t->seq, txt); /* REST long polls on it */
 }
 
 /* ---- events ---- */
@@ -430,6 +436,7 @@ deadline_cb(uv_timer_t *h)
 		.agent_present =
 		        t->chan != NULL && strcmp(t->chan->name, "pcsc") == 0 && t->dispatched,
 		.reached_user = t->reached_user,
+		.answer_partial = t->answer_partial,
 	};
 	enum gw_txn_state to;
 	int code = 0, sub = 0;
@@ -469,6 +476,11 @@ gw_eng_dispatch(struct gw_txn *t)
 	char why[96];
 
 	if (t->final_queued || t->dispatched)
+		return;
+	/* Not persisted yet (its accept commit has not returned, so no ref): the channel's events
+	 * are routed by ref, and a job started now would have its answer lost. The signer queue
+	 * may release it this early; gw_eng_accept_done dispatches it once it has its ref. */
+	if (t->ref == 0)
 		return;
 	t->chan = channel_for(e, t->device);
 	if (t->chan == NULL) {
@@ -543,6 +555,9 @@ channel_event(void *engine, const struct gw_chan_event *ev)
 	case GW_CHAN_DISPATCHED:
 	case GW_CHAN_RESENT:
 		(void)gw_eng_event(t, GW_TS_DISPATCHED, 0, 0, gw_eng_progress(t, GW_TS_DISPATCHED));
+		break;
+	case GW_CHAN_PARTIAL:
+		t->answer_partial = true; /* not a state: it decides only at the deadline */
 		break;
 	case GW_CHAN_DELIVERED:
 		t->reached_user = true;
@@ -627,7 +642,7 @@ gw_eng_queue_add(struct gw_engine *e, struct gw_txn *t)
 
 	if (q == NULL)
 		return GW_Q_FULL;
-	return gw_queue_add(&q->q, GW_ENGINE_SIGNER_QUEUE, t->key);
+	return gw_queue_add(&q->q, e->gw->cfg.signer_queue, t->key);
 }
 
 bool
@@ -635,7 +650,7 @@ gw_eng_queue_full(struct gw_engine *e, const char *signer)
 {
 	struct gw_signer_slot *q = signer_slot(e, signer, false);
 
-	return q != NULL && q->q.n >= GW_ENGINE_SIGNER_QUEUE;
+	return q != NULL && q->q.n >= e->gw->cfg.signer_queue;
 }
 
 void

@@ -20,11 +20,11 @@ struct gw;
 struct gw_session;
 struct gw_engine;
 
-/* Limits of PROTOCOL.md section 3 (defaults; hard bounds in gw_sign.h and gw_txn.h). */
-#define GW_ENGINE_DISPLAY_MAX  200 /* characters of `display` */
-#define GW_ENGINE_SIGNER_QUEUE 16  /* pending signatures per signer */
-#define GW_ENGINE_MAX_SMS      2   /* MT SMS per request (TELECOM.md 3.3) */
-#define GW_ENGINE_RELOAD_MAX   100000
+/* The limits of PROTOCOL.md section 3 and the SIM display budget (TELECOM.md 3.3) are
+ * configuration keys (gw_config.h: limits.display_chars, limits.signer_queue, sim.max_sms),
+ * read at each use so that SIGHUP changes them. The open transactions one node reloads after a
+ * restart stay a constant: it is the bound of db_txn_reload (db/), not an operator's choice. */
+#define GW_ENGINE_RELOAD_MAX 100000
 
 struct gw_engine *gw_engine_new(struct gw *gw);
 void gw_engine_free(struct gw_engine *e);
@@ -36,6 +36,12 @@ void gw_engine_sign(struct gw_engine *e, struct gw_session *s, const char *id, j
 void gw_engine_status(struct gw_engine *e, struct gw_session *s, const char *id, json_t *root);
 void gw_engine_cancel(struct gw_engine *e, struct gw_session *s, const char *id, json_t *root);
 void gw_engine_subscribe(struct gw_engine *e, struct gw_session *s, const char *id, json_t *root);
+
+/* A REST long poll (gw_rest.c) follows txn from seq `since` on: the events it has not seen
+ * reach the session like a subscription's. A txn this node runs reaches it through
+ * gw_rest_txn_event; for one another node runs, the session is subscribed to its NOTIFYs and
+ * the log is read once now, for an event committed before the subscription. */
+void gw_engine_watch(struct gw_engine *e, const char *txn, uint64_t session, int since);
 
 /* db/ callbacks (gw_db.c wires them). */
 void gw_engine_txn_done(void *arg, uint64_t tag, enum db_err rc, int64_t ref);

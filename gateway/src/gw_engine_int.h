@@ -26,6 +26,7 @@ struct gw_txn {
 	enum gw_txn_state want;  /* last appended (committed or not) */
 	int seq, next_seq;       /* committed, appended */
 	bool final_queued, dispatched, reached_user, answer_arrived;
+	bool answer_partial; /* SIM: part of a concatenated answer arrived (GW_CHAN_PARTIAL) */
 	char ap_client[33], org[64], signer[80], code[5];
 	char device[8], msisdn[16], token_serial[65], hash_alg[8], format[8];
 	int64_t cred_id;
@@ -78,7 +79,9 @@ struct gw_pending {
 	char code[5];
 	char by[16];
 	struct gw_engine *eng;
-	struct gw_approval approval; /* issue mode: the txn document.approval_txn names */
+	struct gw_approval approval;   /* issue mode: the txn document.approval_txn names */
+	enum pol_doc_state doc_state;  /* issue mode: the document (org, digest) (D9) */
+	enum pol_doc_state main_state; /* attachment mode: the main document `number` names */
 };
 
 enum gw_commit_kind {

@@ -188,3 +188,23 @@ gw_engine_notify(void *arg, const char *txn, int seq)
 	}
 	gw_db_sync(gw);
 }
+
+void
+gw_engine_watch(struct gw_engine *e, const char *txn, uint64_t session, int since)
+{
+	struct gw_session *s;
+	struct gw_txn *t;
+
+	if (e == NULL)
+		return;
+	if ((t = gw_eng_find(e, txn)) != NULL) {
+		/* Run here: later commits reach the poll from gw_eng_push. One committed between
+		 * the poll's read (from the database) and now is sent at once. */
+		if (t->seq > since && t->last_frame != NULL &&
+		    (s = gw_session_find(e->gw, session)) != NULL)
+			gw_session_send(s, t->last_frame, strlen(t->last_frame));
+		return;
+	}
+	gw_eng_remote_subscribe(e, txn, session, since);
+	gw_engine_notify(e->gw, txn, 0); /* reads the events after `since` now */
+}

@@ -45,11 +45,20 @@ fits(const struct gw_pending *p, const struct db_signer_cred *c)
 	return strcmp(c->type, "org") == 0 && c->seal_assigned; /* issue, copy, attachment */
 }
 
+/* The stored state, or `locked` while a block of the device waits for its case transaction
+ * (B14: refused at once, no device contact). */
+static const char *
+state_now(const struct gw_engine *e, const struct db_signer_cred *c)
+{
+	return gw_recovery_blocking(e->gw, c->id) ? "locked" : c->state;
+}
+
 /* Active first, SIM before token for `auto` (kyso's main channel), then the newest. */
 static int
-rank(const struct db_signer_cred *c)
+rank(const struct gw_engine *e, const struct db_signer_cred *c)
 {
-	return (strcmp(c->state, "active") == 0 ? 4 : 0) + (strcmp(c->device, "sim") == 0 ? 2 : 0);
+	return (strcmp(state_now(e, c), "active") == 0 ? 4 : 0) +
+	       (strcmp(c->device, "sim") == 0 ? 2 : 0);
 }
 
 static enum pol_cred_type
@@ -229,7 +238,7 @@ gw_eng_choose(struct gw_engine *e, const struct gw_pending *p, const struct db_s
 	for (int i = 0; i < n; i++) {
 		if (!fits(p, &rows[i]))
 			continue;
-		if (best == NULL || rank(&rows[i]) > rank(best))
+		if (best == NULL || rank(e, &rows[i]) > rank(e, best))
 			best = &rows[i];
 	}
 	if (best == NULL) {
@@ -244,7 +253,7 @@ gw_eng_choose(struct gw_engine *e, const struct gw_pending *p, const struct db_s
 		.credential_id = cid,
 		.holder_id = best->person != NULL ? best->person : best->org,
 		.type = cred_type(best->type),
-		.state = cred_state(best->state),
+		.state = cred_state(state_now(e, best)),
 		.not_before = best->not_before,
 		.not_after = best->not_after,
 		.chain = POL_CHAIN_OK,
@@ -285,14 +294,15 @@ gw_eng_choose(struct gw_engine *e, const struct gw_pending *p, const struct db_s
 		.doc_class = p->req.doc_class,
 		.digest = p->req.digest_b64,
 		.secrecy = POL_SECRECY_NONE, /* A1 was checked with the fields */
-		/* D9 and C5: the approve named by document.approval_txn (issue mode). */
-		.state = gw_approval_doc_state(&p->approval, p->req.org, p->req.digest_b64),
+		/* D9: the document table's state (issue mode); C5: the approve named by
+		 * document.approval_txn. */
+		.state = p->doc_state,
 		.copy_form = strcmp(p->req.copy_form, "SAO Y") == 0     ? POL_COPY_SAO_Y
 		             : strcmp(p->req.copy_form, "SAO LỤC") == 0 ? POL_COPY_SAO_LUC
 		             : p->req.copy_form[0] != '\0'              ? POL_COPY_TRICH_SAO
 		                                                        : POL_COPY_NONE,
 		.copy_made_by = p->req.org,
-		.main_state = POL_DOC_DRAFT,
+		.main_state = p->main_state, /* attachment mode (REGULATION.md section 3) */
 		.approval = strcmp(p->req.mode, "issue") == 0
 		                    ? gw_approval_pol(&p->approval, &approval)
 		                    : NULL,

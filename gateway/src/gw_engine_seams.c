@@ -230,16 +230,13 @@ gw_eng_signed(struct gw_txn *t, const uint8_t *sig, size_t sig_len)
 	finish_signed(t, &off, sig, sig_len, time(NULL));
 }
 
-/* 402/4021: the credential is locked at once (later requests get 402/4021 from policy, B14,
- * with no device contact) and a node event names it for the recovery case (ARCHITECTURE.md
- * section 6; the case itself is the recovery entry point's). */
+/* 402/4021: a node event names the credential, and the recovery entry point locks it and opens
+ * its case in one transaction (ARCHITECTURE.md section 6). Later requests get 402/4021 from
+ * policy (B14) with no device contact: from the database once that transaction commits, from
+ * gw_recovery_blocking() until then. */
 void
 gw_eng_device_blocked(struct gw_txn *t)
 {
-	if (db_credential_lock(t->eng->gw->db, t->cred_id) != DB_OK)
-		gw_log(GW_LOG_WARN, "msg=\"credential lock not queued\" credential=%lld",
-		       (long long)t->cred_id);
-	gw_db_sync(t->eng->gw);
 	gw_event_node(t->eng->gw, "device.blocked", "recovery", NULL, t->ap_client,
 	              json_pack("{s:s, s:I, s:s}", "txn", t->id, "credential",
 	                        (json_int_t)t->cred_id, "device", t->device));

@@ -49,7 +49,7 @@ org_bound(const char *orgs_json, const char *org, char *only, size_t cap)
  * checked against the SMS budget of the request. */
 static bool
 compose_display(const struct gw_principal *who, const struct gw_sign_req *r, const char *code,
-                char *out, size_t cap, struct gw_status *err)
+                int max_sms, char *out, size_t cap, struct gw_status *err)
 {
 	struct smsc_text_fit fit;
 	const char *pre = who->display_prefix;
@@ -63,15 +63,14 @@ compose_display(const struct gw_principal *who, const struct gw_sign_req *r, con
 		return false;
 	}
 	/* 3DES keysets (the common case): the card's own keyset is known only at dispatch. */
-	if (smsc_text_fit(out, (size_t)n, r->digest_len, SMSC_ALG_3DES2, GW_ENGINE_MAX_SMS, &fit) !=
+	if (smsc_text_fit(out, (size_t)n, r->digest_len, SMSC_ALG_3DES2, (unsigned)max_sms, &fit) !=
 	    SMSC_OK) {
 		gw_status_set(err, 101, 1011, "display has a character no SIM can show");
 		return false;
 	}
 	if (!fit.fits) {
 		gw_status_set(err, 103, 0, "display does not fit %d SMS (%s, %zu characters)",
-		              GW_ENGINE_MAX_SMS, fit.dcs == SMSC_DCS_UCS2 ? "UCS-2" : "GSM-7",
-		              fit.chars);
+		              max_sms, fit.dcs == SMSC_DCS_UCS2 ? "UCS-2" : "GSM-7", fit.chars);
 		return false;
 	}
 	return true;
@@ -96,35 +95,95 @@ pending_free(struct gw_pending *p)
 static void on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n,
                       enum db_err rc);
 
-/* The approve txn an issue names was read (PROTOCOL.md 4.1): its facts go to policy with the
- * directory's, which is asked next. Not found is a fact too: C5 and D9 refuse then. */
+/* A lookup before policy failed: 900 (9001 a query error, 9005 the reader's queue full, else
+ * 9002 the database), no transaction, nothing sent to a device. Frees p. */
 static void
-on_approval(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n, enum db_err rc)
+lookup_refused(struct gw_engine *e, struct gw_pending *p, enum db_err rc, const char *what)
 {
-	struct gw *gw = arg;
-	struct gw_engine *e = gw->engine;
-	struct gw_pending *p = (struct gw_pending *)(uintptr_t)cookie;
 	struct gw_status st;
 
-	if (e == NULL) {
+	gw_status_set(&st, 900,
+	              rc == DB_E_QUERY  ? 9001
+	              : rc == DB_E_BUSY ? 9005
+	                                : 9002,
+	              "%s lookup: %s", what, db_strerror(rc));
+	refuse(e, p, &st);
+	pending_free(p);
+}
+
+/* The last lookup before policy: the signer's credentials in the directory. */
+static void
+lookup_signer(struct gw_engine *e, struct gw_pending *p)
+{
+	enum db_err rc;
+
+	rc = db_signer_lookup(e->gw->db, p->by, p->req.signer, on_signer, (uint64_t)(uintptr_t)p);
+	gw_db_sync(e->gw);
+	if (rc != DB_OK)
+		lookup_refused(e, p, rc, "directory");
+}
+
+/* The document a mode depends on was read (ARCHITECTURE.md section 5): issue mode its own
+ * (org, digest), attachment mode the ISSUED main document its number names. None is a fact
+ * too: a DRAFT, which D9 and the attachment rule refuse. */
+static void
+on_document(void *arg, void *ctx, enum db_err rc, const struct db_document_row *row)
+{
+	struct gw *gw = arg;
+	struct gw_pending *p = ctx;
+
+	if (gw->engine == NULL) {
 		pending_free(p);
 		return;
 	}
 	if (rc != DB_OK) {
-		gw_status_set(&st, 900, rc == DB_E_QUERY ? 9001 : 9002, "approval lookup: %s",
-		              db_strerror(rc));
-		goto refused;
+		lookup_refused(gw->engine, p, rc, "document");
+		return;
+	}
+	if (strcmp(p->req.mode, "attachment") == 0)
+		p->main_state = gw_document_state(row);
+	else
+		p->doc_state = gw_document_state(row);
+	lookup_signer(gw->engine, p);
+}
+
+/* Issue mode reads its document, attachment mode the main document; the others go straight
+ * to the directory. false: no document to read; else *rc says whether the lookup was queued. */
+static bool
+lookup_document(struct gw_engine *e, struct gw_pending *p, enum db_err *rc)
+{
+	if (strcmp(p->req.mode, "issue") == 0)
+		*rc = db_document_get(e->gw->db, p->req.org, p->req.digest_b64, on_document, p);
+	else if (strcmp(p->req.mode, "attachment") == 0 && p->req.number[0] != '\0')
+		*rc = db_document_issued(e->gw->db, p->req.org, p->req.number, on_document, p);
+	else
+		return false;
+	gw_db_sync(e->gw);
+	return true;
+}
+
+/* The approve txn an issue names was read (PROTOCOL.md 4.1): its facts go to policy with the
+ * document's and the directory's, which are asked next. Not found is a fact too: C5 refuses
+ * then. */
+static void
+on_approval(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n, enum db_err rc)
+{
+	struct gw *gw = arg;
+	struct gw_pending *p = (struct gw_pending *)(uintptr_t)cookie;
+
+	if (gw->engine == NULL) {
+		pending_free(p);
+		return;
+	}
+	if (rc != DB_OK) {
+		lookup_refused(gw->engine, p, rc, "approval");
+		return;
 	}
 	gw_approval_from_row(n == 1 ? &rows[0] : NULL, &p->approval);
-	rc = db_signer_lookup(e->gw->db, p->by, p->req.signer, on_signer, (uint64_t)(uintptr_t)p);
-	gw_db_sync(e->gw);
-	if (rc == DB_OK)
-		return;
-	gw_status_set(&st, 900, rc == DB_E_BUSY ? 9005 : 9002, "directory lookup: %s",
-	              db_strerror(rc));
-refused:
-	refuse(e, p, &st);
-	pending_free(p);
+	if (!lookup_document(gw->engine, p, &rc))
+		lookup_signer(gw->engine, p);
+	else if (rc != DB_OK)
+		lookup_refused(gw->engine, p, rc, "document");
 }
 
 void
@@ -148,7 +207,7 @@ gw_engine_sign(struct gw_engine *e, struct gw_session *s, const char *id, json_t
 		gw_status_set(&st, 104, 0, "only application clients may ask for signatures");
 		goto refused;
 	}
-	if (!gw_sign_parse(root, GW_ENGINE_DISPLAY_MAX, &p->req, &st))
+	if (!gw_sign_parse(root, e->gw->cfg.display_max, &p->req, &st))
 		goto refused;
 	if (p->req.org[0] == '\0') {
 		(void)org_bound(p->who.orgs_json, "", only, sizeof(only));
@@ -165,7 +224,8 @@ gw_engine_sign(struct gw_engine *e, struct gw_session *s, const char *id, json_t
 		gw_status_set(&st, 900, 9001, "no randomness");
 		goto refused;
 	}
-	if (!compose_display(&p->who, &p->req, p->code, p->shown, sizeof(p->shown), &st))
+	if (!compose_display(&p->who, &p->req, p->code, e->gw->cfg.sim_max_sms, p->shown,
+	                     sizeof(p->shown), &st))
 		goto refused;
 	if (!db_ready(e->gw->db)) {
 		gw_status_set(&st, 900, 9002, "database unavailable, retry later");
@@ -174,14 +234,17 @@ gw_engine_sign(struct gw_engine *e, struct gw_session *s, const char *id, json_t
 	p->request = json_deep_copy(root);
 	json_object_del(p->request, "id");
 	snprintf(p->by, sizeof(p->by), "%s", by[p->req.signer_kind]);
-	/* issue: the approve it names first (C5, D9), then the directory. */
-	if (strcmp(p->req.mode, "issue") == 0)
+	/* issue: the approve it names first (C5), then its document (D9); attachment: the main
+	 * document; then the directory. */
+	if (strcmp(p->req.mode, "issue") == 0) {
 		rc = db_txn_get(e->gw->db, p->req.approval_txn, on_approval,
 		                (uint64_t)(uintptr_t)p);
-	else
+		gw_db_sync(e->gw);
+	} else if (!lookup_document(e, p, &rc)) {
 		rc = db_signer_lookup(e->gw->db, p->by, p->req.signer, on_signer,
 		                      (uint64_t)(uintptr_t)p);
-	gw_db_sync(e->gw);
+		gw_db_sync(e->gw);
+	}
 	if (rc == DB_OK)
 		return;
 	gw_status_set(&st, 900, rc == DB_E_BUSY ? 9005 : 9002, "directory lookup: %s",

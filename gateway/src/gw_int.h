@@ -19,6 +19,8 @@
 #include "gw_metrics.h"
 #include "gw_proto.h"
 
+#define GW_REST_POLL_BUCKETS 256 /* waiting long polls by txn id */
+
 /* One uv_poll on a socket some library owns (STYLE.md 2.2). */
 struct gw_fdwatch {
 	uv_poll_t *poll; /* heap: must outlive uv_close() */
@@ -72,9 +74,11 @@ struct gw_http {
 	int method;     /* LWSHUMETH_* */
 	uint8_t *body;  /* POST body, at most cfg.frame_max bytes */
 	size_t body_len;
-	struct gw_session sess; /* what the engine answers through */
+	struct gw_session sess;    /* what the engine answers through */
+	struct gw_rest_poll *poll; /* GET ?wait=: the long poll this request is (gw_rest.c) */
 };
 
+struct gw_rest_poll;
 struct gw_mqtt;
 struct gw_recovery;
 struct gw_rec_http;
@@ -114,6 +118,10 @@ struct gw {
 	struct gw_httpc *httpc;
 	struct gw_trust *trust;
 	struct gw_verifier *verifier;
+	/* REST long polls waiting for a change (gw_rest.c), by txn id */
+	struct gw_rest_poll *rest_polls[GW_REST_POLL_BUCKETS];
+	int rest_npolls;  /* open, waiting or not: bounded by limits.rest_polls */
+	int rest_nparked; /* waiting in rest_polls */
 };
 
 /* gw_db.c: the db object on the loop. */
@@ -146,10 +154,14 @@ void gw_recovery_stop(struct gw *gw);                           /* before gw_db_
 /* SIGHUP: reads policy.file again; a bad file is logged and the running policy kept. */
 void gw_recovery_reload(struct gw *gw);
 /* The entry point for a device that reported "PIN blocked" (402/4021, gw_chan_event
- * device_blocked): locks the credential and opens its recovery case. 0 when taken (done
- * follows), else a db_err (done is not called). */
+ * device_blocked): locks the credential and opens its recovery case, in one transaction
+ * (SQL kyso_recovery_open). 0 when taken (done follows), else a db_err (done is not called). */
 int gw_recovery_device_blocked(struct gw *gw, int64_t credential, const char *txn_id,
                                gw_recovery_done_fn *done, void *arg);
+/* True while a block reported for credential waits for its case transaction (parked or in
+ * flight): the engine counts the credential as locked meanwhile (B14), so that a request
+ * looked up before that transaction commits meets no device either. */
+bool gw_recovery_blocking(const struct gw *gw, int64_t credential);
 
 /* gw_server.c: lws on the loop, HTTP endpoints and /v1/ws. */
 /* A complete HTTP response from WRITEABLE: status, JSON or text body (consumed), and one
@@ -164,6 +176,10 @@ int gw_rest_body(struct lws *wsi, struct gw_http *h, const void *in, size_t len)
 int gw_rest_body_done(struct lws *wsi, struct gw_http *h);
 void gw_rest_answer(struct gw_session *s, const char *txt, size_t len);
 void gw_rest_closed(struct lws *wsi, struct gw_http *h);
+/* A committed event of a txn this node runs (gw_eng_push): long polls waiting on it answer. */
+void gw_rest_txn_event(struct gw *gw, const char *txn, int seq, const char *frame);
+/* Drain: every waiting long poll answers now with the latest event it has. */
+void gw_rest_drain(struct gw *gw);
 int gw_server_start(struct gw *gw, char *err, size_t errlen);
 void gw_server_close_all(struct gw *gw, int close_code);
 bool gw_server_ready(const struct gw *gw);

@@ -87,6 +87,7 @@ start_drain(struct gw *gw)
 	if (gw->mqtt != NULL)
 		gw_mqtt_health(gw->mqtt, "draining");
 	gw_server_close_all(gw, LWS_CLOSE_STATUS_GOINGAWAY);
+	gw_rest_drain(gw); /* waiting long polls answer with what they have */
 	gw_smsc_drain(gw);
 	gw->drain_deadline_ms = gw_mono_ms() + (uint64_t)gw->cfg.drain_timeout_s * 1000u;
 	uv_timer_start(&gw->drain_timer, drain_cb, DRAIN_POLL_MS, DRAIN_POLL_MS);

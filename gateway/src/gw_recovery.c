@@ -3,7 +3,9 @@
  *
  * Entry point: look the credential up, route and date the case (gw_recovery_case.c), then one
  * SQL transaction locks the credential, opens the case (or finds the open one), queues its MQTT
- * outbox row and its webhook delivery. A step refused because the database is down or busy is
+ * outbox row and its webhook delivery. It is the only place that locks a blocked device's
+ * credential; until that transaction answers, gw_recovery_blocking() lets the engine treat the
+ * credential as locked already. A step refused because the database is down or busy is
  * tried again on the next poll, so a block reported while PostgreSQL restarts is not forgotten
  * (in memory, bounded).
  *
@@ -27,7 +29,9 @@
 #define RESPONSE_MAX   4096 /* we read nothing from a receiver's answer but its status */
 
 struct blocked_job {
-	struct blocked_job *next;
+	struct blocked_job *next;      /* on r->blocked while parked */
+	struct blocked_job *live_next; /* on r->live until its case transaction answers */
+	struct gw *gw;
 	int64_t credential;
 	char txn[72];
 	bool waiting_db; /* a db call is in flight for it */
@@ -52,6 +56,7 @@ struct gw_recovery {
 	struct gw_httpc *http;
 	struct blocked_job *blocked; /* waiting for a retry (not in flight) */
 	int nblocked;
+	struct blocked_job *live; /* every block not yet answered, parked or in flight */
 	struct delivery *unrecorded;
 	int nunrecorded;
 	int inflight; /* POSTs running */
@@ -66,6 +71,15 @@ static void poll_cb(uv_timer_t *t);
 static void
 job_finish(struct blocked_job *j, int rc, const char *case_id, bool created)
 {
+	struct gw_recovery *r = j->gw->recovery; /* NULL once stopped: its lists are gone */
+
+	for (struct blocked_job **pp = r != NULL ? &r->live : NULL; pp != NULL && *pp != NULL;
+	     pp = &(*pp)->live_next) {
+		if (*pp == j) {
+			*pp = j->live_next;
+			break;
+		}
+	}
 	if (j->done != NULL)
 		j->done(j->arg, rc, case_id, created);
 	free(j);
@@ -192,13 +206,27 @@ gw_recovery_device_blocked(struct gw *gw, int64_t credential, const char *txn_id
 		return DB_E_BUSY;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return DB_E_NOMEM;
+	j->gw = gw;
 	j->credential = credential;
+	j->live_next = gw->recovery->live;
+	gw->recovery->live = j;
 	if (txn_id != NULL)
 		snprintf(j->txn, sizeof(j->txn), "%s", txn_id);
 	j->done = done;
 	j->arg = arg;
 	job_step(gw, j);
 	return DB_OK;
+}
+
+bool
+gw_recovery_blocking(const struct gw *gw, int64_t credential)
+{
+	const struct blocked_job *j;
+
+	for (j = gw->recovery != NULL ? gw->recovery->live : NULL; j != NULL; j = j->live_next)
+		if (j->credential == credential)
+			return true;
+	return false;
 }
 
 /* ---- webhook connector ---- */

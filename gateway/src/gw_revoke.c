@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "gw_cache.h"
 #include "gw_verify.h"
 
 /* ---- times ------------------------------------------------------------------------------- */
@@ -330,62 +331,26 @@ gw_crl_lookup(X509_CRL *crl, X509 *cert, struct gw_rev_result *out)
 
 /* ---- cache of OCSP answers (PERFORMANCE.md G12: a lookup costs a hash, not a fetch) -------- */
 
-#define CACHE_KEY_MAX (20 + 2 + 64) /* issuer key SHA-1, serial length, serial bytes */
-
-struct cache_ent {
-	struct cache_ent *next;
-	uint8_t key[CACHE_KEY_MAX];
-	size_t key_len;
-	struct gw_rev_result r;
-};
-
-struct gw_rev_cache {
-	struct cache_ent **bucket;
-	size_t nbucket; /* a power of two */
-	int count, max;
-};
-
+/* gw_rev_cache is a gw_cache under another name (gw_verify.h keeps the type of its callers).
+ * Values are struct gw_rev_result; the key is the issuer key's SHA-1, the serial's sign and
+ * length, then its bytes. */
 struct gw_rev_cache *
 gw_rev_cache_new(int entries)
 {
-	struct gw_rev_cache *c = calloc(1, sizeof(*c));
-
-	if (c == NULL)
-		return NULL;
-	c->max = entries > 0 ? entries : 1;
-	c->nbucket = 16;
-	while (c->nbucket < (size_t)c->max * 2)
-		c->nbucket <<= 1;
-	if ((c->bucket = calloc(c->nbucket, sizeof(*c->bucket))) == NULL) {
-		free(c);
-		return NULL;
-	}
-	return c;
+	return (struct gw_rev_cache *)gw_cache_new(entries, sizeof(struct gw_rev_result),
+	                                           GW_CACHE_KEYS_BYTES, NULL);
 }
 
 void
 gw_rev_cache_free(struct gw_rev_cache *c)
 {
-	size_t i;
-
-	if (c == NULL)
-		return;
-	for (i = 0; i < c->nbucket; i++) {
-		while (c->bucket[i] != NULL) {
-			struct cache_ent *e = c->bucket[i];
-
-			c->bucket[i] = e->next;
-			free(e);
-		}
-	}
-	free(c->bucket);
-	free(c);
+	gw_cache_free((struct gw_cache *)c);
 }
 
 int
 gw_rev_cache_count(const struct gw_rev_cache *c)
 {
-	return c != NULL ? c->count : 0;
+	return gw_cache_count((const struct gw_cache *)c);
 }
 
 static bool
@@ -404,109 +369,75 @@ cache_key(X509 *cert, X509 *issuer, uint8_t *key, size_t *len)
 	return true;
 }
 
-static size_t
-cache_hash(const uint8_t *key, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ key[i]) * 1099511628211ULL;
-	return (size_t)h;
-}
-
-static struct cache_ent **
-cache_slot(struct gw_rev_cache *c, const uint8_t *key, size_t len)
-{
-	struct cache_ent **pp = &c->bucket[cache_hash(key, len) & (c->nbucket - 1)];
-
-	while (*pp != NULL && ((*pp)->key_len != len || memcmp((*pp)->key, key, len) != 0))
-		pp = &(*pp)->next;
-	return pp;
-}
-
 bool
-gw_rev_cache_get(struct gw_rev_cache *c, X509 *cert, X509 *issuer, time_t now,
+gw_rev_cache_get(struct gw_rev_cache *rc, X509 *cert, X509 *issuer, time_t now,
                  struct gw_rev_result *out)
 {
-	uint8_t key[CACHE_KEY_MAX];
-	struct cache_ent **pp, *e;
+	struct gw_cache *c = (struct gw_cache *)rc;
+	uint8_t key[GW_CACHE_KEY_MAX];
+	struct gw_rev_result *r;
 	size_t len;
 
 	if (c == NULL || !cache_key(cert, issuer, key, &len))
 		return false;
-	pp = cache_slot(c, key, len);
-	if ((e = *pp) == NULL)
+	if ((r = gw_cache_find(c, key, len)) == NULL)
 		return false;
-	if (e->r.next_update < now) {
-		*pp = e->next;
-		free(e);
-		c->count--;
+	if (r->next_update < now) {
+		gw_cache_drop(c, r);
 		return false;
 	}
-	*out = e->r;
-	out->source = e->r.source == GW_REV_SRC_CRL ? GW_REV_SRC_CACHE_CRL : GW_REV_SRC_CACHE_OCSP;
+	*out = *r;
+	out->source = r->source == GW_REV_SRC_CRL ? GW_REV_SRC_CACHE_CRL : GW_REV_SRC_CACHE_OCSP;
 	return true;
+}
+
+struct room {
+	time_t now;
+	struct gw_rev_result *victim; /* the live answer that expires first */
+};
+
+static bool
+expired_or_victim(void *value, void *arg)
+{
+	struct gw_rev_result *r = value;
+	struct room *m = arg;
+
+	if (r->next_update < m->now)
+		return true;
+	if (m->victim == NULL || r->next_update < m->victim->next_update)
+		m->victim = r;
+	return false;
 }
 
 /* Full: drop what expired, else the entry that expires first. Rare, so a scan is fine. */
 static void
-cache_make_room(struct gw_rev_cache *c, time_t now)
+cache_make_room(struct gw_cache *c, time_t now)
 {
-	struct cache_ent **victim = NULL, **pp;
-	size_t i;
+	struct room m = { .now = now };
 
-	for (i = 0; i < c->nbucket; i++) {
-		pp = &c->bucket[i];
-		while (*pp != NULL) {
-			if ((*pp)->r.next_update < now) {
-				struct cache_ent *e = *pp;
-
-				*pp = e->next;
-				free(e);
-				c->count--;
-				continue;
-			}
-			if (victim == NULL || (*pp)->r.next_update < (*victim)->r.next_update)
-				victim = pp;
-			pp = &(*pp)->next;
-		}
-	}
-	if (c->count >= c->max && victim != NULL) {
-		struct cache_ent *e = *victim;
-
-		*victim = e->next;
-		free(e);
-		c->count--;
-	}
+	gw_cache_sweep(c, expired_or_victim, &m);
+	if (gw_cache_full(c) && m.victim != NULL)
+		gw_cache_drop(c, m.victim);
 }
 
 void
-gw_rev_cache_put(struct gw_rev_cache *c, X509 *cert, X509 *issuer, time_t now,
+gw_rev_cache_put(struct gw_rev_cache *rc, X509 *cert, X509 *issuer, time_t now,
                  const struct gw_rev_result *r)
 {
-	uint8_t key[CACHE_KEY_MAX];
-	struct cache_ent **pp, *e;
+	struct gw_cache *c = (struct gw_cache *)rc;
+	uint8_t key[GW_CACHE_KEY_MAX];
+	struct gw_rev_result *v;
 	size_t len;
 
 	/* Only answers that say until when they hold (RFC 5019 2.2.4: nextUpdate). */
 	if (c == NULL || r->status == GW_REV_UNKNOWN || r->next_update <= now ||
 	    !cache_key(cert, issuer, key, &len))
 		return;
-	pp = cache_slot(c, key, len);
-	if (*pp != NULL) {
-		(*pp)->r = *r;
-		return;
+	if ((v = gw_cache_find(c, key, len)) == NULL) {
+		if (gw_cache_full(c))
+			cache_make_room(c, now);
+		if ((v = gw_cache_add(c, key, len)) == NULL)
+			return;
 	}
-	if (c->count >= c->max) {
-		cache_make_room(c, now);
-		pp = cache_slot(c, key, len);
-	}
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return;
-	memcpy(e->key, key, len);
-	e->key_len = len;
-	e->r = *r;
-	*pp = e;
-	c->count++;
+	*v = *r;
 }

@@ -491,3 +491,53 @@ gw_subscribe_parse(json_t *root, struct gw_since *out, int *n, struct gw_status 
 	}
 	return true;
 }
+
+/* A decimal number of at most 7 digits, nothing else (no sign, no space, no exponent). */
+static bool
+small_number(const char *s, int *out)
+{
+	int v = 0, i;
+
+	for (i = 0; s[i] >= '0' && s[i] <= '9' && i < 8; i++)
+		v = v * 10 + (s[i] - '0');
+	if (i == 0 || i > 7 || s[i] != '\0')
+		return false;
+	*out = v;
+	return true;
+}
+
+bool
+gw_poll_args_parse(const char *const *args, int n, struct gw_poll_args *out, struct gw_status *err)
+{
+	bool seen_wait = false, seen_since = false;
+
+	out->wait_s = 0;
+	out->since = -1;
+	for (int i = 0; i < n && i < GW_POLL_ARGS_MAX; i++) {
+		const char *a = args[i];
+		int v;
+
+		if (a == NULL)
+			continue;
+		if (strncmp(a, "wait", 4) == 0 && (a[4] == '=' || a[4] == '\0')) {
+			if (seen_wait || a[4] != '=' || !small_number(a + 5, &v) ||
+			    v > GW_POLL_WAIT_MAX) {
+				gw_status_set(err, 101, 1011,
+				              "wait must be 0-%d seconds, given once",
+				              GW_POLL_WAIT_MAX);
+				return false;
+			}
+			seen_wait = true;
+			out->wait_s = v;
+		} else if (strncmp(a, "since", 5) == 0 && (a[5] == '=' || a[5] == '\0')) {
+			if (seen_since || a[5] != '=' || !small_number(a + 6, &v) || v > 1000000) {
+				gw_status_set(err, 101, 1011,
+				              "since must be an event seq (0-1000000), given once");
+				return false;
+			}
+			seen_since = true;
+			out->since = v;
+		}
+	}
+	return true;
+}

@@ -81,6 +81,19 @@ struct gw_since {
 /* out has room for GW_SUBSCRIBE_MAX entries. */
 bool gw_subscribe_parse(json_t *root, struct gw_since *out, int *n, struct gw_status *err);
 
+/* The query of a REST long poll, GET /v1/sign/{txn}?wait=N&since=S (PROTOCOL.md section 6):
+ * each argument as "name=value", URL-decoded (lws hands them so). wait: 0-60 s, 0 or absent
+ * answers at once; since: the last seq the client has seen (absent: -1, the current one).
+ * Other names are ignored. false: *err holds 101/1011 (bad or repeated value). */
+#define GW_POLL_WAIT_MAX 60
+#define GW_POLL_ARGS_MAX 16 /* arguments looked at */
+struct gw_poll_args {
+	int wait_s;
+	int since;
+};
+bool gw_poll_args_parse(const char *const *args, int n, struct gw_poll_args *out,
+                        struct gw_status *err);
+
 /* A txn id as we issue them: 1-64 of [0-9A-Za-z-]. */
 bool gw_txn_id_valid(const char *s);
 

@@ -110,6 +110,12 @@ gw_txn_deadline_outcome(const struct gw_deadline_facts *f, enum gw_txn_state *to
 		*status = 209;
 		*sub = 2092;
 		*to = GW_TS_FAILED;
+	} else if (f->answer_partial) {
+		/* The device answered but the answer never arrived whole (an MO segment lost):
+		 * the answer that arrived decides, and it is a failed delivery (TELECOM.md 4). */
+		*status = 209;
+		*sub = 2093;
+		*to = GW_TS_FAILED;
 	} else if (f->reached_user || f->state == GW_TS_DELIVERED ||
 	           f->state == GW_TS_AWAITING_USER) {
 		*sub = 2082;

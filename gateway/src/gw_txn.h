@@ -52,6 +52,7 @@ struct gw_deadline_facts {
 	bool token_taken;    /* an agent took the job */
 	bool agent_present;  /* an agent holding the token is connected */
 	bool reached_user;   /* DELIVERED or AWAITING_USER was reached at some point */
+	bool answer_partial; /* part of the device's answer arrived, never the whole of it */
 };
 /* false: nothing to do (an answer wins or the txn is final). true: end with *status, *sub in
  * state *to. */

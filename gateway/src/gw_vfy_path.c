@@ -10,6 +10,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "gw_cache.h"
 #include "gw_verify.h"
 
 /* ---- trust store ------------------------------------------------------------------------- */
@@ -312,82 +313,39 @@ gw_vfy_cert(const struct gw_trust *t, X509 *cert, time_t at, X509 **issuer, char
 
 /* ---- verified paths, cached (PERFORMANCE.md G12: no path building per signature) ---------- */
 
+/* Values of the cache, keyed by the SHA-256 of the end-entity certificate. gw_path_cache is a
+ * gw_cache under another name (gw_verify.h keeps the type of its callers). */
 struct path_ent {
-	struct path_ent *next;
-	unsigned char fpr[32];    /* SHA-256 of the end-entity certificate */
 	X509 *issuer, *ca_issuer; /* ca_issuer may be NULL */
 	time_t from, to;          /* T for which the path holds */
 };
 
-struct gw_path_cache {
-	struct path_ent **bucket;
-	size_t nbucket; /* a power of two */
-	int count, max;
-};
+static void
+path_release(void *value)
+{
+	struct path_ent *e = value;
+
+	X509_free(e->issuer);
+	X509_free(e->ca_issuer);
+}
 
 struct gw_path_cache *
 gw_path_cache_new(int entries)
 {
-	struct gw_path_cache *c = calloc(1, sizeof(*c));
-
-	if (c == NULL)
-		return NULL;
-	c->max = entries > 0 ? entries : 1;
-	c->nbucket = 16;
-	while (c->nbucket < (size_t)c->max * 2)
-		c->nbucket <<= 1;
-	if ((c->bucket = calloc(c->nbucket, sizeof(*c->bucket))) == NULL) {
-		free(c);
-		return NULL;
-	}
-	return c;
-}
-
-static void
-path_cache_clear(struct gw_path_cache *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->nbucket; i++) {
-		while (c->bucket[i] != NULL) {
-			struct path_ent *e = c->bucket[i];
-
-			c->bucket[i] = e->next;
-			X509_free(e->issuer);
-			X509_free(e->ca_issuer);
-			free(e);
-		}
-	}
-	c->count = 0;
+	return (struct gw_path_cache *)gw_cache_new(entries, sizeof(struct path_ent),
+	                                            GW_CACHE_KEYS_DIGEST, path_release);
 }
 
 void
 gw_path_cache_free(struct gw_path_cache *c)
 {
-	if (c == NULL)
-		return;
-	path_cache_clear(c);
-	free(c->bucket);
-	free(c);
+	gw_cache_free((struct gw_cache *)c);
 }
 
 int
 gw_path_cache_count(const struct gw_path_cache *c)
 {
-	return c != NULL ? c->count : 0;
-}
-
-static struct path_ent **
-path_slot(struct gw_path_cache *c, const unsigned char *fpr)
-{
-	size_t h;
-	struct path_ent **pp;
-
-	memcpy(&h, fpr, sizeof(h));
-	pp = &c->bucket[h & (c->nbucket - 1)];
-	while (*pp != NULL && memcmp((*pp)->fpr, fpr, sizeof((*pp)->fpr)) != 0)
-		pp = &(*pp)->next;
-	return pp;
+	return gw_cache_count((const struct gw_cache *)c);
 }
 
 /* Hands out up-referenced copies of what the entry holds. */
@@ -403,12 +361,13 @@ path_give(X509 *x, X509 **out)
 }
 
 enum gw_vfy_reason
-gw_vfy_cert_cached(struct gw_path_cache *c, const struct gw_trust *t, X509 *cert, time_t at,
+gw_vfy_cert_cached(struct gw_path_cache *pc, const struct gw_trust *t, X509 *cert, time_t at,
                    X509 **issuer, X509 **ca_issuer, char *detail, size_t detail_len)
 {
+	struct gw_cache *c = (struct gw_cache *)pc;
 	unsigned char fpr[32];
 	unsigned int n = 0;
-	struct path_ent **pp, *e;
+	struct path_ent *e;
 	enum gw_vfy_reason rc;
 	time_t from, to;
 	X509 *iss = NULL, *ci = NULL;
@@ -417,8 +376,7 @@ gw_vfy_cert_cached(struct gw_path_cache *c, const struct gw_trust *t, X509 *cert
 		ERR_clear_error();
 		return vfy_cert(t, cert, at, issuer, ca_issuer, detail, detail_len, NULL, NULL);
 	}
-	pp = path_slot(c, fpr);
-	if ((e = *pp) != NULL && at >= e->from && at <= e->to) {
+	if ((e = gw_cache_find(c, fpr, sizeof(fpr))) != NULL && at >= e->from && at <= e->to) {
 		if (detail != NULL && detail_len > 0)
 			detail[0] = '\0';
 		if (!path_give(e->ca_issuer, ca_issuer))
@@ -435,15 +393,9 @@ gw_vfy_cert_cached(struct gw_path_cache *c, const struct gw_trust *t, X509 *cert
 	if (rc != GW_VFY_OK)
 		return rc;
 	if (e == NULL) {
-		if (c->count >= c->max) {
-			path_cache_clear(c); /* bounded; a miss costs one path check */
-			pp = path_slot(c, fpr);
-		}
-		if ((e = calloc(1, sizeof(*e))) != NULL) {
-			memcpy(e->fpr, fpr, sizeof(e->fpr));
-			*pp = e;
-			c->count++;
-		}
+		if (gw_cache_full(c))
+			gw_cache_clear(c); /* bounded; a miss costs one path check */
+		e = gw_cache_add(c, fpr, sizeof(fpr));
 	}
 	if (e != NULL && X509_up_ref(iss) && (ci == NULL || X509_up_ref(ci))) {
 		X509_free(e->issuer);

@@ -46,6 +46,21 @@ still_wanted(struct card_worker *w, const struct card_job *job)
 	return expired(job) ? CARD_E_DEADLINE : CARD_OK;
 }
 
+/* SELECT of the worker's profile, or detection of the card's profile when none is known yet
+ * (the probe of a new card); a detected profile is kept for the card's later transactions. */
+static enum card_err
+select_profile(struct card_worker *w, struct card_session *s, struct card_status *st)
+{
+	enum card_err e;
+
+	if (w->prof != NULL)
+		return card_select(s, st);
+	e = card_profile_detect(s, w->atr_len > 0 ? w->atr : NULL, w->atr_len, st);
+	if (e == CARD_OK)
+		w->prof = card_session_profile(s);
+	return e;
+}
+
 /* Connect, begin, SELECT, body; restarted from SELECT after a reset by another handle
  * (at most CARD__RESETS times). `end` is how the transaction ends. */
 static enum card_err
@@ -60,14 +75,14 @@ run_txn(struct card_worker *w, txn_body_fn *body, struct txn_ctx *t, DWORD end,
 
 	memset(st, 0, sizeof(*st));
 	st->retries_left = -1;
-	if ((s = card_session_new(card__link_xfer, &l, card_profile_kyso())) == NULL)
+	if ((s = card_session_new(card__link_xfer, &l, w->prof)) == NULL)
 		return CARD_E_NOMEM;
 	card_session_set_trace(s, w->eng->o.trace, w->eng->o.trace_arg);
 	for (i = 0; i < CARD__RESETS && e == CARD_E_RESET; i++) {
 		t->pin = pin; /* the body wipes its copies; a restart needs them again */
 		t->pin2 = pin2;
 		if ((e = card__link_open(&l)) == CARD_OK && (e = card__link_begin(&l)) == CARD_OK &&
-		    (e = card_select(s, st)) == CARD_OK)
+		    (e = select_profile(w, s, st)) == CARD_OK)
 			e = body(s, t, st);
 		if (e == CARD_E_RESET || e == CARD_E_NO_SERVICE || e == CARD_E_REMOVED)
 			end = SCARD_LEAVE_CARD;
@@ -128,16 +143,18 @@ probe_body(struct card_session *s, struct txn_ctx *t, struct card_status *st)
 	return CARD_OK;
 }
 
+/* The card's ATR into w->atr (empty when it cannot be read). */
 static void
-read_atr(struct card_worker *w, struct card_event *ev)
+read_atr(struct card_worker *w)
 {
 	struct card_link l = { .w = w };
 	DWORD state = 0, proto = 0, atr_len = CARD_ATR_MAX, rlen = 0;
 
+	w->atr_len = 0;
 	if (card__link_open(&l) != CARD_OK)
 		return;
-	if (SCardStatus(l.h, NULL, &rlen, &state, &proto, ev->atr, &atr_len) == SCARD_S_SUCCESS)
-		ev->atr_len = atr_len;
+	if (SCardStatus(l.h, NULL, &rlen, &state, &proto, w->atr, &atr_len) == SCARD_S_SUCCESS)
+		w->atr_len = atr_len;
 	card__link_close(&l, SCARD_LEAVE_CARD);
 }
 
@@ -151,15 +168,20 @@ card__probe_run(struct card_worker *w, unsigned counter)
 	if (ev == NULL)
 		return;
 	t.ev = ev;
+	/* A new card, or the same one after a change: its profile is detected again, with the
+	 * ATR read first for the profiles that recognise their cards by it. */
+	w->prof = NULL;
+	read_atr(w);
 	e = run_txn(w, probe_body, &t, SCARD_LEAVE_CARD, &ev->status);
 	memcpy(ev->reader, w->reader, sizeof(ev->reader));
 	ev->event_counter = counter;
 	ev->err = e;
 	if (e == CARD_OK) {
 		ev->kind = CARD_EV_TOKEN_PRESENT;
-		ev->profile = card_profile_name(card_profile_kyso());
+		ev->profile = card_profile_name(w->prof);
 		ev->key_type = cert_key_type(ev->cert, ev->cert_len);
-		read_atr(w, ev);
+		memcpy(ev->atr, w->atr, w->atr_len);
+		ev->atr_len = w->atr_len;
 	} else {
 		/* No known applet, or the card left during the probe: not a usable token. */
 		ev->kind = CARD_EV_TOKEN_GONE;

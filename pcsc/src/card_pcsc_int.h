@@ -28,6 +28,11 @@ struct card_worker {
 	/* worker thread only */
 	SCARDCONTEXT ctx;
 	bool have_ctx;
+	/* The card's profile, detected by the probe of the card now in the reader (NULL: not yet,
+	 * or none); jobs select it directly. The ATR the probe read first, for detection. */
+	const struct card_profile *prof;
+	uint8_t atr[CARD_ATR_MAX];
+	size_t atr_len;
 	/* monitor thread only */
 	DWORD cur_state;
 	bool was_present, seen;

@@ -1,6 +1,8 @@
 // Integration, end to end through a token (issue 7): an AP's `sign` on /v1/ws with channel
 // `pcsc` reaches the stack's kyso-pcsc-agent, the kyso-vcard token signs, the gateway answers
-// 502 with a CMS that openssl verifies; approve then issue with the clerk's seal token; a wrong
+// 502 with a CMS that openssl verifies; approve then issue with the clerk's seal token, the
+// document row APPROVED then ISSUED, an attachment refused for a number not issued and signed
+// for the issued one, three approve-then-issue pipelines at once on both tokens; a wrong
 // PIN (the agent's PIN file) with its tries left; the agent killed after the prompt (208/2082)
 // and announcing again when restarted; three wrong PINs: 402/4021, the credential locked and
 // one recovery case for the province (REGULATION.md B15).
@@ -32,6 +34,13 @@ test.before(() => {
 test.after(() => stack.down());
 
 let seq = 0;
+let issuedNumber; // the number of the document the issue test issued
+
+// The document row (migration 0005) as "state|approve_txn|issue_txn|class".
+const documentRow = (digest) => stack.sql(
+  "SELECT state || '|' || coalesce(approve_txn, '') || '|' || coalesce(issue_txn, '') || '|' || " +
+  `doc_class FROM document WHERE org = '${env.KYSO_DEMO_ORG}' AND digest = '${digest}'`);
+
 function signRequest(mode, signer, doc, extra = {}) {
   seq += 1;
   return {
@@ -82,12 +91,22 @@ test('approve with the official token: 502 and a CMS that openssl verifies', asy
 test('approve then issue on one digest with the clerk seal token', async () => {
   const c = await connect(env);
   const doc = randomBytes(3000);
-  const approve = await run(c, signRequest('approve', { subscriber_id: env.KYSO_TOKEN_SIGNER }, doc));
+  const approveReq = signRequest('approve', { subscriber_id: env.KYSO_TOKEN_SIGNER }, doc);
+  const approve = await run(c, approveReq);
   assert.equal(approve.result.status.code, 502);
-  const issue = await run(c, signRequest('issue', { subscriber_id: env.KYSO_DEMO_CLERK }, doc,
-                                         { approval_txn: approve.accepted.txn }));
+  // The approve's final commit wrote the document (ARCHITECTURE.md 5): APPROVED, its txn.
+  const digest = approveReq.document.digest;
+  assert.equal(documentRow(digest), `APPROVED|${approve.accepted.txn}||quyet-dinh`);
+  const issueReq = signRequest('issue', { subscriber_id: env.KYSO_DEMO_CLERK }, doc,
+                               { approval_txn: approve.accepted.txn });
+  const issue = await run(c, issueReq);
   assert.equal(issue.result.status.code, 502, JSON.stringify(issue.result.status));
   assert.ok(cmsVerifies(issue.result.cms, doc));
+  assert.equal(documentRow(digest), `ISSUED|${approve.accepted.txn}|${issue.accepted.txn}|` +
+                                    'quyet-dinh');
+  assert.equal(stack.sql(`SELECT number FROM document WHERE org = '${env.KYSO_DEMO_ORG}' ` +
+                         `AND digest = '${digest}'`), issueReq.document.number);
+  issuedNumber = issueReq.document.number;
   // The same approve named for another document: D9 (and C5) refuse, no device contact.
   const other = await c.request(signRequest('issue', { subscriber_id: env.KYSO_DEMO_CLERK },
                                             randomBytes(100),
@@ -95,6 +114,59 @@ test('approve then issue on one digest with the clerk seal token', async () => {
   assert.deepEqual([other.type, other.status.code, other.status.sub, other.rule],
                    ['error', 104, 1050, 'D9'], JSON.stringify(other));
   await c.close();
+});
+
+test('attachment: refused 104/1062 for a number not issued, signed for the issued one',
+     async () => {
+  assert.ok(issuedNumber, 'the issue test ran first');
+  const c = await connect(env);
+  const file = randomBytes(1500);
+  const unissued = await c.request(signRequest('attachment', { subscriber_id: env.KYSO_DEMO_CLERK },
+                                               file, { number: '999/QĐ-UBND' }), 15000);
+  assert.deepEqual([unissued.type, unissued.status.code, unissued.status.sub, unissued.rule,
+                    unissued.reason],
+                   ['error', 104, 1062, 'attachment', 'MAIN_DOCUMENT_NOT_ISSUED'],
+                   JSON.stringify(unissued));
+  const attached = await run(c, signRequest('attachment', { subscriber_id: env.KYSO_DEMO_CLERK },
+                                            file, { number: issuedNumber }));
+  assert.equal(attached.result.status.code, 502, JSON.stringify(attached.result.status));
+  assert.ok(cmsVerifies(attached.result.cms, file));
+  // An attachment is not a document of its own: no row for its digest.
+  const fileDigest = createHash('sha256').update(file).digest('base64');
+  assert.equal(stack.sql(`SELECT count(*) FROM document WHERE org = '${env.KYSO_DEMO_ORG}' AND ` +
+                         `digest = '${fileDigest}'`), '0');
+  await c.close();
+});
+
+// Three approve-then-issue pipelines at once, one per connection: the official's requests queue
+// behind each other (one per signer) while the seal token issues the other pipeline's
+// document. A request the signer queue releases before its accept commit has returned must
+// still get its own answer (the channel routes events by the txn's ref): every result 502,
+// every issue CMS verifying, none left to its deadline.
+test('three approve-then-issue pipelines at once: every result 502', async () => {
+  const pairs = 10;
+  const pipeline = async (n) => {
+    const c = await connect(env);
+    const out = [];
+    for (let i = 0; i < pairs; i++) {
+      const doc = randomBytes(500 + 20 * n + i);
+      const a = await run(c, signRequest('approve', { subscriber_id: env.KYSO_TOKEN_SIGNER }, doc));
+      out.push(a.result.status.code);
+      if (a.result.status.code !== 502) break;
+      const is = await run(c, signRequest('issue', { subscriber_id: env.KYSO_DEMO_CLERK }, doc,
+                                          { approval_txn: a.accepted.txn }));
+      out.push(is.result.status.code);
+      if (is.result.status.code !== 502) break;
+      if (i === pairs - 1) out.push({ doc, cms: is.result.cms });
+    }
+    await c.close();
+    return out;
+  };
+  const all = await Promise.all([pipeline(0), pipeline(1), pipeline(2)]);
+  const codes = all.map((o) => o.filter((x) => typeof x === 'number'));
+  assert.deepEqual(codes, [0, 1, 2].map(() => Array(2 * pairs).fill(502)), JSON.stringify(codes));
+  // The last issue of each pipeline is the seal's signature on that pipeline's own document.
+  for (const o of all) assert.ok(cmsVerifies(o.at(-1).cms, o.at(-1).doc));
 });
 
 test('a wrong PIN: 401/4015 with two tries left, the right one resets the counter', async () => {

@@ -170,6 +170,7 @@ test('a SIM goes to the central CA; receiver down then up: delivered exactly onc
   const hist = JSON.parse(stack.kysoctl('recovery', 'show', o.case_id, '--json'));
   assert.equal(hist.delivery.state, 'delivered');
   assert.ok(hist.delivery.attempts >= 4, `attempts ${hist.delivery.attempts}`);
+  assert.equal(hist.delivery.history.length, hist.delivery.attempts); // every attempt recorded
   assert.equal(hist.delivery.history.at(-1).status, 200);
   assert.equal(hist.delivery.history.filter((a) => a.status === 200).length, 1);
   assert.ok(mqtt.messages((l) => l.topic === 'kyso/v1/recovery/central' &&

@@ -26,17 +26,18 @@ test.before(() => { env = stack.up().env; });
 test.after(() => { stack.down(); rmSync(work, { recursive: true, force: true }); });
 
 // [profile, expected code, sub (undefined: none), timeout_s]
-// Not in the table: 17 (TELECOM.md 5.3 says 209/2093 at the deadline, ARCHITECTURE.md 4's
-// deadline order gives 208/2082 to a delivered request: the engine follows ARCHITECTURE.md
-// until the two agree). 19 answers 30 s after the SMS validity (the deadline's 60 s, unscaled
-// on the wire), so after the gateway's scaled deadline: 208/2082, the late MO ignored.
+// 17 loses the 2nd of its 3 answer segments: the device answered (ARCHITECTURE.md 4, "a device
+// answer that has arrived wins") but the answer never arrived whole, so the deadline ends it
+// 209/2093 (TELECOM.md 4 "answer incomplete", 5.3), not 208/2082 (docs/transactions.md).
+// 19 answers 30 s after the SMS validity (the deadline's 60 s, unscaled on the wire), so after
+// the gateway's scaled deadline: 208/2082, the late MO ignored.
 const profiles = [
   ['00', 502, undefined, 60], ['01', 502, undefined, 60], ['02', 401, 4011, 60],
   ['03', 401, 4011, 60], ['04', 208, 2082, 60], ['05', 208, 2082, 15],
   ['06', 402, 4021, 60], ['07', 402, 4021, 60], ['08', 403, 4031, 60],
   ['09', 209, 2093, 60], ['10', 502, undefined, 60], ['11', 209, 2093, 60],
   ['12', 900, 9004, 60], ['13', 502, undefined, 60], ['14', 900, 9004, 60],
-  ['15', 105, 1054, 60], ['16', 502, undefined, 60],
+  ['15', 105, 1054, 60], ['16', 502, undefined, 60], ['17', 209, 2093, 60],
   ['18', 502, undefined, 60], ['19', 208, 2082, 60], ['20', 209, 2093, 60],
   ['21', 209, 2093, 60], ['22', 502, undefined, 60], ['24', 404, 4041, 60],
   ['26', 503, undefined, 60], ['27', 502, undefined, 60],

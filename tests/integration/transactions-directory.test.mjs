@@ -1,12 +1,13 @@
 // Integration: transactions that reach `accepted` (PROTOCOL.md 4, ARCHITECTURE.md 4 and 6) on
 // the real stack with the demo directory: idempotency, the per-signer queue, cancel before
-// dispatch, status, subscribe replay, deadlines, policy denial and the reload after a restart.
+// dispatch, status, subscribe replay, deadlines, policy denial and the reload after a restart;
+// the REST binding and its long poll.
 // The credentials are real certificates imported with kysoctl; no device channel answers here
 // (the SIM tests need the carrier simulator), so requests wait undispatched.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -225,7 +226,7 @@ test('open transactions survive a gateway restart and still end once', async () 
     const s = await c.request({ type: 'status', id: `st-${Date.now()}`, txn: a.txn });
     return s.type !== 'error' ? s : null;
   });
-  assert.notEqual(st.type, 'error');
+  assert.equal(st.txn, a.txn); // the status of the reloaded transaction itself
   c.send({ type: 'subscribe', id: 'sub', since: { [a.txn]: 1 } });
   const r = await until(c, (f) => f.type === 'result' && f.txn === a.txn, 'result after restart');
   assert.equal(r.status.code, 208);
@@ -283,6 +284,106 @@ test('REST: POST 202 accepted, GET 200 the latest event, DELETE 200 cancelled', 
   });
   assert.equal(r.status, 200);
   assert.equal(r.body.status.sub, 4014);
+});
+
+// A REST GET on a node's base URL; timeoutMs bounds the wait for the answer (a long poll that
+// is not answered in time rejects).
+function get(base, urlPath, timeoutMs = 10000) {
+  const url = new URL(urlPath, base);
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: 'GET', ca: readFileSync(env.KYSO_CA_FILE),
+                                     headers: { authorization: `Bearer ${env.KYSO_AP_KEY}` } },
+                              (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers,
+                                    body: JSON.parse(text) }));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer to GET ${urlPath}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const node2Http = () => new URL(env.KYSO_NODE2_WS_URL.replace(/^wss:/, 'https:')).origin;
+
+test('REST long poll: bad waits 400, at once when changed, on the next event (this node and ' +
+     'the other), the latest after the wait, a final result 200', async () => {
+  const { type, id, ...body } = sign();
+  const posted = await rest('POST', '/v1/sign', body);
+  assert.equal(posted.status, 202, JSON.stringify(posted.body));
+  const txn = posted.body.txn;
+  for (const q of ['wait=61', 'wait=-1', 'wait=abc', 'wait=', 'wait=5&wait=6', 'wait=5&since=x']) {
+    const bad = await get(env.KYSO_HTTP_URL, `/v1/sign/${txn}?${q}`);
+    assert.deepEqual([bad.status, bad.body.type, bad.body.status.code, bad.body.status.sub],
+                     [400, 'error', 101, 1011], q);
+  }
+  // Changed since the client's seq 0: at once (a 60 s wait would outlast the 10 s client bound).
+  const now = await get(env.KYSO_HTTP_URL, `/v1/sign/${txn}?wait=60&since=0`);
+  assert.equal(now.status, 200);
+  assert.equal(now.body.txn, txn);
+  assert.ok(now.body.seq >= 1);
+  const seen = now.body.seq;
+  // No change for the whole wait: the latest event, 200.
+  const idle = await get(env.KYSO_HTTP_URL, `/v1/sign/${txn}?wait=1&since=${seen}`);
+  assert.equal(idle.status, 200);
+  assert.equal(idle.body.seq, seen);
+  assert.equal(idle.body.txn, txn);
+  // Waiting on node 1 (which runs it) and on node 2 (its NOTIFY): the next event answers both.
+  const here = get(env.KYSO_HTTP_URL, `/v1/sign/${txn}?wait=60&since=${seen}`, 70000);
+  const there = get(node2Http(), `/v1/sign/${txn}?wait=60&since=${seen}`, 70000);
+  const cancelled = await rest('DELETE', `/v1/sign/${txn}`);
+  assert.equal(cancelled.body.type, 'cancelled');
+  for (const r of await Promise.all([here, there])) {
+    assert.equal(r.status, 200);
+    assert.equal(r.body.type, 'result');
+    assert.equal(r.body.txn, txn);
+    assert.equal(r.body.seq, seen + 1);
+    assert.deepEqual([r.body.status.code, r.body.status.sub], [401, 4014]);
+  }
+  // Final: 200 at once whatever the wait and since.
+  for (const base of [env.KYSO_HTTP_URL, node2Http()]) {
+    const fin = await get(base, `/v1/sign/${txn}?wait=60&since=${seen + 5}`);
+    assert.equal(fin.status, 200);
+    assert.equal(fin.body.type, 'result');
+  }
+});
+
+test('REST long poll: one over limits.rest_polls is 503 900/9005 (the key reloads on SIGHUP)',
+     async () => {
+  const conf = env.KYSO_GATEWAY_CONFIG;
+  const original = readFileSync(conf, 'utf8');
+  const pid = Number(readFileSync(path.join(stack.dir, 'gateway-1.pid'), 'utf8'));
+  const reloads = () => stack.gatewayLog().split('configuration reloaded').length;
+  const reload = async (text) => {
+    const before = reloads();
+    writeFileSync(conf, text, { mode: 0o600 });
+    process.kill(pid, 'SIGHUP');
+    await waitFor('the reload', () => reloads() > before);
+  };
+  const limited = original.replace('"auth_failures_per_minute": 1000',
+                                   '"auth_failures_per_minute": 1000, "rest_polls": 1');
+  assert.notEqual(limited, original);
+  const { type, id, ...body } = sign();
+  const txn = (await rest('POST', '/v1/sign', body)).body.txn;
+  const seen = (await get(env.KYSO_HTTP_URL, `/v1/sign/${txn}`)).body.seq;
+  await reload(limited);
+  try {
+    const polls = [1, 2].map(() => get(env.KYSO_HTTP_URL, `/v1/sign/${txn}?wait=30&since=${seen}`,
+                                       40000));
+    // One waits, the other is refused at once; the cancel answers the waiting one.
+    const refused = await Promise.race(polls);
+    assert.deepEqual([refused.status, refused.body.status.code, refused.body.status.sub],
+                     [503, 900, 9005], JSON.stringify(refused.body));
+    assert.equal(refused.headers['retry-after'], '5');
+    await rest('DELETE', `/v1/sign/${txn}`);
+    const answers = await Promise.all(polls);
+    assert.deepEqual(answers.map((a) => a.status).sort(), [200, 503]);
+    assert.equal(answers.find((a) => a.status === 200).body.type, 'result');
+  } finally {
+    await reload(original);
+  }
 });
 
 test('two nodes: a session on node 2 follows a transaction node 1 runs (LISTEN/NOTIFY)', async () => {

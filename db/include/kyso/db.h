@@ -418,10 +418,20 @@ typedef void db_signer_fn(void *arg, uint64_t cookie, const struct db_signer_cre
 enum db_err db_signer_lookup(struct db *db, const char *by, const char *value, db_signer_fn *cb,
                              uint64_t cookie) DB_MUSTCHECK;
 
-/* 402/4021 from the device (ARCHITECTURE.md section 6, "Device locked"): the credential becomes
- * `locked` (only an active one), so later requests are refused at once. Fire and forget on the
- * reader, ahead of any lookup queued after it. */
-enum db_err db_credential_lock(struct db *db, int64_t credential_id) DB_MUSTCHECK;
+/* Documents by (org, digest) (ARCHITECTURE.md section 5; migration 0005 writes them when an
+ * approve or an issue ends DONE with 502). state: DRAFT, APPROVED or ISSUED. rc DB_OK with row
+ * NULL: no such document (a DRAFT). Strings valid only during the callback. */
+struct db_document_row {
+	const char *org, *digest, *doc_class, *state;
+	const char *number, *approve_txn, *issue_txn; /* NULL when absent */
+};
+typedef void db_document_fn(void *arg, void *ctx, enum db_err rc,
+                            const struct db_document_row *row);
+enum db_err db_document_get(struct db *db, const char *org, const char *digest, db_document_fn *cb,
+                            void *ctx) DB_MUSTCHECK;
+/* The ISSUED document of org that carries this number (attachment mode's main document). */
+enum db_err db_document_issued(struct db *db, const char *org, const char *number,
+                               db_document_fn *cb, void *ctx) DB_MUSTCHECK;
 
 /* ---- Blocking administration: kysoctl only ---- */
 

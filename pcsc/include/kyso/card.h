@@ -116,10 +116,14 @@ struct card_session; /* one card connection's engine state; owned by one thread 
 #define CARD_CAP_CHANGE_PIN  0x0080u
 #define CARD_CAP_UNBLOCK     0x0100u
 
+/* A profile is the seam between the engine and one applet family: its operations (a table
+ * of functions) and its capability flags. The registry holds the KYSO-PKI applet only. */
 struct card_profile;                                /* static, immutable: any thread */
 const struct card_profile *card_profile_kyso(void); /* KYSO-PKI v1 (PCSC.md §4) */
 const char *card_profile_name(const struct card_profile *p);
 unsigned card_profile_caps(const struct card_profile *p);
+size_t card_profile_count(void); /* profiles in the registry, in detection order */
+const struct card_profile *card_profile_at(size_t i); /* NULL past the end */
 
 /* xfer and ctx are borrowed for the session's life. NULL on allocation failure. */
 struct card_session *card_session_new(card_xfer_fn *xfer, void *ctx, const struct card_profile *p);
@@ -190,6 +194,16 @@ struct card_status {
 };
 
 /* The operations below write *st on every return. */
+/* Chooses the session's profile for the card in front of it: first the registry's profiles
+ * whose ATR rule names this ATR (atr may be NULL), then the others in registry order, each
+ * by SELECT of its applet; the first that answers 9000 stays selected and set on the session.
+ * A failure other than a refused SELECT (transport, card gone) ends the search at once. None:
+ * the session has no profile and the last SELECT's error and status are returned (CARD_E_SW,
+ * reason CARD_R_WRONG_PROFILE for a card without any known applet). */
+enum card_err card_profile_detect(struct card_session *s, const uint8_t *atr, size_t atr_len,
+                                  struct card_status *st) CARD_MUSTCHECK;
+const struct card_profile *card_session_profile(const struct card_session *s); /* or NULL */
+/* SELECT of the session's profile's applet. */
 enum card_err card_select(struct card_session *s, struct card_status *st) CARD_MUSTCHECK;
 enum card_err card_read_serial(struct card_session *s, uint8_t serial[CARD_SERIAL_LEN],
                                struct card_status *st) CARD_MUSTCHECK;

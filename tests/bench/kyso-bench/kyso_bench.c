@@ -10,6 +10,11 @@
  *   --signers FILE (one MSISDN per line) or --msisdn-base B --signers-n N: each connection
  *   gets its own signers so that the per-signer queue does not serialise the load
  *   --org SLUG  --mode approve  --format cms  --class general  --timeout-s 120
+ *   --channel sim|pcsc (sim)  --signer-field msisdn|subscriber_id (msisdn): how the signers
+ *   are named; with pcsc they are directory ids whose credential is a PC/SC token
+ *   --issue-by ID: each request is an approve followed, once it ends 502, by an issue of the
+ *   same digest by ID naming the approve txn (REGULATION.md C5/D9; the clerk's seal token):
+ *   the request finishes with the issue's result. "signatures" counts every 502 (both steps)
  *
  * Every run is bounded by its count and its deadline. The last line is one JSON object with
  * the counts by final status and the latency quantiles in microseconds. */
@@ -43,6 +48,7 @@ enum mode {
 struct opts {
 	enum mode mode;
 	const char *url, *ca, *key, *org, *sign_mode, *format, *doc_class;
+	const char *channel, *signer_field, *issue_by;
 	int conns, depth, timeout_s;
 	long count;
 	double seconds, rate;
@@ -54,7 +60,10 @@ struct pending {
 	char ap_id[48];
 	char txn[64];
 	uint64_t t0_us; /* intended (open) or actual (closed) send time */
+	long doc;       /* the document's number: its digest, and the issue's digest */
 	bool used;
+	bool issue_due; /* --issue-by: the approve ended 502, its issue is to be sent */
+	bool issuing;   /* --issue-by: the issue was sent; its result finishes the request */
 };
 
 struct conn {
@@ -87,12 +96,14 @@ static struct opts O = { .mode = MODE_CLOSED,
 	                 .seconds = 60,
 	                 .sign_mode = "approve",
 	                 .format = "cms",
-	                 .doc_class = "general" };
+	                 .doc_class = "general",
+	                 .channel = "sim",
+	                 .signer_field = "msisdn" };
 static uv_loop_t loop;
 static struct lws_context *ctx;
 static struct conn *conns;
 static int conns_up, conns_failed;
-static long sent, finished;
+static long sent, finished, signatures;
 static struct hist hist;
 static struct code_count codes[MAX_CODES];
 static int ncodes;
@@ -195,7 +206,33 @@ signer_for(struct conn *c)
 	return O.signers[c->idx + k * O.conns];
 }
 
-/* Writes one sign request into c->tx; returns its length or 0 when no slot is free. */
+/* Writes the sign frame of p into c->tx: an approve (or --mode) of p's document by signer, or
+ * with approval_txn its issue by --issue-by. Returns its length. */
+static size_t
+write_sign(struct conn *c, struct pending *p, const char *signer, const char *approval_txn)
+{
+	unsigned char digest[32];
+	for (size_t i = 0; i < sizeof(digest); i++)
+		digest[i] = (unsigned char)(p->doc >> (8 * (i % 8))) ^ (unsigned char)i;
+	char b64[64];
+	lws_b64_encode_string((const char *)digest, sizeof(digest), b64, sizeof(b64));
+	char *out = c->tx + LWS_PRE;
+	int n = snprintf(out, FRAME_MAX,
+	                 "{\"type\":\"sign\",\"id\":\"%s\",\"ap_trans_id\":\"%s\","
+	                 "\"signer\":{\"%s\":\"%s\"},\"channel\":\"%s\",\"mode\":\"%s\","
+	                 "\"document\":{\"digest\":\"%s\",\"digest_alg\":\"SHA-256\","
+	                 "%s%s%s%s%s%s\"class\":\"%s\",\"secrecy\":\"none\"},"
+	                 "\"display\":\"Bench %ld\",\"format\":\"%s\",\"timeout_s\":%d}",
+	                 p->ap_id, p->ap_id, O.signer_field, signer, O.channel,
+	                 approval_txn ? "issue" : O.sign_mode, b64, O.org ? "\"org\":\"" : "",
+	                 O.org ? O.org : "", O.org ? "\"," : "",
+	                 approval_txn ? "\"approval_txn\":\"" : "",
+	                 approval_txn ? approval_txn : "", approval_txn ? "\"," : "", O.doc_class,
+	                 p->doc, O.format, O.timeout_s);
+	return n > 0 && n < FRAME_MAX ? (size_t)n : 0;
+}
+
+/* Writes one new sign request into c->tx; returns its length or 0 when no slot is free. */
 static size_t
 build_sign(struct conn *c, uint64_t t0_us)
 {
@@ -203,29 +240,35 @@ build_sign(struct conn *c, uint64_t t0_us)
 	if (!p)
 		return 0;
 	p->used = true;
+	p->issue_due = p->issuing = false;
 	p->txn[0] = '\0';
 	p->t0_us = t0_us;
+	p->doc = sent;
 	snprintf(p->ap_id, sizeof(p->ap_id), "b%lx-%d-%ld", run_id, c->idx, sent);
-	unsigned char digest[32];
-	for (size_t i = 0; i < sizeof(digest); i++)
-		digest[i] = (unsigned char)(sent >> (8 * (i % 8))) ^ (unsigned char)i;
-	char b64[64];
-	lws_b64_encode_string((const char *)digest, sizeof(digest), b64, sizeof(b64));
-	char *out = c->tx + LWS_PRE;
-	int n = snprintf(out, FRAME_MAX,
-	                 "{\"type\":\"sign\",\"id\":\"%s\",\"ap_trans_id\":\"%s\","
-	                 "\"signer\":{\"msisdn\":\"%s\"},\"channel\":\"sim\",\"mode\":\"%s\","
-	                 "\"document\":{\"digest\":\"%s\",\"digest_alg\":\"SHA-256\","
-	                 "%s%s%s\"class\":\"%s\",\"secrecy\":\"none\"},"
-	                 "\"display\":\"Bench %ld\",\"format\":\"%s\",\"timeout_s\":%d}",
-	                 p->ap_id, p->ap_id, signer_for(c), O.sign_mode, b64,
-	                 O.org ? "\"org\":\"" : "", O.org ? O.org : "", O.org ? "\"," : "",
-	                 O.doc_class, sent, O.format, O.timeout_s);
 	sent++;
 	c->inflight++;
 	if (!t_first_send_us)
 		t_first_send_us = now_us();
-	return (size_t)n;
+	return write_sign(c, p, signer_for(c), NULL);
+}
+
+/* --issue-by: writes the issue of a request whose approve ended 502, if one is due. */
+static size_t
+build_issue(struct conn *c)
+{
+	for (int i = 0; i < c->npend; i++) {
+		struct pending *p = &c->pend[i];
+		if (!p->used || !p->issue_due)
+			continue;
+		char approve_txn[sizeof(p->txn)];
+		snprintf(approve_txn, sizeof(approve_txn), "%s", p->txn);
+		p->issue_due = false;
+		p->issuing = true;
+		p->txn[0] = '\0';
+		snprintf(p->ap_id, sizeof(p->ap_id), "b%lx-%d-%ld-i", run_id, c->idx, p->doc);
+		return write_sign(c, p, O.issue_by, approve_txn);
+	}
+	return 0;
 }
 
 static void
@@ -278,8 +321,14 @@ on_frame(struct conn *c, const char *text, size_t len)
 			finish_request(c, p, code, sub);
 	} else if (type && strcmp(type, "result") == 0 && txn) {
 		struct pending *p = find_by_txn(c, txn);
-		if (p)
+		if (code == 502)
+			signatures++;
+		if (p && O.issue_by && !p->issuing && code == 502) {
+			p->issue_due = true; /* the approve is done: its issue goes next */
+			request_write(c);
+		} else if (p) {
 			finish_request(c, p, code, sub);
+		}
 	}
 	json_decref(m);
 }
@@ -388,10 +437,11 @@ cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size
 		c->want_write = false;
 		if (stopping)
 			break;
-		size_t n = 0;
-		if (O.mode == MODE_CLOSED && sent < O.count && c->inflight < O.depth)
+		/* An issue that is due goes before any new request (--issue-by). */
+		size_t n = O.issue_by ? build_issue(c) : 0;
+		if (!n && O.mode == MODE_CLOSED && sent < O.count && c->inflight < O.depth)
 			n = build_sign(c, now_us());
-		else if (O.mode == MODE_OPEN && c->due_head != c->due_tail) {
+		else if (!n && O.mode == MODE_OPEN && c->due_head != c->due_tail) {
 			n = build_sign(c, c->due_us[c->due_head]);
 			if (n)
 				c->due_head = (c->due_head + 1) % 4096;
@@ -399,7 +449,7 @@ cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size
 		if (n &&
 		    lws_write(wsi, (unsigned char *)c->tx + LWS_PRE, n, LWS_WRITE_TEXT) < (int)n)
 			return -1;
-		if ((O.mode == MODE_CLOSED && sent < O.count && c->inflight < O.depth) ||
+		if (n || (O.mode == MODE_CLOSED && sent < O.count && c->inflight < O.depth) ||
 		    (O.mode == MODE_OPEN && c->due_head != c->due_tail))
 			request_write(c);
 		break;
@@ -502,7 +552,8 @@ usage(void)
 	        "usage: kyso-bench closed|open|idle --url wss://H:P/v1/ws --ca FILE --key KEY\n"
 	        "  [--conns N] [--depth N] [--count N] [--seconds S] [--rate R]\n"
 	        "  [--signers FILE | --msisdn-base B --signers-n N] [--org SLUG]\n"
-	        "  [--mode approve] [--format cms|pkcs1] [--class C] [--timeout-s S]\n");
+	        "  [--mode approve] [--format cms|pkcs1] [--class C] [--timeout-s S]\n"
+	        "  [--channel sim|pcsc] [--signer-field msisdn|subscriber_id] [--issue-by ID]\n");
 	exit(2);
 }
 
@@ -519,23 +570,18 @@ parse_args(int argc, char **argv)
 		O.mode = MODE_IDLE;
 	else
 		usage();
-	static const struct option lo[] = { { "url", 1, 0, 'u' },
-		                            { "ca", 1, 0, 'a' },
-		                            { "key", 1, 0, 'k' },
-		                            { "conns", 1, 0, 'c' },
-		                            { "depth", 1, 0, 'd' },
-		                            { "count", 1, 0, 'n' },
-		                            { "seconds", 1, 0, 's' },
-		                            { "rate", 1, 0, 'r' },
-		                            { "signers", 1, 0, 'f' },
-		                            { "msisdn-base", 1, 0, 'b' },
-		                            { "signers-n", 1, 0, 'N' },
-		                            { "org", 1, 0, 'o' },
-		                            { "mode", 1, 0, 'm' },
-		                            { "format", 1, 0, 'F' },
-		                            { "class", 1, 0, 'C' },
-		                            { "timeout-s", 1, 0, 't' },
-		                            { 0, 0, 0, 0 } };
+	static const struct option lo[] = {
+		{ "url", 1, 0, 'u' },       { "ca", 1, 0, 'a' },
+		{ "key", 1, 0, 'k' },       { "conns", 1, 0, 'c' },
+		{ "depth", 1, 0, 'd' },     { "count", 1, 0, 'n' },
+		{ "seconds", 1, 0, 's' },   { "rate", 1, 0, 'r' },
+		{ "signers", 1, 0, 'f' },   { "msisdn-base", 1, 0, 'b' },
+		{ "signers-n", 1, 0, 'N' }, { "org", 1, 0, 'o' },
+		{ "mode", 1, 0, 'm' },      { "format", 1, 0, 'F' },
+		{ "class", 1, 0, 'C' },     { "timeout-s", 1, 0, 't' },
+		{ "channel", 1, 0, 'H' },   { "signer-field", 1, 0, 'S' },
+		{ "issue-by", 1, 0, 'I' },  { 0, 0, 0, 0 }
+	};
 	const char *sfile = NULL, *base = NULL;
 	int sn = 0, ch;
 	optind = 2;
@@ -589,12 +635,25 @@ parse_args(int argc, char **argv)
 		case 't':
 			O.timeout_s = (int)strtol(optarg, NULL, 10);
 			break;
+		case 'H':
+			O.channel = optarg;
+			break;
+		case 'S':
+			O.signer_field = optarg;
+			break;
+		case 'I':
+			O.issue_by = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
 	if (!O.url || !O.key || parse_url(O.url) || O.conns < 1 || O.conns > 20000 || O.depth < 1 ||
-	    O.depth > 256 || O.count < 1 || O.seconds <= 0 || (O.mode == MODE_OPEN && O.rate <= 0))
+	    O.depth > 256 || O.count < 1 || O.seconds <= 0 ||
+	    (O.mode == MODE_OPEN && O.rate <= 0) ||
+	    (strcmp(O.signer_field, "msisdn") != 0 &&
+	     strcmp(O.signer_field, "subscriber_id") != 0) ||
+	    (O.issue_by && O.mode != MODE_CLOSED))
 		usage();
 	if (O.mode != MODE_IDLE && load_signers(sfile, base, sn)) {
 		fprintf(stderr,
@@ -623,6 +682,8 @@ report(void)
 	}
 	printf("},\"ok\":%ld,\"seconds\":%.3f,\"rate\":%.1f,\"ok_rate\":%.1f,", ok, secs,
 	       secs > 0 ? (double)finished / secs : 0, secs > 0 ? (double)ok / secs : 0);
+	printf("\"signatures\":%ld,\"signature_rate\":%.1f,", signatures,
+	       secs > 0 ? (double)signatures / secs : 0);
 	printf("\"p50_us\":%" PRIu64 ",\"p99_us\":%" PRIu64 ",\"p999_us\":%" PRIu64
 	       ",\"max_us\":%" PRIu64 "}\n",
 	       hist_quantile(&hist, 0.5), hist_quantile(&hist, 0.99), hist_quantile(&hist, 0.999),

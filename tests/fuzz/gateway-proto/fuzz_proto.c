@@ -1,5 +1,6 @@
 /* Fuzz target: gw_proto_parse on any bytes, then the field checks of the parsed request
- * (sign, status, cancel, subscribe: gw_sign.c) and the error answer built from the result.
+ * (sign, status, cancel, subscribe: gw_sign.c) and the error answer built from the result;
+ * the same bytes as a REST long poll's query (gw_poll_args_parse).
  * Invariants: a request is either parsed (root set, id printable) or refused with a defined
  * status (101, 102, 103, 107 or 900/9001 for no memory), and the answer always serialises. */
 #include <stdint.h>
@@ -60,6 +61,37 @@ check_fields(struct gw_req *req)
 	}
 }
 
+/* The same bytes as the query of a REST long poll, split at '&' like lws splits it: parsed,
+ * or refused 101/1011; a parsed wait is 0-60 and since -1 or a seq. */
+static void
+check_poll_args(const uint8_t *data, size_t size)
+{
+	static char buf[1 << 16];
+	const char *args[GW_POLL_ARGS_MAX];
+	struct gw_poll_args pa;
+	struct gw_status st;
+	size_t i, start = 0;
+	int n = 0;
+
+	memcpy(buf, data, size);
+	buf[size] = '\0';
+	for (i = 0; i <= size && n < GW_POLL_ARGS_MAX; i++) {
+		if (i < size && buf[i] != '&')
+			continue;
+		buf[i] = '\0';
+		args[n++] = buf + start;
+		start = i + 1;
+	}
+	memset(&st, 0, sizeof(st));
+	if (!gw_poll_args_parse(args, n, &pa, &st)) {
+		if (st.code != 101 || st.sub != 1011)
+			abort();
+		return;
+	}
+	if (pa.wait_s < 0 || pa.wait_s > GW_POLL_WAIT_MAX || pa.since < -1 || pa.since > 1000000)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -67,8 +99,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct gw_status err;
 	char out[1024];
 
-	if (size > 1 << 16) /* the gateway checks the frame limit first */
+	if (size >= 1 << 16) /* the gateway checks the frame limit first */
 		return 0;
+	check_poll_args(data, size);
 	if (gw_proto_parse(data, size, &req, &err)) {
 		if (req.root == NULL || req.id[0] == '\0')
 			abort();

@@ -1,6 +1,6 @@
 /* libFuzzer: the APDU response side of the engine (PCSC.md §2). The input is the card: a
  * sequence of answers, each a 2-byte big-endian length and that many bytes, consumed one per
- * command. The first byte picks the profile (KYSO-PKI v1 or none: extended allowed) and the
+ * command. The first byte picks the profile (KYSO-PKI v1, or none: detection first) and the
  * operations' algorithm. Every answer sequence must end in a defined error or success. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -82,6 +82,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		                              CARD_ALG_ECDSA_P256_SHA256 };
 	struct feed f;
 	struct card_session *s;
+	struct card_status st;
 	size_t dlen;
 	uint16_t sw;
 
@@ -93,6 +94,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = card_session_new(feed_xfer, &f, (data[0] & 1) ? NULL : card_profile_kyso());
 	if (s == NULL)
 		return 0;
+	/* Without a profile: detection first (the input's head as the ATR, the answers as the
+	 * SELECTs'), so the operations run on whatever it chose, or on none. */
+	if (data[0] & 1)
+		(void)card_profile_detect(s, data + 1,
+		                          size - 1 < CARD_ATR_MAX ? size - 1 : CARD_ATR_MAX, &st);
 	run_ops(s, algs[(data[0] >> 1) % 4]);
 	card_session_free(s);
 	return 0;

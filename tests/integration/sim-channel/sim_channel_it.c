@@ -118,6 +118,7 @@ on_event(void *engine, const struct gw_chan_event *ev)
 		r->blocked = ev->device_blocked;
 		break;
 	case GW_CHAN_LATE:
+	case GW_CHAN_PARTIAL:
 		break;
 	}
 }

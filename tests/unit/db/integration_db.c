@@ -4,32 +4,20 @@
  * loop (as the gateway does with libuv): 1,000 node events over four lanes, one of them with
  * bad JSON that must fail alone, outbox rows, the client directory, a server-side kill of
  * every lane connection in the middle of a second burst (in-doubt batches), then checks the
- * chains with audit verify, tampers one row and checks that exactly that row is reported. */
-#include <poll.h>
-#include <stdarg.h>
+ * chains with audit verify, tampers one row and checks that exactly that row is reported;
+ * then the document rows of migration 0005. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "db_int.h"
+#include "it_pg.h"
 
 #define N_EVENTS 1000
 #define N_MORE   500
 #define BAD_TAG  437
 #define LANES    4
 #define NODE     "it-node"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
 
 struct ctx {
 	int ok, query, other;
@@ -41,18 +29,6 @@ struct ctx {
 	int64_t outbox_ids[2000];
 	bool fetch_done;
 };
-
-static uint64_t
-test_clock(void *arg, bool monotonic)
-{
-	struct timespec ts;
-
-	(void)arg;
-	clock_gettime(monotonic ? CLOCK_MONOTONIC : CLOCK_REALTIME, &ts);
-	if (monotonic)
-		return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void
 on_done(void *arg, uint64_t tag, enum db_err rc)
@@ -99,45 +75,15 @@ on_outbox(void *arg, const struct db_outbox_row *rows, int n, enum db_err rc)
 	c->fetch_done = true;
 }
 
-/* One turn of the loop: poll every connection, dispatch, tick. */
-static void
-loop_once(struct db *db)
-{
-	struct pollfd pfd[LANES + 1];
-	int i, n = db_conn_count(db), t = db_next_tick_ms(db);
-
-	for (i = 0; i < n; i++) {
-		pfd[i].fd = db_conn_fd(db, i);
-		pfd[i].events = (short)(POLLIN | (db_conn_want_write(db, i) ? POLLOUT : 0));
-		pfd[i].revents = 0;
-	}
-	if (poll(pfd, (nfds_t)n, t > 50 ? 50 : t) > 0) {
-		for (i = 0; i < n; i++) {
-			enum db_err rc = DB_OK;
-
-			if (pfd[i].fd < 0 || db_conn_fd(db, i) != pfd[i].fd)
-				continue; /* moved by an earlier call: look again next turn */
-			if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
-				rc = db_conn_on_readable(db, i);
-			if (rc == DB_OK && (pfd[i].revents & POLLOUT) &&
-			    db_conn_fd(db, i) == pfd[i].fd)
-				rc = db_conn_on_writable(db, i);
-			/* DB_E_CONN: dropped; db_on_tick reconnects. Nothing else to do here. */
-			CHECK(rc == DB_OK || rc == DB_E_CONN);
-		}
-	}
-	db_on_tick(db);
-}
-
 static bool
 run_until(struct db *db, bool (*cond)(struct db *, struct ctx *), struct ctx *c, int ms)
 {
-	uint64_t end = test_clock(NULL, true) + (uint64_t)ms;
+	uint64_t end = it_clock(NULL, true) + (uint64_t)ms;
 
 	while (!cond(db, c)) {
-		if (test_clock(NULL, true) > end)
+		if (it_clock(NULL, true) > end)
 			return false;
-		loop_once(db);
+		it_db_loop_once(db, 50);
 	}
 	return true;
 }
@@ -191,33 +137,9 @@ append_range(struct db *db, struct ctx *c, int from, int to)
 		ev.mqtt_payload = i % 10 == 0 ? payload : NULL;
 		ev.lane_key = (uint32_t)(i % 7);
 		while ((rc = db_node_event_append(db, (uint64_t)i, &ev)) == DB_E_BUSY)
-			loop_once(db);
+			it_db_loop_once(db, 50);
 		CHECK(rc == DB_OK);
 		(void)c;
-	}
-}
-
-static struct db_admin *
-admin(const char *conninfo)
-{
-	char err[256];
-	struct db_admin *adm = db_admin_open(conninfo, err, sizeof(err));
-
-	if (adm == NULL) {
-		fprintf(stderr, "admin open: %s\n", err);
-		exit(1);
-	}
-	return adm;
-}
-
-static void
-sql(struct db_admin *adm, const char *q)
-{
-	char err[256];
-
-	if (db__admin_exec(adm, q, err, sizeof(err)) != DB_OK) {
-		fprintf(stderr, "%s: %s\n", q, err);
-		exit(1);
 	}
 }
 
@@ -273,7 +195,7 @@ phase_async(const char *conninfo, struct db_admin *adm)
 		                 .client_refresh_ms = 200,
 		                 .reconnect_min_ms = 20,
 		                 .reconnect_max_ms = 200,
-		                 .clock = test_clock,
+		                 .clock = it_clock,
 		                 .done = on_done,
 		                 .arg = &c };
 	char err[256];
@@ -297,9 +219,9 @@ phase_async(const char *conninfo, struct db_admin *adm)
 	/* A second burst; every lane connection is killed by the server while it runs. */
 	append_range(db, &c, N_EVENTS + 1, N_EVENTS + N_MORE + 1);
 	for (i = 0; i < 3; i++)
-		loop_once(db);
-	sql(adm, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-	         "WHERE application_name LIKE 'kyso-" NODE "-%'");
+		it_db_loop_once(db, 50);
+	it_sql(adm, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	            "WHERE application_name LIKE 'kyso-" NODE "-%'");
 	want_done = N_EVENTS + N_MORE;
 	CHECK(run_until(db, all_done, &c, 30000));
 	CHECK(c.ok == N_EVENTS + N_MORE - 1 && c.query == 1 && c.other == 0);
@@ -344,10 +266,10 @@ phase_audit(struct db_admin *adm)
 	CHECK(db__admin_exec(adm, "UPDATE node_event SET kind = 'x' WHERE pos = 1", err,
 	                     sizeof(err)) == DB_E_QUERY);
 	/* ... so a tamperer disables it first, and the chain finds the row. */
-	sql(adm, "ALTER TABLE node_event DISABLE TRIGGER node_event_append_only");
-	sql(adm, "UPDATE node_event SET detail = '{\"i\": 0}' WHERE chain = '" NODE "/2' "
-	         "AND pos = 57");
-	sql(adm, "ALTER TABLE node_event ENABLE TRIGGER node_event_append_only");
+	it_sql(adm, "ALTER TABLE node_event DISABLE TRIGGER node_event_append_only");
+	it_sql(adm, "UPDATE node_event SET detail = '{\"i\": 0}' WHERE chain = '" NODE "/2' "
+	            "AND pos = 57");
+	it_sql(adm, "ALTER TABLE node_event ENABLE TRIGGER node_event_append_only");
 	CHECK(db_admin_audit_verify(adm, &rep, err, sizeof(err)) == DB_E_AUDIT);
 	CHECK(rep.broken && strcmp(rep.table, "node_event") == 0);
 	CHECK(strcmp(rep.chain, NODE "/2") == 0 && rep.pos == 57);
@@ -355,35 +277,106 @@ phase_audit(struct db_admin *adm)
 	fprintf(stderr, "audit: %s\n", err);
 }
 
+/* One txn row as kyso_txn_accept leaves it (mode, digest, the request as JSON). */
+static void
+doc_txn(struct db_admin *adm, const char *id, const char *mode, const char *digest,
+        const char *number)
+{
+	char q[1024];
+
+	snprintf(
+	        q, sizeof(q),
+	        "INSERT INTO txn (id, state, owner_node, deadline_at, ap_client, ap_trans_id, org, "
+	        "mode, digest, request) VALUES ('%s', 'AWAITING_USER', '" NODE "', now(), "
+	        "'portal-1', '%s', 'so-khcn-ha-noi', '%s', '%s', '{\"mode\": \"%s\", "
+	        "\"document\": {\"digest\": \"%s\", \"class\": \"quyet-dinh\"%s%s%s}}')",
+	        id, id, mode, digest, mode, digest, number != NULL ? ", \"number\": \"" : "",
+	        number != NULL ? number : "", number != NULL ? "\"" : "");
+	it_sql(adm, q);
+}
+
+/* The final step as kyso_txn_event writes it on the txn row. */
+static void
+doc_end(struct db_admin *adm, const char *id, const char *state, int status)
+{
+	char q[256];
+
+	snprintf(q, sizeof(q), "UPDATE txn SET state = '%s', status = %d WHERE id = '%s'", state,
+	         status, id);
+	it_sql(adm, q);
+}
+
+/* "state|approve_txn|issue_txn|number|class" of the document, or NULL when there is none. */
+static char *
+doc_row(struct db_admin *adm, const char *digest)
+{
+	struct db__params p = { 0 };
+	char err[256], *out = NULL;
+
+	db__params_add(&p, digest);
+	if (db__admin_text(adm,
+	                   "SELECT state || '|' || coalesce(approve_txn, '') || '|' || "
+	                   "coalesce(issue_txn, '') || '|' || coalesce(number, '') || '|' || "
+	                   "doc_class FROM document WHERE org = 'so-khcn-ha-noi' AND digest = $1",
+	                   &p, &out, err, sizeof(err)) != DB_OK)
+		return NULL;
+	return out;
+}
+
+static void
+check_doc(struct db_admin *adm, const char *digest, const char *want)
+{
+	char *row = doc_row(adm, digest);
+
+	if (want == NULL)
+		CHECK(row == NULL);
+	else
+		CHECK(row != NULL && strcmp(row, want) == 0);
+	if (row != NULL && (want == NULL || strcmp(row, want) != 0))
+		fprintf(stderr, "document %s: %s, want %s\n", digest, row, want ? want : "none");
+	free(row);
+}
+
+/* Migration 0005: a VALID (DONE 502) approve makes its document APPROVED, a VALID issue
+ * ISSUED with its number; other ends write nothing; the state never goes back. */
+static void
+phase_document(struct db_admin *adm)
+{
+	doc_txn(adm, "doc-a1", "approve", "D1", NULL);
+	doc_end(adm, "doc-a1", "DONE", 502);
+	check_doc(adm, "D1", "APPROVED|doc-a1|||quyet-dinh");
+	doc_txn(adm, "doc-a2", "approve", "D2", NULL);
+	doc_end(adm, "doc-a2", "DONE", 500); /* not verified: not an authorised signature */
+	doc_txn(adm, "doc-a3", "approve", "D2", NULL);
+	doc_end(adm, "doc-a3", "FAILED", 401);
+	doc_txn(adm, "doc-c1", "copy", "D2", NULL);
+	doc_end(adm, "doc-c1", "DONE", 502); /* copies are not tracked */
+	check_doc(adm, "D2", NULL);
+	doc_txn(adm, "doc-i1", "issue", "D1", "12/QD-UBND");
+	doc_end(adm, "doc-i1", "DONE", 502);
+	check_doc(adm, "D1", "ISSUED|doc-a1|doc-i1|12/QD-UBND|quyet-dinh");
+	doc_txn(adm, "doc-a4", "approve", "D1", NULL); /* an approve after the issue */
+	doc_end(adm, "doc-a4", "DONE", 502);
+	doc_txn(adm, "doc-i2", "issue", "D1", "13/QD-UBND"); /* a second issue */
+	doc_end(adm, "doc-i2", "DONE", 502);
+	check_doc(adm, "D1", "ISSUED|doc-a1|doc-i1|12/QD-UBND|quyet-dinh");
+}
+
 int
 main(void)
 {
-	const char *url = getenv("KYSO_PG_URL");
-	char dbname[64], conninfo[1024], q[128];
-	struct db_admin *root, *adm;
+	struct it_pg pg;
+	struct db_admin *adm;
+	int rc;
 
-	if (url == NULL || url[0] == '\0') {
-		fprintf(stderr, "integration-db: set KYSO_PG_URL to a PostgreSQL 15 server\n");
-		return 77;
-	}
-	snprintf(dbname, sizeof(dbname), "kyso_it_db_%ld", (long)getpid());
-	if (db__conninfo_with_dbname(url, dbname, conninfo, sizeof(conninfo)) != DB_OK) {
-		fprintf(stderr, "bad KYSO_PG_URL\n");
-		return 1;
-	}
-	root = admin(url);
-	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s", dbname);
-	sql(root, q);
-	snprintf(q, sizeof(q), "CREATE DATABASE %s", dbname);
-	sql(root, q);
-	adm = admin(conninfo);
+	if ((rc = it_pg_create(&pg, "integration-db", "kyso_it_db")) != 0)
+		return rc;
+	adm = it_admin(pg.conninfo);
 	phase_admin(adm);
-	phase_async(conninfo, adm);
+	phase_async(pg.conninfo, adm);
 	phase_audit(adm);
+	phase_document(adm);
 	db_admin_close(adm);
-	snprintf(q, sizeof(q), "DROP DATABASE %s WITH (FORCE)", dbname);
-	sql(root, q);
-	db_admin_close(root);
-	fprintf(stderr, "integration-db: %s\n", failures == 0 ? "ok" : "FAILED");
-	return failures == 0 ? 0 : 1;
+	it_pg_drop(&pg);
+	return it_report("integration-db");
 }

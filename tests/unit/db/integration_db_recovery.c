@@ -7,29 +7,17 @@
  * node and split between two (SKIP LOCKED); kysoctl's outbox rows adopted; attempts with
  * back-off and a 2xx that ends the delivery for good; resolve outcomes and the credential
  * unlocked; DB_E_CLOSED for a call pending at db_free(). */
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "db_int.h"
+#include "it_pg.h"
 
 #define CASE_A "rc-01KBHW3T7Y2Q8M4N6P0R5S9V1X"
 #define CASE_B "rc-01KBHW3T7Y2Q8M4N6P0R5S9V1Y"
 #define CASE_C "rc-01KBHW3T7Y2Q8M4N6P0R5S9V1Z"
 #define CASE_D "rc-01KBHW3T7Y2Q8M4N6P0R5S9V20"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
 
 /* What the last callbacks reported. */
 struct res {
@@ -42,18 +30,6 @@ struct res {
 	char rows[8][64];
 };
 
-static uint64_t
-test_clock(void *arg, bool monotonic)
-{
-	struct timespec ts;
-
-	(void)arg;
-	clock_gettime(monotonic ? CLOCK_MONOTONIC : CLOCK_REALTIME, &ts);
-	if (monotonic)
-		return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void
 no_events(void *arg, uint64_t tag, enum db_err rc)
 {
@@ -62,46 +38,18 @@ no_events(void *arg, uint64_t tag, enum db_err rc)
 	(void)rc;
 }
 
-static void
-loop_once(struct db *db)
-{
-	struct pollfd pfd[8];
-	int i, n = db_conn_count(db), t = db_next_tick_ms(db);
-
-	for (i = 0; i < n; i++) {
-		pfd[i].fd = db_conn_fd(db, i);
-		pfd[i].events = (short)(POLLIN | (db_conn_want_write(db, i) ? POLLOUT : 0));
-		pfd[i].revents = 0;
-	}
-	if (poll(pfd, (nfds_t)n, t > 20 ? 20 : t) > 0) {
-		for (i = 0; i < n; i++) {
-			enum db_err rc = DB_OK;
-
-			if (pfd[i].fd < 0 || db_conn_fd(db, i) != pfd[i].fd)
-				continue;
-			if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
-				rc = db_conn_on_readable(db, i);
-			if (rc == DB_OK && (pfd[i].revents & POLLOUT) &&
-			    db_conn_fd(db, i) == pfd[i].fd)
-				rc = db_conn_on_writable(db, i);
-			CHECK(rc == DB_OK || rc == DB_E_CONN);
-		}
-	}
-	db_on_tick(db);
-}
-
 /* Runs both clients until *calls reaches want (or 10 s). */
 static bool
 wait_calls(struct db *a, struct db *b, const int *calls, int want)
 {
-	uint64_t end = test_clock(NULL, true) + 10000u;
+	uint64_t end = it_clock(NULL, true) + 10000u;
 
 	while (*calls < want) {
-		if (test_clock(NULL, true) > end)
+		if (it_clock(NULL, true) > end)
 			return false;
-		loop_once(a);
+		it_db_loop_once(a, 20);
 		if (b != NULL)
-			loop_once(b);
+			it_db_loop_once(b, 20);
 	}
 	return true;
 }
@@ -173,44 +121,6 @@ on_resolve(void *arg, void *ctx, enum db_err rc, enum db_recovery_outcome out, c
 	snprintf(r->s2, sizeof(r->s2), "%s", json != NULL ? json : "");
 }
 
-static struct db_admin *
-admin(const char *conninfo)
-{
-	char err[256];
-	struct db_admin *adm = db_admin_open(conninfo, err, sizeof(err));
-
-	if (adm == NULL) {
-		fprintf(stderr, "admin open: %s\n", err);
-		exit(1);
-	}
-	return adm;
-}
-
-static void
-sql(struct db_admin *adm, const char *q)
-{
-	char err[256];
-
-	if (db__admin_exec(adm, q, err, sizeof(err)) != DB_OK) {
-		fprintf(stderr, "%s: %s\n", q, err);
-		exit(1);
-	}
-}
-
-/* One value of a one-row query, through the blocking face. */
-static void
-value(struct db_admin *adm, const char *q, char *out, size_t cap)
-{
-	enum db_err rc;
-	char err[256];
-	PGresult *res = db__admin_query(adm, q, 0, NULL, &rc, err, sizeof(err));
-
-	out[0] = '\0';
-	if (res != NULL && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-		snprintf(out, cap, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-}
-
 static struct db *
 client(const char *conninfo, const char *node)
 {
@@ -218,17 +128,17 @@ client(const char *conninfo, const char *node)
 	struct db_config dc = { .conninfo = conninfo,
 		                .node_id = node,
 		                .lanes = 1,
-		                .clock = test_clock,
+		                .clock = it_clock,
 		                .done = no_events };
 	struct db *db = db_new(&dc, err, sizeof(err));
-	uint64_t end = test_clock(NULL, true) + 10000u;
+	uint64_t end = it_clock(NULL, true) + 10000u;
 
 	if (db == NULL) {
 		fprintf(stderr, "db_new: %s\n", err);
 		exit(1);
 	}
-	while (!db_ready(db) && test_clock(NULL, true) < end)
-		loop_once(db);
+	while (!db_ready(db) && it_clock(NULL, true) < end)
+		it_db_loop_once(db, 20);
 	CHECK(db_ready(db));
 	return db;
 }
@@ -278,11 +188,11 @@ phase_open(struct db *db, struct db_admin *adm)
 	CHECK(r.rc == DB_OK && r.created && strcmp(r.s1, CASE_A) == 0);
 	CHECK(r2.rc == DB_OK && !r2.created && strcmp(r2.s1, CASE_A) == 0);
 	CHECK(strstr(r2.s2, CASE_A) != NULL); /* the open case's own body */
-	value(adm, "SELECT state FROM credential WHERE id = 1", v, sizeof(v));
+	it_value(adm, "SELECT state FROM credential WHERE id = 1", v, sizeof(v));
 	CHECK(strcmp(v, "locked") == 0);
-	value(adm, "SELECT count(*) FROM recovery_case", v, sizeof(v));
+	it_value(adm, "SELECT count(*) FROM recovery_case", v, sizeof(v));
 	CHECK(strcmp(v, "1") == 0);
-	value(adm, "SELECT node || ' ' || topic FROM outbox", v, sizeof(v));
+	it_value(adm, "SELECT node || ' ' || topic FROM outbox", v, sizeof(v));
 	CHECK(strcmp(v, "it-node kyso/v1/recovery/dong-nai") == 0);
 
 	/* Revoked (B11) and unknown credentials. */
@@ -318,14 +228,14 @@ phase_deliver(struct db *db, struct db *db2, struct db_admin *adm)
 	/* kysoctl's open: its outbox row waits for a node to adopt it. */
 	CHECK(db_admin_recovery_open(adm, &c, admin_opened, &created, err, sizeof(err)) == DB_OK);
 	CHECK(created);
-	value(adm, "SELECT count(*) FROM outbox WHERE node = '*'", v, sizeof(v));
+	it_value(adm, "SELECT count(*) FROM outbox WHERE node = '*'", v, sizeof(v));
 	CHECK(strcmp(v, "1") == 0);
 
 	/* Node 1 serves dong-nai only: it gets case A, and adopts the '*' row. */
 	CHECK(db_recovery_claim(db, dn, 1, 10, 30, on_claim, &r) == DB_OK);
 	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.rc == DB_OK && r.n == 1);
 	CHECK(strcmp(r.rows[0], CASE_A) == 0 && r.attempts == 0);
-	value(adm, "SELECT count(*) FROM outbox WHERE node = 'it-node'", v, sizeof(v));
+	it_value(adm, "SELECT count(*) FROM outbox WHERE node = 'it-node'", v, sizeof(v));
 	CHECK(strcmp(v, "2") == 0);
 	/* Leased: neither node gets it again while the lease runs. */
 	memset(&r, 0, sizeof(r));
@@ -355,15 +265,17 @@ phase_deliver(struct db *db, struct db *db2, struct db_admin *adm)
 	CHECK(db_recovery_attempt(db, CASE_A, 200, NULL, true, 0, on_attempt, &r) == DB_OK);
 	CHECK(db_recovery_attempt(db, CASE_A, 503, NULL, false, 0, on_attempt, &r) == DB_OK);
 	CHECK(wait_calls(db, NULL, &r.calls, 2) && r.rc == DB_OK);
-	value(adm,
-	      "SELECT state || ' ' || attempts || ' ' || (SELECT count(*) FROM recovery_attempt "
-	      "WHERE case_id = '" CASE_A "') FROM recovery_delivery WHERE case_id = '" CASE_A "'",
-	      v, sizeof(v));
+	it_value(adm,
+	         "SELECT state || ' ' || attempts || ' ' || (SELECT count(*) FROM recovery_attempt "
+	         "WHERE case_id = '" CASE_A "') FROM recovery_delivery WHERE case_id = '" CASE_A
+	         "'",
+	         v, sizeof(v));
 	CHECK(strcmp(v, "delivered 3 3") == 0);
 	memset(&r, 0, sizeof(r));
 	CHECK(db_recovery_claim(db, both, 2, 10, 30, on_claim, &r) == DB_OK);
 	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.n == 0);
-	value(adm, "SELECT error FROM recovery_attempt WHERE case_id = '" CASE_C "'", v, sizeof(v));
+	it_value(adm, "SELECT error FROM recovery_attempt WHERE case_id = '" CASE_C "'", v,
+	         sizeof(v));
 	CHECK(strcmp(v, "connection refused") == 0);
 }
 
@@ -385,15 +297,15 @@ phase_resolve(struct db *db, struct db_admin *adm)
 	      DB_OK);
 	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.out == DB_RECOVERY_RESOLVED);
 	CHECK(strstr(r.s2, "\"resolved_by\" : \"connector:x\"") != NULL);
-	value(adm, "SELECT state FROM credential WHERE id = 1", v, sizeof(v));
+	it_value(adm, "SELECT state FROM credential WHERE id = 1", v, sizeof(v));
 	CHECK(strcmp(v, "active") == 0);
 	memset(&r, 0, sizeof(r));
 	CHECK(db_recovery_resolve(db, CASE_A, "dong-nai", "connector:y", NULL, on_resolve, &r) ==
 	      DB_OK);
 	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.out == DB_RECOVERY_ALREADY);
 	CHECK(strstr(r.s2, "\"resolved_by\" : \"connector:x\"") != NULL);
-	value(adm, "SELECT count(*) FROM outbox WHERE payload LIKE '%\"state\": \"resolved\"%'", v,
-	      sizeof(v));
+	it_value(adm, "SELECT count(*) FROM outbox WHERE payload LIKE '%\"state\": \"resolved\"%'",
+	         v, sizeof(v));
 	CHECK(strcmp(v, "1") == 0);
 	CHECK(db_admin_recovery_show(adm, CASE_A, &json, err, sizeof(err)) == DB_OK);
 	CHECK(json != NULL && strstr(json, "\"state\" : \"resolved\"") != NULL);
@@ -418,47 +330,34 @@ phase_closed(const char *conninfo)
 int
 main(void)
 {
-	const char *url = getenv("KYSO_PG_URL");
-	char dbname[64], conninfo[1024], q[128], err[256];
-	struct db_admin *root, *adm;
+	struct it_pg pg;
+	char err[256];
+	struct db_admin *adm;
 	struct db *db, *db2;
-	int applied = 0;
+	int applied = 0, rc;
 
-	if (url == NULL || url[0] == '\0') {
-		fprintf(stderr, "integration-db-recovery: set KYSO_PG_URL\n");
-		return 77;
-	}
-	snprintf(dbname, sizeof(dbname), "kyso_it_rec_%ld", (long)getpid());
-	if (db__conninfo_with_dbname(url, dbname, conninfo, sizeof(conninfo)) != DB_OK)
-		return 1;
-	root = admin(url);
-	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s", dbname);
-	sql(root, q);
-	snprintf(q, sizeof(q), "CREATE DATABASE %s", dbname);
-	sql(root, q);
-	adm = admin(conninfo);
+	if ((rc = it_pg_create(&pg, "integration-db-recovery", "kyso_it_rec")) != 0)
+		return rc;
+	adm = it_admin(pg.conninfo);
 	CHECK(db_admin_migrate(adm, &applied, err, sizeof(err)) == DB_OK);
-	sql(adm, "INSERT INTO org (slug, name, province) VALUES ('ubnd-dong-nai', 'UBND', "
-	         "'dong-nai')");
-	sql(adm, "INSERT INTO person (id, org, full_name) VALUES ('p1', 'ubnd-dong-nai', 'A')");
-	sql(adm, "INSERT INTO credential (org, person, type, device, token_serial) VALUES "
-	         "('ubnd-dong-nai', 'p1', 'personal', 'token', 'TK-1'), "
-	         "('ubnd-dong-nai', 'p1', 'personal', 'sim', NULL), "
-	         "('ubnd-dong-nai', 'p1', 'personal', 'sim', NULL)");
-	sql(adm, "UPDATE credential SET msisdn = '8490' || id, state = CASE id WHEN 3 THEN "
-	         "'revoked' ELSE state END WHERE device = 'sim'");
-	db = client(conninfo, "it-node");
-	db2 = client(conninfo, "it-node-2");
+	it_sql(adm, "INSERT INTO org (slug, name, province) VALUES ('ubnd-dong-nai', 'UBND', "
+	            "'dong-nai')");
+	it_sql(adm, "INSERT INTO person (id, org, full_name) VALUES ('p1', 'ubnd-dong-nai', 'A')");
+	it_sql(adm, "INSERT INTO credential (org, person, type, device, token_serial) VALUES "
+	            "('ubnd-dong-nai', 'p1', 'personal', 'token', 'TK-1'), "
+	            "('ubnd-dong-nai', 'p1', 'personal', 'sim', NULL), "
+	            "('ubnd-dong-nai', 'p1', 'personal', 'sim', NULL)");
+	it_sql(adm, "UPDATE credential SET msisdn = '8490' || id, state = CASE id WHEN 3 THEN "
+	            "'revoked' ELSE state END WHERE device = 'sim'");
+	db = client(pg.conninfo, "it-node");
+	db2 = client(pg.conninfo, "it-node-2");
 	phase_open(db, adm);
 	phase_deliver(db, db2, adm);
 	phase_resolve(db, adm);
 	db_free(db);
 	db_free(db2);
-	phase_closed(conninfo);
+	phase_closed(pg.conninfo);
 	db_admin_close(adm);
-	snprintf(q, sizeof(q), "DROP DATABASE %s WITH (FORCE)", dbname);
-	sql(root, q);
-	db_admin_close(root);
-	fprintf(stderr, "integration-db-recovery: %s\n", failures == 0 ? "ok" : "FAILED");
-	return failures == 0 ? 0 : 1;
+	it_pg_drop(&pg);
+	return it_report("integration-db-recovery");
 }

@@ -143,6 +143,10 @@ test_defaults(void **state)
 	assert_int_equal(c.inflight_per_conn, 256);
 	assert_int_equal(c.max_sessions, 10000);
 	assert_int_equal(c.auth_fail_per_min, 20);
+	assert_int_equal(c.display_max, 200);
+	assert_int_equal(c.signer_queue, 16);
+	assert_int_equal(c.rest_polls, 1000);
+	assert_int_equal(c.sim_max_sms, 2);
 	assert_int_equal(c.drain_timeout_s, 10);
 	assert_int_equal(c.log_level, GW_LOG_INFO);
 }
@@ -374,6 +378,55 @@ test_out_of_range(void **state)
 	             "t.json:1:28: limits.frame_bytes is out of range 1024..1048576 (got 1023)");
 	expect_error("{\"dev\": {\"time_scale\": 1001}}",
 	             "t.json:1:24: dev.time_scale is out of range 1..1000 (got 1001)");
+}
+
+/* The request limits of PROTOCOL.md section 3 and the SIM display budget: every bound is
+ * inclusive, the hard caps in code are the upper bounds, and they reload. */
+static void
+test_limits_bounds(void **state)
+{
+	struct gw_config c, next;
+	char err[GW_CFG_ERR_MAX], ignored[256];
+
+	(void)state;
+	assert_true(parse("{\"limits\":{\"display_chars\":1,\"signer_queue\":1,\"rest_polls\":1},"
+	                  "\"sim\":{\"max_sms\":1}}",
+	                  &c, err));
+	assert_int_equal(c.display_max, 1);
+	assert_int_equal(c.signer_queue, 1);
+	assert_int_equal(c.rest_polls, 1);
+	assert_int_equal(c.sim_max_sms, 1);
+	assert_true(parse("{\"limits\":{\"display_chars\":200,\"signer_queue\":64,"
+	                  "\"rest_polls\":100000},\"sim\":{\"max_sms\":8}}",
+	                  &next, err));
+	assert_int_equal(next.display_max, GW_CFG_DISPLAY_HARD);
+	assert_int_equal(next.signer_queue, GW_CFG_SIGNER_QUEUE_HARD);
+	assert_int_equal(next.rest_polls, 100000);
+	assert_int_equal(next.sim_max_sms, GW_CFG_SMS_HARD);
+	expect_error("{\"limits\": {\"display_chars\": 0}}",
+	             "t.json:1:30: limits.display_chars is out of range 1..200 (got 0)");
+	expect_error("{\"limits\": {\"display_chars\": 201}}",
+	             "t.json:1:30: limits.display_chars is out of range 1..200 (got 201)");
+	expect_error("{\"limits\": {\"signer_queue\": 0}}",
+	             "t.json:1:29: limits.signer_queue is out of range 1..64 (got 0)");
+	expect_error("{\"limits\": {\"signer_queue\": 65}}",
+	             "t.json:1:29: limits.signer_queue is out of range 1..64 (got 65)");
+	expect_error("{\"limits\": {\"rest_polls\": 0}}",
+	             "t.json:1:27: limits.rest_polls is out of range 1..100000 (got 0)");
+	expect_error("{\"limits\": {\"rest_polls\": 100001}}",
+	             "t.json:1:27: limits.rest_polls is out of range 1..100000 (got 100001)");
+	expect_error("{\"sim\": {\"max_sms\": 0}}",
+	             "t.json:1:21: sim.max_sms is out of range 1..8 (got 0)");
+	expect_error("{\"sim\": {\"max_sms\": 9}}",
+	             "t.json:1:21: sim.max_sms is out of range 1..8 (got 9)");
+	/* Read at each use: SIGHUP takes the new values, none is reported as ignored. */
+	ignored[0] = '\0';
+	gw_config_apply_reload(&c, &next, ignored, sizeof(ignored));
+	assert_int_equal(c.display_max, 200);
+	assert_int_equal(c.signer_queue, 64);
+	assert_int_equal(c.rest_polls, 100000);
+	assert_int_equal(c.sim_max_sms, 8);
+	assert_string_equal(ignored, "");
 }
 
 static void
@@ -1072,7 +1125,7 @@ test_doc_rows(void **state)
 		snprintf(prev, sizeof(prev), "%s", name);
 		rows++;
 	}
-	assert_int_equal(rows, 46);
+	assert_int_equal(rows, 50);
 	assert_non_null(
 	        strstr(doc, "| `policy.file` | path | (empty) | at most 511 bytes | no | yes |"));
 	assert_non_null(
@@ -1083,6 +1136,8 @@ test_doc_rows(void **state)
 	assert_non_null(strstr(doc, "| `db.lanes` | int | `4` | 1..16 | no | no |"));
 	assert_non_null(strstr(doc, "| `limits.max_sessions` | int | `10000` | 1..1000000 | yes | "
 	                            "no |"));
+	assert_non_null(strstr(doc, "| `limits.signer_queue` | int | `16` | 1..64 | yes | no |"));
+	assert_non_null(strstr(doc, "| `sim.max_sms` | int | `2` | 1..8 | yes | no |"));
 	free(doc);
 }
 
@@ -1094,6 +1149,7 @@ main(void)
 		cmocka_unit_test(test_empty_object_gives_defaults),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_bounds_inclusive),
+		cmocka_unit_test(test_limits_bounds),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_string_errors),
 		cmocka_unit_test(test_escapes_decode),

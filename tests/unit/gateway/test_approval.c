@@ -34,8 +34,8 @@ approve_row(void)
 
 /* The clerk sealing with the org token assigned to her (C1), the approve's facts as read. */
 static void
-check_issue(const struct gw_approval *a, const char *org, const char *digest,
-            struct pol_decision *d)
+check_issue(const struct gw_approval *a, enum pol_doc_state doc_state, const char *org,
+            const char *digest, struct pol_decision *d)
 {
 	struct pol_approval pa;
 	struct pol_signer signer = { .id = "dn-van-thu" };
@@ -57,7 +57,7 @@ check_issue(const struct gw_approval *a, const char *org, const char *digest,
 		                    .doc_class = "quyet-dinh",
 		                    .digest = digest,
 		                    .secrecy = POL_SECRECY_NONE,
-		                    .state = gw_approval_doc_state(a, org, digest),
+		                    .state = doc_state,
 		                    .approval = gw_approval_pol(a, &pa) };
 	struct pol_seal_assignment seal = { "7", "dn-van-thu", "QĐ 01/QĐ-UBND", T_NOW - DAY,
 		                            0,   false };
@@ -98,7 +98,24 @@ facts_from_row(void **state)
 	assert_non_null(p);
 	assert_int_equal(p->mode, POL_MODE_APPROVE);
 	assert_true(p->valid && p->authorised);
-	assert_int_equal(gw_approval_doc_state(&a, ORG, DIGEST), POL_DOC_APPROVED);
+}
+
+/* The document table's states (migration 0005) as policy's; no row is a DRAFT. */
+static void
+document_states(void **state)
+{
+	struct db_document_row row = { .org = ORG, .digest = DIGEST };
+
+	(void)state;
+	assert_int_equal(gw_document_state(NULL), POL_DOC_DRAFT);
+	row.state = "DRAFT";
+	assert_int_equal(gw_document_state(&row), POL_DOC_DRAFT);
+	row.state = "APPROVED";
+	assert_int_equal(gw_document_state(&row), POL_DOC_APPROVED);
+	row.state = "ISSUED";
+	assert_int_equal(gw_document_state(&row), POL_DOC_ISSUED);
+	row.state = "something else";
+	assert_int_equal(gw_document_state(&row), POL_DOC_DRAFT);
 }
 
 static void
@@ -111,7 +128,6 @@ not_found_is_no_approval(void **state)
 	gw_approval_from_row(NULL, &a);
 	assert_false(a.found);
 	assert_null(gw_approval_pol(&a, &pa));
-	assert_int_equal(gw_approval_doc_state(&a, ORG, DIGEST), POL_DOC_DRAFT);
 }
 
 /* C5 + D9 allow: approve (502) then issue on the same org and digest. */
@@ -124,9 +140,29 @@ issue_after_valid_approve_allowed(void **state)
 
 	(void)state;
 	gw_approval_from_row(&r, &a);
-	check_issue(&a, ORG, DIGEST, &d);
+	check_issue(&a, POL_DOC_APPROVED, ORG, DIGEST, &d);
 	assert_int_equal(d.verdict == POL_DENY, false);
 	assert_false(denied_by(&d, "C5") || denied_by(&d, "D9"));
+}
+
+/* The document is APPROVED in the table, but the approve the issue names is not valid for
+ * it: C5 alone refuses. A DRAFT document with a valid approve named: D9 alone. */
+static void
+issue_document_and_approval_judged_apart(void **state)
+{
+	struct db_txn_row r = approve_row();
+	struct gw_approval a;
+	struct pol_decision d;
+
+	(void)state;
+	r.status = 500;
+	gw_approval_from_row(&r, &a);
+	check_issue(&a, POL_DOC_APPROVED, ORG, DIGEST, &d);
+	assert_true(d.verdict == POL_DENY && denied_by(&d, "C5") && !denied_by(&d, "D9"));
+	r = approve_row();
+	gw_approval_from_row(&r, &a);
+	check_issue(&a, POL_DOC_DRAFT, ORG, DIGEST, &d);
+	assert_true(d.verdict == POL_DENY && denied_by(&d, "D9") && !denied_by(&d, "C5"));
 }
 
 /* One fact changed each: the issue is refused by C5 and D9. */
@@ -161,7 +197,8 @@ issue_refused_without_valid_approve(void **state)
 		r.request = cases[i].request;
 		r.status = cases[i].status;
 		gw_approval_from_row(cases[i].found ? &r : NULL, &a);
-		check_issue(&a, cases[i].ask_org, cases[i].ask_digest, &d);
+		/* No valid approve of the document asked for: the table has it as a DRAFT. */
+		check_issue(&a, POL_DOC_DRAFT, cases[i].ask_org, cases[i].ask_digest, &d);
 		if (d.verdict != POL_DENY || !denied_by(&d, "C5") || !denied_by(&d, "D9"))
 			fail_msg("case '%s' was not refused by C5 and D9", cases[i].what);
 		assert_int_equal(d.reason == POL_R_ISSUE_BEFORE_APPROVE ||
@@ -183,6 +220,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(facts_from_row),
+		cmocka_unit_test(document_states),
+		cmocka_unit_test(issue_document_and_approval_judged_apart),
 		cmocka_unit_test(not_found_is_no_approval),
 		cmocka_unit_test(issue_after_valid_approve_allowed),
 		cmocka_unit_test(issue_refused_without_valid_approve),

@@ -98,7 +98,8 @@ valid_request(void **state)
 	assert_string_equal(r.channel, "auto");
 	assert_true(try_with("timeout_s", NULL, &r, &err));
 	assert_int_equal(r.timeout_s, 120);
-	assert_true(try_with("document.digest_alg", "\"SHA-512\"", &r, &err) == false);
+	/* A digest_alg whose length the digest does not have is a wrong value, not a default. */
+	expect("document.digest_alg", "\"SHA-512\"", 101, 1011);
 }
 
 static void
@@ -266,7 +267,16 @@ status_cancel_subscribe(void **state)
 	j = load("{\"since\":{\"a-1\":3,\"b-2\":0}}");
 	assert_true(gw_subscribe_parse(j, since, &n, &err));
 	assert_int_equal(n, 2);
-	assert_int_equal(since[0].seq + since[1].seq, 3);
+	/* each transaction keeps its own seq, in whatever order they come */
+	for (int i = 0; i < n; i++) {
+		if (strcmp(since[i].txn, "a-1") == 0)
+			assert_int_equal(since[i].seq, 3);
+		else if (strcmp(since[i].txn, "b-2") == 0)
+			assert_int_equal(since[i].seq, 0);
+		else
+			fail_msg("unexpected txn '%s'", since[i].txn);
+	}
+	assert_string_not_equal(since[0].txn, since[1].txn);
 	json_decref(j);
 	j = load("{\"since\":{\"a-1\":-1}}");
 	assert_false(gw_subscribe_parse(j, since, &n, &err));
@@ -276,6 +286,45 @@ status_cancel_subscribe(void **state)
 	assert_false(gw_subscribe_parse(j, since, &n, &err));
 	assert_int_equal(err.code, 101);
 	json_decref(j);
+}
+
+/* The query of a REST long poll (PROTOCOL.md section 6): wait 0-60 s, since a seq; bad or
+ * repeated values are 101/1011, other names are ignored. */
+static void
+poll_args(void **state)
+{
+	struct gw_poll_args pa;
+	struct gw_status st;
+	const char *ok1[] = { "wait=30" };
+	const char *ok2[] = { "x=1", "since=4", "wait=60", "wait_s=9" };
+	const char *ok3[] = { "wait=0" };
+	const char *bad[][2] = {
+		{ "wait=61", NULL },       { "wait=-1", NULL },      { "wait=", NULL },
+		{ "wait", NULL },          { "wait=1.5", NULL },     { "wait=+5", NULL },
+		{ "wait= 5", NULL },       { "wait=5s", NULL },      { "wait=99999999", NULL },
+		{ "wait=1", "wait=2" },    { "since=-1", NULL },     { "since=x", NULL },
+		{ "since=1000001", NULL }, { "since=1", "since=1" },
+	};
+
+	(void)state;
+	assert_true(gw_poll_args_parse(NULL, 0, &pa, &st));
+	assert_int_equal(pa.wait_s, 0);
+	assert_int_equal(pa.since, -1);
+	assert_true(gw_poll_args_parse(ok1, 1, &pa, &st));
+	assert_int_equal(pa.wait_s, 30);
+	assert_int_equal(pa.since, -1);
+	assert_true(gw_poll_args_parse(ok2, 4, &pa, &st));
+	assert_int_equal(pa.wait_s, 60);
+	assert_int_equal(pa.since, 4);
+	assert_true(gw_poll_args_parse(ok3, 1, &pa, &st));
+	assert_int_equal(pa.wait_s, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&st, 0, sizeof(st));
+		if (gw_poll_args_parse(bad[i], bad[i][1] != NULL ? 2 : 1, &pa, &st))
+			fail_msg("'%s' '%s' was accepted", bad[i][0], bad[i][1]);
+		assert_int_equal(st.code, 101);
+		assert_int_equal(st.sub, 1011);
+	}
 }
 
 int
@@ -289,6 +338,7 @@ main(void)
 		cmocka_unit_test(display_limits_are_103),
 		cmocka_unit_test(request_hash_idempotency),
 		cmocka_unit_test(status_cancel_subscribe),
+		cmocka_unit_test(poll_args),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

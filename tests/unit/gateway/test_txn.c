@@ -114,19 +114,39 @@ deadline_order(void **state)
 	f.agent_present = true;
 	assert_true(gw_txn_deadline_outcome(&f, &to, &st, &sub));
 	assert_int_equal(to, GW_TS_EXPIRED);
+	assert_int_equal(st, 208);
 	assert_int_equal(sub, 2081);
-	/* 3. the user had it: 2082, also when a resend stepped back to DISPATCHED */
+	/* 3. part of the answer arrived, never the whole (an MO segment lost): the device
+	 * answered, the answer's delivery failed: 209/2093 (TELECOM.md 4), also after DELIVERED */
+	f = (struct gw_deadline_facts){ .state = GW_TS_AWAITING_USER,
+		                        .reached_user = true,
+		                        .answer_partial = true };
+	assert_true(gw_txn_deadline_outcome(&f, &to, &st, &sub));
+	assert_int_equal(to, GW_TS_FAILED);
+	assert_int_equal(st, 209);
+	assert_int_equal(sub, 2093);
+	f = (struct gw_deadline_facts){ .state = GW_TS_DISPATCHED, .answer_partial = true };
+	assert_true(gw_txn_deadline_outcome(&f, &to, &st, &sub));
+	assert_int_equal(sub, 2093);
+	/* ... but a whole answer that arrived still wins */
+	f.answer_arrived = true;
+	assert_false(gw_txn_deadline_outcome(&f, &to, &st, &sub));
+	/* 4. the user had it: 2082, also when a resend stepped back to DISPATCHED */
 	f = (struct gw_deadline_facts){ .state = GW_TS_AWAITING_USER };
 	assert_true(gw_txn_deadline_outcome(&f, &to, &st, &sub));
+	assert_int_equal(to, GW_TS_EXPIRED);
 	assert_int_equal(st, 208);
 	assert_int_equal(sub, 2082);
 	f = (struct gw_deadline_facts){ .state = GW_TS_DISPATCHED, .reached_user = true };
 	assert_true(gw_txn_deadline_outcome(&f, &to, &st, &sub));
+	assert_int_equal(to, GW_TS_EXPIRED);
+	assert_int_equal(st, 208);
 	assert_int_equal(sub, 2082);
-	/* 4. anything else: 2081 */
+	/* 5. anything else: 2081 */
 	f = (struct gw_deadline_facts){ .state = GW_TS_QUEUED };
 	assert_true(gw_txn_deadline_outcome(&f, &to, &st, &sub));
 	assert_int_equal(to, GW_TS_EXPIRED);
+	assert_int_equal(st, 208);
 	assert_int_equal(sub, 2081);
 }
 
@@ -153,7 +173,7 @@ queue_one_at_a_time(void **state)
 	assert_int_equal(gw_queue_add(&q, 3, 15), GW_Q_RUN_NOW);
 	/* a cap beyond the hard bound is clamped */
 	for (uint64_t i = 0; i < GW_QUEUE_CAP_HARD - 1; i++)
-		assert_int_not_equal(gw_queue_add(&q, 100000, 100 + i), GW_Q_FULL);
+		assert_int_equal(gw_queue_add(&q, 100000, 100 + i), GW_Q_WAIT); /* 15 runs */
 	assert_int_equal(gw_queue_add(&q, 100000, 1), GW_Q_FULL);
 }
 

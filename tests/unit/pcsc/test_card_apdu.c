@@ -88,103 +88,114 @@ rapdu_parse_lengths(void **state)
 	assert_int_equal(dlen, 2);
 }
 
-/* T=0 case 4: 61 00 -> GET RESPONSE 00 (256 bytes, 61 10) -> GET RESPONSE 10 -> 9000. */
-static void
-get_response_chain(void **state)
-{
-	struct script s = { 0 };
-	uint8_t in[51] = { 0 }, out[600];
-	struct card_apdu a = { 0x00, 0x2A, 0x9E, 0x9A, in, sizeof(in), 256 };
-	struct card_session *sess = session(&s, card_profile_kyso());
-	size_t len = 0;
-	uint16_t sw = 0;
+/* ---- card_transmit against one script: the cases below differ only in their data ---- */
 
-	(void)state;
-	script_data(&s, NULL, 0, 0, 0x6100);
-	script_data(&s, GETRESP_00, 5, 256, 0x6110);
-	script_data(&s, GETRESP_10, 5, 16, 0x9000);
-	assert_int_equal(card_transmit(sess, &a, out, sizeof(out), &len, &sw), CARD_OK);
-	assert_int_equal(sw, 0x9000);
-	assert_int_equal(len, 272);
-	assert_int_equal(out[255], 255);
-	assert_int_equal(out[256], 0);
-	assert_int_equal(s.pos, 3);
-	card_session_free(sess);
-}
+/* A scripted answer: n data bytes (value i & 0xFF), then sw, `times` times (0 counts as 1).
+ * With cmd, the command must start with (exact: be) those bytes. */
+struct answer {
+	const uint8_t *cmd;
+	size_t cmd_len;
+	bool exact;
+	size_t n;
+	uint16_t sw;
+	int times;
+};
+
+struct out_byte {
+	size_t at;
+	uint8_t value;
+};
+
+struct transmit_case {
+	const char *name;
+	struct card_apdu apdu;
+	size_t out_cap; /* the caller's buffer */
+	struct answer answers[3];
+	enum card_err rc;
+	uint16_t sw;                  /* with rc CARD_OK: the final status word */
+	size_t len;                   /* with rc CARD_OK: the bytes returned */
+	size_t sent;                  /* commands the card saw; 0: not checked */
+	const struct out_byte *bytes; /* with rc CARD_OK: bytes of the answer */
+	size_t nbytes;
+};
+
+static const uint8_t in51[51];
+static const uint8_t LE_00[] = { 0x00, 0xCA, 0x01, 0x01, 0x00 };
+static const uint8_t LE_10[] = { 0x00, 0xCA, 0x01, 0x01, 0x10 };
+
+static struct transmit_case transmit_cases[] = {
+	/* T=0 case 4: 61 00 -> GET RESPONSE 00 (256 bytes, 61 10) -> GET RESPONSE 10 -> 9000. */
+	{ .name = "get_response_chain",
+	  .apdu = { 0x00, 0x2A, 0x9E, 0x9A, in51, sizeof(in51), 256 },
+	  .out_cap = 600,
+	  .answers = { { .sw = 0x6100 },
+	               { .cmd = GETRESP_00, .cmd_len = 5, .n = 256, .sw = 0x6110 },
+	               { .cmd = GETRESP_10, .cmd_len = 5, .n = 16, .sw = 0x9000 } },
+	  .rc = CARD_OK,
+	  .sw = 0x9000,
+	  .len = 272,
+	  .sent = 3,
+	  .bytes = (const struct out_byte[]){ { 255, 255 }, { 256, 0 } },
+	  .nbytes = 2 },
+	/* A card that never stops answering 61 01: 1 + 16 rounds, then a protocol error. */
+	{ .name = "get_response_bounded",
+	  .apdu = { 0x00, 0xCA, 0x01, 0x01, NULL, 0, 16 },
+	  .out_cap = 600,
+	  .answers = { { .sw = 0x6101 }, { .n = 1, .sw = 0x6101, .times = CARD_GETRESP_ROUNDS } },
+	  .rc = CARD_E_PROTO,
+	  .sent = 1 + CARD_GETRESP_ROUNDS },
+	/* 140 bytes chained into a buffer of 100. */
+	{ .name = "get_response_caller_buffer",
+	  .apdu = { 0x00, 0xCA, 0x01, 0x01, NULL, 0, 16 },
+	  .out_cap = 100,
+	  .answers = { { .n = 60, .sw = 0x6150 }, { .n = 80, .sw = 0x9000 } },
+	  .rc = CARD_E_TOOBIG },
+	{ .name = "wrong_le_resend_once",
+	  .apdu = { 0x00, 0xCA, 0x01, 0x01, NULL, 0, 256 },
+	  .out_cap = 300,
+	  .answers = { { .cmd = LE_00, .cmd_len = sizeof(LE_00), .exact = true, .sw = 0x6C10 },
+	               { .cmd = LE_10,
+	                 .cmd_len = sizeof(LE_10),
+	                 .exact = true,
+	                 .n = 16,
+	                 .sw = 0x9000 } },
+	  .rc = CARD_OK,
+	  .sw = 0x9000,
+	  .len = 16 },
+	{ .name = "wrong_le_twice_is_an_error",
+	  .apdu = { 0x00, 0xCA, 0x01, 0x01, NULL, 0, 256 },
+	  .out_cap = 300,
+	  .answers = { { .sw = 0x6C10 }, { .sw = 0x6C11 } },
+	  .rc = CARD_E_PROTO,
+	  .sent = 2 },
+};
 
 static void
-get_response_bounded(void **state)
+run_transmit_case(void **state)
 {
+	const struct transmit_case *c = *state;
 	struct script s = { 0 };
 	uint8_t out[600];
-	struct card_apdu a = { 0x00, 0xCA, 0x01, 0x01, NULL, 0, 16 };
 	struct card_session *sess = session(&s, card_profile_kyso());
 	size_t len = 0, i;
 	uint16_t sw = 0;
 
-	(void)state;
-	/* A card that never stops answering 61 01: 1 + 16 rounds, then a protocol error. */
-	script_data(&s, NULL, 0, 0, 0x6101);
-	for (i = 0; i < CARD_GETRESP_ROUNDS; i++)
-		script_data(&s, NULL, 0, 1, 0x6101);
-	assert_int_equal(card_transmit(sess, &a, out, sizeof(out), &len, &sw), CARD_E_PROTO);
-	assert_int_equal(s.pos, 1 + CARD_GETRESP_ROUNDS);
-	card_session_free(sess);
-}
+	assert_true(c->out_cap <= sizeof(out));
+	for (i = 0; i < sizeof(c->answers) / sizeof(c->answers[0]); i++) {
+		const struct answer *a = &c->answers[i];
 
-static void
-get_response_caller_buffer(void **state)
-{
-	struct script s = { 0 };
-	uint8_t out[100];
-	struct card_apdu a = { 0x00, 0xCA, 0x01, 0x01, NULL, 0, 16 };
-	struct card_session *sess = session(&s, card_profile_kyso());
-	size_t len = 0;
-	uint16_t sw = 0;
-
-	(void)state;
-	script_data(&s, NULL, 0, 60, 0x6150);
-	script_data(&s, NULL, 0, 80, 0x9000); /* 140 bytes > 100 */
-	assert_int_equal(card_transmit(sess, &a, out, sizeof(out), &len, &sw), CARD_E_TOOBIG);
-	card_session_free(sess);
-}
-
-static void
-wrong_le_resend_once(void **state)
-{
-	struct script s = { 0 };
-	static const uint8_t first[] = { 0x00, 0xCA, 0x01, 0x01, 0x00 };
-	static const uint8_t again[] = { 0x00, 0xCA, 0x01, 0x01, 0x10 };
-	uint8_t out[300];
-	struct card_apdu a = { 0x00, 0xCA, 0x01, 0x01, NULL, 0, 256 };
-	struct card_session *sess = session(&s, card_profile_kyso());
-	size_t len = 0;
-	uint16_t sw = 0;
-
-	(void)state;
-	script_data(&s, first, sizeof(first), 0, 0x6C10)->exact = true;
-	script_data(&s, again, sizeof(again), 16, 0x9000)->exact = true;
-	assert_int_equal(card_transmit(sess, &a, out, sizeof(out), &len, &sw), CARD_OK);
-	assert_int_equal(len, 16);
-	assert_int_equal(sw, 0x9000);
-	card_session_free(sess);
-}
-
-static void
-wrong_le_twice_is_an_error(void **state)
-{
-	struct script s = { 0 };
-	uint8_t out[300];
-	struct card_apdu a = { 0x00, 0xCA, 0x01, 0x01, NULL, 0, 256 };
-	struct card_session *sess = session(&s, card_profile_kyso());
-	size_t len = 0;
-	uint16_t sw = 0;
-
-	(void)state;
-	script_data(&s, NULL, 0, 0, 0x6C10);
-	script_data(&s, NULL, 0, 0, 0x6C11);
-	assert_int_equal(card_transmit(sess, &a, out, sizeof(out), &len, &sw), CARD_E_PROTO);
-	assert_int_equal(s.pos, 2);
+		for (int k = 0; k < (a->times > 0 ? a->times : 1) && a->sw != 0; k++)
+			script_data(&s, a->cmd, a->cmd_len, a->n, a->sw)->exact = a->exact;
+	}
+	assert_int_equal(card_transmit(sess, &c->apdu, out, c->out_cap, &len, &sw), c->rc);
+	if (c->rc == CARD_OK) {
+		assert_int_equal(sw, c->sw);
+		assert_int_equal(len, c->len);
+		for (i = 0; i < c->nbytes; i++)
+			assert_int_equal(out[c->bytes[i].at], c->bytes[i].value);
+	}
+	if (c->sent > 0)
+		assert_int_equal(s.pos, c->sent);
 	card_session_free(sess);
 }
 
@@ -490,17 +501,14 @@ pin_status_query(void **state)
 	card_session_free(sess);
 }
 
+#define N_TRANSMIT (sizeof(transmit_cases) / sizeof(transmit_cases[0]))
+
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest others[] = {
 		cmocka_unit_test(encode_short_and_extended),
 		cmocka_unit_test(rapdu_parse_lengths),
-		cmocka_unit_test(get_response_chain),
-		cmocka_unit_test(get_response_bounded),
-		cmocka_unit_test(get_response_caller_buffer),
-		cmocka_unit_test(wrong_le_resend_once),
-		cmocka_unit_test(wrong_le_twice_is_an_error),
 		cmocka_unit_test(short_answers_are_protocol_errors),
 		cmocka_unit_test(transport_error_carries_raw_code),
 		cmocka_unit_test(extended_when_allowed_else_too_big),
@@ -512,6 +520,15 @@ main(void)
 		cmocka_unit_test(sign_maps_mse_and_pso_errors),
 		cmocka_unit_test(pin_status_query),
 	};
+	struct CMUnitTest tests[N_TRANSMIT + sizeof(others) / sizeof(others[0])];
+	size_t i, n = 0;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* Each transmit case runs as a test of its own name. */
+	for (i = 0; i < N_TRANSMIT; i++)
+		tests[n++] = (struct CMUnitTest){ .name = transmit_cases[i].name,
+			                          .test_func = run_transmit_case,
+			                          .initial_state = &transmit_cases[i] };
+	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		tests[n++] = others[i];
+	return _cmocka_run_group_tests("test_card_apdu", tests, n, NULL, NULL);
 }

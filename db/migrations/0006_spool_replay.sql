@@ -1,4 +1,4 @@
--- 0005_spool_replay: the transaction functions of 0004 recognise a row written already by the
+-- 0006_spool_replay: the transaction functions of 0004 recognise a row written already by the
 -- same node at the same instant (ARCHITECTURE.md section 6, docs/database.md "Spool"). A gateway
 -- that crashed while PostgreSQL was away replays its local spool at start; a record whose batch
 -- did commit before the crash then fails with SQLSTATE KY003 instead of KY001 or 23505, and the
