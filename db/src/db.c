@@ -141,6 +141,43 @@ config_copy(struct db *db, const struct db_config *cfg)
 	return NULL;
 }
 
+/* One record read back at start: queued ahead of anything new, in file order. */
+static bool
+spool_requeue(void *ctx, const struct db_spool_rec *r)
+{
+	struct db *db = ctx;
+	struct db__item *it = db__txn_item_from_spool(r);
+
+	if (it == NULL)
+		return false;
+	db__lane_requeue(db, it);
+	db->spool_live++;
+	db->spool_replay++;
+	return true;
+}
+
+static const char *
+spool_open(struct db *db, const struct db_config *cfg, char *errbuf, size_t errlen)
+{
+	struct db_spool_limits lim;
+	struct db_spool_open_info info;
+	int64_t max_bytes = cfg->spool_max_bytes == 0 ? (int64_t)64 << 20 : cfg->spool_max_bytes;
+
+	if (cfg->spool_path == NULL || cfg->spool_path[0] == '\0')
+		return NULL;
+	if (max_bytes < 4096 || max_bytes > DB_SPOOL_FILE_MAX)
+		return "spool_max_bytes out of range 4096..2^30";
+	lim.max_bytes = max_bytes;
+	if (!pick(cfg->spool_max_records, 100000, 1, 1000000, &lim.max_records))
+		return "spool_max_records out of range 1..1000000";
+	db->spool = db_spool_open(cfg->spool_path, &lim, spool_requeue, db, &info, errbuf, errlen);
+	if (db->spool == NULL)
+		return ""; /* errbuf says why */
+	db->st.spool_replayed = (uint64_t)info.records;
+	db->st.spool_dropped = (uint64_t)info.dropped_bytes;
+	return NULL;
+}
+
 struct db *
 db_new(const struct db_config *cfg, char *errbuf, size_t errlen)
 {
@@ -163,12 +200,18 @@ db_new(const struct db_config *cfg, char *errbuf, size_t errlen)
 	db__conn_init(&db->rd.c, db->lanes, false);
 	db__conn_init(&db->ln, db->lanes + 1, false);
 	db->rng = (db->clock(db->arg, false) ^ (uint64_t)(uintptr_t)db) | 1;
+	if ((why = spool_open(db, cfg, errbuf, errlen)) != NULL)
+		goto out;
 	return db;
 out:
-	if (errbuf != NULL && errlen > 0)
+	if (errbuf != NULL && errlen > 0 && why[0] != '\0')
 		snprintf(errbuf, errlen, "%s", why);
-	if (db != NULL)
+	if (db != NULL) {
+		db->closing = true;
+		for (i = 0; i < db->lanes; i++)
+			db__lane_free(db, &db->lane[i]); /* records already queued: no callbacks */
 		free(db->conninfo);
+	}
 	free(db);
 	return NULL;
 }
@@ -185,6 +228,7 @@ db_free(struct db *db)
 		db__lane_free(db, &db->lane[i]);
 	db__reader_free(db);
 	db__conn_close(&db->ln);
+	db_spool_close(db->spool); /* records still pending stay for the next start */
 	free(db->conninfo);
 	free(db);
 }
@@ -367,7 +411,7 @@ db_ready(const struct db *db)
 	for (i = 0; i < db->lanes; i++)
 		if (db->lane[i].c.state != DB_CONN_UP || !db->lane[i].head_known)
 			return false;
-	return db->rd.c.state == DB_CONN_UP && db->rd.schema_ok;
+	return db->rd.c.state == DB_CONN_UP && db->rd.schema_ok && db->spool_replay == 0;
 }
 
 void
@@ -383,4 +427,6 @@ db_stats_get(const struct db *db, struct db_stats *out)
 		out->queued += (uint64_t)db->lane[i].q_len;
 		out->inflight += (uint64_t)db->lane[i].b_len;
 	}
+	out->spool_records = (uint64_t)db_spool_records(db->spool);
+	out->spool_bytes = (uint64_t)db_spool_bytes(db->spool);
 }

@@ -11,6 +11,7 @@
 
 #include <libpq-fe.h>
 
+#include "db_spool.h"
 #include "kyso/db.h"
 
 #define DB_HASH_LEN 32
@@ -104,6 +105,9 @@ struct db__item {
 	uint64_t enq_ms;      /* monotonic, for batch_ms */
 	int64_t at_us;        /* wall clock at append: the row's `at` */
 	bool failed;          /* got a statement error: reported with err at settle */
+	bool spooled;         /* txn items: a record of it is in the spool (db_spool.c) */
+	bool replay;          /* read from the spool at start: nobody waits for its done */
+	uint32_t lane_key;    /* txn items: kept for the spool record */
 	enum db_err err;      /* DB_E_QUERY, or DB_E_EXISTS / DB_E_STALE for txn items */
 	int64_t pos;          /* assigned at each send */
 	int64_t ref;          /* txn items: the txn's ref the function returned */
@@ -226,6 +230,15 @@ struct db {
 	uint64_t rng;       /* xorshift state for the back-off jitter */
 	struct db__lane lane[DB_MAX_LANES];
 	struct db__reader rd;
+	/* The spool (db_spool.c, NULL: none configured). spool_live counts spooled items not yet
+	 * settled: at zero the file is emptied. spool_replay counts items read back at start still
+	 * waiting: db_ready() stays false until they are settled. spool_broken: a write failed or
+	 * a limit was hit while items were pending, so later items stay in memory only and new
+	 * spooled appends are refused until the file is emptied (keeps file order = lane order). */
+	struct db_spool *spool;
+	int spool_live;
+	int spool_replay;
+	bool spool_broken;
 	struct db_stats st;
 };
 
@@ -271,6 +284,11 @@ void db__lane_on_drop(struct db *db, struct db__lane *l);
 void db__lane_tick(struct db *db, struct db__lane *l, uint64_t now_ms);
 int db__lane_tick_ms(const struct db *db, const struct db__lane *l, uint64_t now_ms);
 void db__lane_free(struct db *db, struct db__lane *l);
+/* Queues an item read back from the spool, keeping its at_us (db_new()). */
+void db__lane_requeue(struct db *db, struct db__item *it);
+
+/* db_txn.c: an item rebuilt from a spool record (replay set, tag 0). NULL: no memory. */
+struct db__item *db__txn_item_from_spool(const struct db_spool_rec *r);
 
 /* db_reader.c */
 void db__reader_on_up(struct db *db);

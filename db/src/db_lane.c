@@ -114,6 +114,104 @@ item_new(const struct db_node_event *ev)
 	return it;
 }
 
+static bool
+lane_can_commit(const struct db__lane *l)
+{
+	return l->c.state == DB_CONN_UP && l->head_known;
+}
+
+static void
+spool_rec_of(const struct db__item *it, struct db_spool_rec *r)
+{
+	*r = (struct db_spool_rec){
+		.kind = it->ikind == DB_IT_TXN_ACCEPT ? DB_SPOOL_ACCEPT : DB_SPOOL_EVENT,
+		.lane_key = it->lane_key,
+		.seq = it->seq,
+		.status = it->status,
+		.sub = it->sub,
+		.at_us = it->at_us,
+		.txn = it->txn,
+		.state = it->state,
+		.detail = it->detail,
+		.topic = it->topic,
+		.payload = it->payload,
+		.row = it->row,
+		.result = it->result,
+	};
+}
+
+/* Writes its record. Once the spool is broken (full, or a write failed) nothing more is
+ * written until it is emptied: a record after a gap would replay out of its lane's order.
+ * sync: durable before returning (an append), else the caller syncs once for many (a drop).
+ * DB_E_BUSY when full or broken, DB_E_QUERY on an I/O error. */
+static enum db_err
+spool_item(struct db *db, struct db__item *it, bool sync)
+{
+	struct db_spool_rec r;
+	enum db_err rc;
+
+	if (it->spooled)
+		return DB_OK;
+	if (db->spool_broken)
+		return DB_E_BUSY;
+	spool_rec_of(it, &r);
+	rc = sync ? db_spool_put_sync(db->spool, &r) : db_spool_put(db->spool, &r);
+	if (rc != DB_OK)
+		return rc;
+	it->spooled = true;
+	db->spool_live++;
+	return DB_OK;
+}
+
+/* The lane dropped: every txn item it still holds (the batch in doubt, then the queue, in
+ * append order) goes to the spool, with one sync. What does not fit stays in memory only. */
+static void
+lane_spool_pending(struct db *db, struct db__lane *l)
+{
+	struct db__item *lists[2] = { l->b_head, l->q_head }, *it;
+	bool wrote = false;
+
+	if (db->spool == NULL)
+		return;
+	for (int i = 0; i < 2; i++) {
+		for (it = lists[i]; it != NULL; it = it->next) {
+			if (!db__item_is_txn(it) || it->spooled || it->failed)
+				continue;
+			if (spool_item(db, it, false) != DB_OK) {
+				db->spool_broken = true;
+				continue;
+			}
+			wrote = true;
+		}
+	}
+	if (wrote && db_spool_sync(db->spool) != DB_OK)
+		db->spool_broken = true;
+}
+
+/* A spooled item is settled: once none is left the file is emptied. */
+static void
+spool_settled(struct db *db)
+{
+	if (db->spool == NULL || db->spool_live > 0)
+		return;
+	if (db_spool_reset(db->spool) == DB_OK)
+		db->spool_broken = false;
+}
+
+void
+db__lane_requeue(struct db *db, struct db__item *it)
+{
+	struct db__lane *l = &db->lane[it->lane_key % (uint32_t)db->lanes];
+
+	it->enq_ms = db__now_ms(db);
+	if (l->q_tail != NULL)
+		l->q_tail->next = it;
+	else
+		l->q_head = it;
+	l->q_tail = it;
+	l->q_len++;
+}
+
 /* Sends what waits when the rules in the file comment say so. */
 static void
 lane_maybe_send(struct db *db, struct db__lane *l, uint64_t now_ms, bool at_once)
@@ -175,6 +273,16 @@ db__lane_append(struct db *db, struct db__item *it, uint32_t lane_key)
 	}
 	it->enq_ms = db__now_ms(db);
 	it->at_us = db__wall_us(db);
+	it->lane_key = lane_key;
+	if (db__item_is_txn(it) && !lane_can_commit(l) && db->spool != NULL) {
+		/* Durable before the caller hears DB_OK (docs/database.md "Spool"). */
+		if (spool_item(db, it, true) != DB_OK) {
+			db->spool_broken = true;
+			db->st.spool_refused++;
+			free(it);
+			return DB_E_BUSY;
+		}
+	}
 	idle = l->q_len == 0 && l->b_head == NULL;
 	if (l->q_tail != NULL)
 		l->q_tail->next = it;
@@ -407,17 +515,22 @@ lane_settle(struct db *db, struct db__lane *l, bool record)
 	while (list != NULL) {
 		it = list;
 		list = it->next;
-		if (it->failed)
+		if (it->failed && it->err != DB_OK)
 			db->st.failed++;
 		else
 			db->st.committed++;
-		if (db__item_is_txn(it))
+		if (it->spooled)
+			db->spool_live--;
+		if (it->replay)
+			db->spool_replay--; /* its writer is gone: nobody to tell */
+		else if (db__item_is_txn(it))
 			db->txn_done(db->arg, it->tag, it->failed ? it->err : DB_OK,
 			             it->failed ? 0 : it->ref);
 		else
 			db->done(db->arg, it->tag, it->failed ? DB_E_QUERY : DB_OK);
 		free(it);
 	}
+	spool_settled(db);
 	lane_maybe_send(db, l, db__now_ms(db), false);
 }
 
@@ -438,7 +551,10 @@ item_of_result(struct db__lane *l)
 }
 
 /* The b_res-th statement that went out failed: mark its item. A repeated ap_trans_id (23505)
- * and a stale txn event (KY001, migration 0004) are told apart for the engine. */
+ * and a stale txn event (KY001, migration 0004) are told apart for the engine. KY003
+ * (migration 0007) says the row is in already, written by this node at this instant: the
+ * item is skipped like a failed one, so the rest of its batch is chained again without it,
+ * and reported committed. */
 static void
 mark_failed(struct db__lane *l, const char *sqlstate)
 {
@@ -454,6 +570,8 @@ mark_failed(struct db__lane *l, const char *sqlstate)
 		it->err = DB_E_EXISTS;
 	else if (strcmp(sqlstate, "KY001") == 0)
 		it->err = DB_E_STALE;
+	else if (strcmp(sqlstate, "KY003") == 0)
+		it->err = DB_OK; /* this very row is committed already: a spool replay */
 }
 
 /* A txn function's row: the ref it returned. */
@@ -637,11 +755,12 @@ db__lane_on_up(struct db *db, struct db__lane *l)
 		lane_lost(db, l, "flush");
 }
 
-/* Nothing accepted is failed: a sent batch becomes in doubt, queued items wait. */
+/* Nothing accepted is failed: a sent batch becomes in doubt, queued items wait, and the txn
+ * items among them are spooled. */
 void
 db__lane_on_drop(struct db *db, struct db__lane *l)
 {
-	(void)db;
+	lane_spool_pending(db, l);
 	if (l->b_sent)
 		l->b_doubt = true;
 	l->b_sent = false;
@@ -682,6 +801,7 @@ db__lane_tick_ms(const struct db *db, const struct db__lane *l, uint64_t now_ms)
 	return due - now_ms > 1000 ? 1000 : (int)(due - now_ms);
 }
 
+/* Spooled records stay in the file: the next start replays them. */
 static void
 list_close(struct db *db, struct db__item *list)
 {
@@ -690,7 +810,8 @@ list_close(struct db *db, struct db__item *list)
 	while (list != NULL) {
 		it = list;
 		list = it->next;
-		db->done(db->arg, it->tag, DB_E_CLOSED);
+		if (!it->replay) /* nobody waits for a replayed one */
+			db->done(db->arg, it->tag, DB_E_CLOSED);
 		free(it);
 	}
 }

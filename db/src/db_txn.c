@@ -207,6 +207,24 @@ db_txn_event_append(struct db *db, uint64_t tag, const struct db_txn_event *ev)
 	return db__lane_append(db, it, ev->lane_key);
 }
 
+struct db__item *
+db__txn_item_from_spool(const struct db_spool_rec *r)
+{
+	struct db__item *it =
+	        txn_item_new(r->txn, r->state, r->detail, r->topic, r->payload, r->row, r->result);
+
+	if (it == NULL)
+		return NULL;
+	it->ikind = r->kind == DB_SPOOL_ACCEPT ? DB_IT_TXN_ACCEPT : DB_IT_TXN_EVENT;
+	it->seq = r->seq;
+	it->status = r->status;
+	it->sub = r->sub;
+	it->at_us = r->at_us;
+	it->lane_key = r->lane_key;
+	it->spooled = it->replay = true;
+	return it;
+}
+
 /* ---- reads ---- */
 
 static enum db_err

@@ -94,6 +94,17 @@ static const struct cf_key keys[] = {
 	        "Writer connections to PostgreSQL; events of one transaction stay on one lane."),
 	KEY_INT("db.queue_cap", db_queue_cap, NR, 10000, 1, 1000000,
 	        "Events queued for the database before new work is refused (900/9005)."),
+	KEY_STR("db.spool_dir", db_spool_dir, NR, "/var/lib/kyso/spool", CK_NONE,
+	        "Folder of this node's spool file `<node_id>.spool`: transaction events that "
+	        "cannot be committed while PostgreSQL is away are fsync'd there and replayed "
+	        "in order when it returns or the gateway starts (docs/database.md). Created "
+	        "(mode 0700, with missing parents) when needed; one gateway per file (locked). "
+	        "Empty: no spool."),
+	KEY_INT("db.spool_max_bytes", db_spool_max_bytes, NR, 67108864, 4096, 1073741824,
+	        "Spool file size ceiling; past it (or `db.spool_max_records`) further events of "
+	        "transactions in flight are refused until the database is back."),
+	KEY_INT("db.spool_max_records", db_spool_max_records, NR, 100000, 1, 1000000,
+	        "Records the spool file may hold."),
 	KEY_BOOL("dev.mode", dev_mode, NR, 0,
 	         "Development mode: allows plain WebSocket and `dev.time_scale` on loopback."),
 	KEY_INT("dev.time_scale", dev_time_scale, NR, 1, 1, 1000,

@@ -36,11 +36,14 @@ struct gw_config {
 	bool dev_mode;      /* "dev.mode": default false; plain ws only with this on loopback */
 	int dev_time_scale; /* "dev.time_scale": 1..1000, default 1; >1 needs loopback */
 	/* database */
-	char db_conninfo[GW_CFG_STR_MAX]; /* "db.conninfo": libpq URI; env KYSO_PG_URL overrides */
-	int db_lanes;                     /* "db.lanes": 1..16, default 4 */
-	int db_batch_rows;                /* "db.batch_rows": 1..1000, default 50 */
-	int db_batch_ms;                  /* "db.batch_ms": 0..1000, default 2 */
-	int db_queue_cap;                 /* "db.queue_cap": 1..1000000, default 10000 */
+	char db_conninfo[GW_CFG_STR_MAX];  /* "db.conninfo": libpq URI; env KYSO_PG_URL overrides */
+	int db_lanes;                      /* "db.lanes": 1..16, default 4 */
+	int db_batch_rows;                 /* "db.batch_rows": 1..1000, default 50 */
+	int db_batch_ms;                   /* "db.batch_ms": 0..1000, default 2 */
+	int db_queue_cap;                  /* "db.queue_cap": 1..1000000, default 10000 */
+	char db_spool_dir[GW_CFG_STR_MAX]; /* "db.spool_dir": "" = no spool */
+	int db_spool_max_bytes;            /* "db.spool_max_bytes": 4096..2^30, default 64 MiB */
+	int db_spool_max_records;          /* "db.spool_max_records": 1..1000000, default 100000 */
 	/* broker */
 	char mqtt_host[64];   /* "mqtt.host": numeric, default "127.0.0.1"; env KYSO_MQTT_HOST */
 	int mqtt_port;        /* "mqtt.port": 1..65535, default 1883; env KYSO_MQTT_PORT */

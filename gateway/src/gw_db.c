@@ -1,7 +1,10 @@
 /* gw_db.c -- the db object on the gateway's loop: one watch per connection index and one
  * timer for db_on_tick() (STYLE.md 2.2). */
+#include <sys/stat.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gw_engine.h"
 #include "gw_int.h"
@@ -77,9 +80,61 @@ gw_db_sync(struct gw *gw)
 		gw_engine_db_ready(gw->engine); /* once: reload this node's open transactions */
 }
 
+/* <db.spool_dir>/<node_id>.spool, the folder (and its parents) created when missing. false:
+ * err says why. */
+static bool
+spool_path(const struct gw *gw, char *out, size_t cap, char *err, size_t errlen)
+{
+	const char *dir = gw->cfg.db_spool_dir;
+	int n;
+
+	out[0] = '\0';
+	if (dir[0] == '\0')
+		return true;
+	n = snprintf(out, cap, "%s/", dir);
+	if (n < 0 || (size_t)n >= cap) {
+		snprintf(err, errlen, "db.spool_dir is too long");
+		return false;
+	}
+	/* The folder and its missing parents, one component at a time (mode 0700). */
+	for (char *p = out + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "db.spool_dir %s: %s", out, strerror(errno));
+			return false;
+		}
+		*p = '/';
+	}
+	n = snprintf(out, cap, "%s/%s.spool", dir, gw->cfg.node_id);
+	if (n < 0 || (size_t)n >= cap) {
+		snprintf(err, errlen, "db.spool_dir is too long");
+		return false;
+	}
+	return true;
+}
+
+/* What db_new() found in the spool: events from before this start, committed first. */
+static void
+spool_report(struct gw *gw)
+{
+	struct db_stats s;
+
+	db_stats_get(gw->db, &s);
+	if (s.spool_replayed > 0 || s.spool_dropped > 0)
+		gw_log(s.spool_dropped > 0 ? GW_LOG_WARN : GW_LOG_INFO,
+		       "msg=\"spool read back\" records=%llu dropped_bytes=%llu",
+		       (unsigned long long)s.spool_replayed, (unsigned long long)s.spool_dropped);
+}
+
 int
 gw_db_start(struct gw *gw, char *err, size_t errlen)
 {
+	char spool[GW_CFG_STR_MAX + 80];
+
+	if (!spool_path(gw, spool, sizeof(spool), err, errlen))
+		return -1;
 	struct db_config dc = {
 		.conninfo = gw->cfg.db_conninfo,
 		.node_id = gw->cfg.node_id,
@@ -91,6 +146,9 @@ gw_db_start(struct gw *gw, char *err, size_t errlen)
 		.reconnect_min_ms = 100,
 		.reconnect_max_ms = 5000,
 		.client_refresh_ms = 2000,
+		.spool_path = spool,
+		.spool_max_bytes = gw->cfg.db_spool_max_bytes,
+		.spool_max_records = gw->cfg.db_spool_max_records,
 		.clock = db_clock,
 		.done = gw_event_done,
 		.txn_done = gw_engine_txn_done,
@@ -100,6 +158,7 @@ gw_db_start(struct gw *gw, char *err, size_t errlen)
 
 	if ((gw->db = db_new(&dc, err, errlen)) == NULL)
 		return -1;
+	spool_report(gw);
 	db_set_clients_cb(gw->db, db_clients);
 	gw->ndbw = db_conn_count(gw->db);
 	if ((gw->dbw = calloc((size_t)gw->ndbw, sizeof(*gw->dbw))) == NULL) {

@@ -448,7 +448,11 @@ deadline_cb(uv_timer_t *h)
 	if (t->chan != NULL && t->dispatched)
 		t->chan->abandon(t->chan->self, t->ref);
 	t->dispatched = false;
-	(void)gw_eng_finish(t, to, code, sub, "deadline passed");
+	/* A legal end refused by the database layer (the spool full while PostgreSQL is away,
+	 * docs/database.md "Spool"): try again each second until it is recorded. */
+	if (!gw_eng_finish(t, to, code, sub, "deadline passed") && !t->final_queued &&
+	    gw_txn_transition_ok(t->want, to) && gw_txn_final_code_ok(to, code, sub))
+		uv_timer_start(h, deadline_cb, 1000, 0);
 }
 
 /* ---- dispatch and channel events ---- */

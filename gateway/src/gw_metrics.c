@@ -92,6 +92,11 @@ db_figures(struct out *o, const struct db_stats *s, int64_t outbox_depth)
 	}
 	put(o, "kyso_db_commit_seconds_sum %.6f\nkyso_db_commit_seconds_count %llu\n",
 	    s->commit_sum_ms / 1000.0, (unsigned long long)s->commit_count);
+	metric(o, "kyso_db_spool_records", "gauge",
+	       "Transaction events in the local spool (database away).", s->spool_records);
+	metric(o, "kyso_db_spool_bytes", "gauge", "Size of the local spool file.", s->spool_bytes);
+	metric(o, "kyso_db_spool_refused_total", "counter",
+	       "Transaction events refused because the spool was full.", s->spool_refused);
 	metric(o, "kyso_mqtt_outbox_depth", "gauge", "Outbox rows waiting for the broker.",
 	       outbox_depth > 0 ? (uint64_t)outbox_depth : 0);
 }

@@ -66,6 +66,12 @@ struct db_config {
 	int reconnect_min_ms;   /* jittered back-off floor (default 100) */
 	int reconnect_max_ms;   /* ... and ceiling (default 5000) */
 	int client_refresh_ms;  /* reload the client directory this often (default 2000) */
+	/* The local spool of transaction items (docs/database.md "Spool"): a file path, NULL or
+	 * "" for none. Items appended while their lane cannot commit, and those pending when it
+	 * drops, are written and fsync'd there; at db_new() its records are queued again first. */
+	const char *spool_path;
+	int64_t spool_max_bytes; /* file ceiling, 4096..2^30 (default 64 MiB) */
+	int spool_max_records;   /* records ceiling, 1..1000000 (default 100000) */
 	db_clock_fn *clock;
 	db_done_fn *done;
 	db_txn_done_fn *txn_done; /* NULL: transaction items are refused (DB_E_INVAL) */
@@ -74,7 +80,7 @@ struct db_config {
 };
 
 /* Copies what it needs from *cfg. Starts connecting on the first db_on_tick(). NULL on a bad
- * configuration (errbuf says why) or no memory. */
+ * configuration, an unreadable spool (errbuf says why) or no memory. */
 struct db *db_new(const struct db_config *cfg, char *errbuf, size_t errlen);
 /* Closes every connection. Items still queued or in flight get done(DB_E_CLOSED) first. */
 void db_free(struct db *db);
@@ -92,8 +98,9 @@ enum db_err db_conn_on_writable(struct db *db, int i) DB_MUSTCHECK;
 void db_on_tick(struct db *db);
 int db_next_tick_ms(const struct db *db);
 
-/* True when every writer lane and the reader are connected and the schema is at the version
- * this build knows (the gateway's /readyz). */
+/* True when every writer lane and the reader are connected, the schema is at the version this
+ * build knows and every item read back from the spool at start has been settled (the
+ * gateway's /readyz; the engine reloads its transactions only then). */
 bool db_ready(const struct db *db);
 
 /* A node event (ARCHITECTURE.md section 5: connections, auth failures, error answers, late
@@ -198,6 +205,11 @@ struct db_stats {
 	uint64_t commit_count; /* batches committed */
 	double commit_sum_ms;
 	uint64_t commit_lat[DB_LAT_BUCKETS]; /* cumulative, Prometheus style */
+	uint64_t spool_records;              /* records in the spool file now */
+	uint64_t spool_bytes;                /* its size */
+	uint64_t spool_replayed;             /* records read back at db_new() */
+	uint64_t spool_dropped; /* bytes cut off a torn or damaged spool tail at db_new() */
+	uint64_t spool_refused; /* txn items refused (DB_E_BUSY) because the spool was full */
 };
 void db_stats_get(const struct db *db, struct db_stats *out);
 

@@ -150,6 +150,7 @@ main(int argc, char **argv)
 	snprintf(gw.cfg.db_conninfo, sizeof(gw.cfg.db_conninfo), "%s", pg);
 	snprintf(gw.cfg.smsc_routes, sizeof(gw.cfg.smsc_routes), "%s", routes);
 	gw.cfg.db_lanes = 1;
+	gw.cfg.db_spool_dir[0] = '\0'; /* no spool: PostgreSQL stays up here */
 	gw_log_set_level(GW_LOG_WARN);
 	if ((gw.auth = gw_auth_new(gw.cfg.auth_fail_per_min)) == NULL)
 		return 2;

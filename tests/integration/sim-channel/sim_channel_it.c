@@ -297,6 +297,7 @@ main(void)
 	snprintf(gw.cfg.db_conninfo, sizeof(gw.cfg.db_conninfo), "%s", pg);
 	snprintf(gw.cfg.smsc_routes, sizeof(gw.cfg.smsc_routes), "%s", routes);
 	gw.cfg.db_lanes = 1;
+	gw.cfg.db_spool_dir[0] = '\0'; /* no spool: PostgreSQL stays up here */
 	if ((gw.auth = gw_auth_new(gw.cfg.auth_fail_per_min)) == NULL)
 		return 2;
 	uv_loop_init(&loop);

@@ -163,6 +163,17 @@ ap_taken(struct fconn *f, const char *key)
 	return false;
 }
 
+/* Migration 0006: this txn's row with this seq and instant is committed already. */
+static bool
+replayed(const char *txn, int64_t seq, int64_t at_us)
+{
+	for (int i = 0; i < fake.nrows; i++)
+		if (fake.rows[i].txn && strcmp(fake.rows[i].txn_id, txn) == 0 &&
+		    fake.rows[i].seq == seq && fake.rows[i].at_us == at_us)
+			return true;
+	return false;
+}
+
 static bool
 state_final(const char *s)
 {
@@ -180,8 +191,9 @@ fail_stmt(struct fconn *f, const char *sqlstate)
 	f->aborted = true;
 }
 
-/* kyso_txn_accept / kyso_txn_event of migration 0004, played on the staged rows: the unique
- * (ap_client, ap_trans_id) and the "not final, seq follows" rule. Answers the ref. */
+/* kyso_txn_accept / kyso_txn_event of migrations 0004 and 0006, played on the staged rows: a
+ * replayed row (KY003), the unique (ap_client, ap_trans_id) and the "not final, seq follows"
+ * rule. Answers the ref. */
 static void
 txn_result(struct fconn *f, const struct cmd *c)
 {
@@ -191,7 +203,13 @@ txn_result(struct fconn *f, const struct cmd *c)
 	struct fres *r;
 	char key[32] = "", buf[24];
 	const char *k;
+	int64_t seq = accept ? 1 : strtoll(c->p[4], NULL, 10);
+	int64_t at_us = strtoll(c->p[accept ? 5 : 8], NULL, 10);
 
+	if (replayed(c->p[3], seq, at_us)) {
+		fail_stmt(f, "KY003");
+		return;
+	}
 	if (accept) {
 		k = strstr(c->p[11], "\"ap_trans_id\":\"");
 		if (k != NULL)
@@ -211,7 +229,8 @@ txn_result(struct fconn *f, const struct cmd *c)
 	snprintf(row->chain, sizeof(row->chain), "%s", c->p[0]);
 	row->pos = strtoll(c->p[1], NULL, 10);
 	snprintf(row->txn_id, sizeof(row->txn_id), "%s", c->p[3]);
-	row->seq = accept ? 1 : strtoll(c->p[4], NULL, 10);
+	row->seq = seq;
+	row->at_us = at_us;
 	/* kind holds the state of an event row, the ap_trans_id of an accepted one */
 	snprintf(row->kind, sizeof(row->kind), "%s", accept ? key : c->p[5]);
 	memcpy(row->prev, c->p[accept ? 7 : 10], 32);

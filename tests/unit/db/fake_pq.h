@@ -20,6 +20,7 @@ struct fake_row {
 	bool txn; /* a txn_event row (its chain is separate from node_event's) */
 	int64_t seq;
 	char txn_id[80];
+	int64_t at_us; /* txn rows: the `at` parameter */
 };
 
 struct fake_server {

@@ -1040,7 +1040,9 @@ test_dump_shape_and_truncation(void **state)
 	n = gw_config_dump(&c, buf, sizeof(buf));
 	assert_true(n > 0);
 	assert_non_null(strstr(buf, "{\n  \"db\": {\n    \"batch_ms\": 2,\n"));
-	assert_non_null(strstr(buf, "\"queue_cap\": 10000\n  },\n  \"dev\": {\n"));
+	assert_non_null(strstr(
+	        buf, "\"queue_cap\": 10000,\n    \"spool_dir\": \"/var/lib/kyso/spool\",\n"));
+	assert_non_null(strstr(buf, "\"spool_max_records\": 100000\n  },\n  \"dev\": {\n"));
 	assert_non_null(strstr(buf, "\"port\": 1883\n  },\n  \"node_id\": \"node-1\",\n"
 	                            "  \"policy\": {\n"));
 	assert_non_null(strstr(buf, "\"timeout_ms\": 10000\n  },\n  \"revocation\": {\n"));
@@ -1123,7 +1125,7 @@ test_doc_rows(void **state)
 		snprintf(prev, sizeof(prev), "%s", name);
 		rows++;
 	}
-	assert_int_equal(rows, 47);
+	assert_int_equal(rows, 50);
 	assert_non_null(
 	        strstr(doc, "| `policy.file` | path | (empty) | at most 511 bytes | no | yes |"));
 	assert_non_null(

@@ -262,6 +262,7 @@ main(void)
 		return 1;
 	snprintf(gw.cfg.node_id, sizeof(gw.cfg.node_id), "it-gw");
 	gw.cfg.recovery_poll_ms = 50;
+	gw.cfg.db_spool_dir[0] = '\0'; /* no spool: PostgreSQL stays up here */
 	adm = it_admin(gw.cfg.db_conninfo);
 	setup_db(adm);
 

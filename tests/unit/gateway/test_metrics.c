@@ -18,7 +18,12 @@ static void
 renders_counters_errors_and_histogram(void **state)
 {
 	struct gw_metrics m = { .conns_open = 3, .frames_in = 10 };
-	struct db_stats s = { .queued = 7, .commit_count = 2, .commit_sum_ms = 3.0 };
+	struct db_stats s = { .queued = 7,
+		              .commit_count = 2,
+		              .commit_sum_ms = 3.0,
+		              .spool_records = 4,
+		              .spool_bytes = 900,
+		              .spool_refused = 1 };
 	size_t len = 0;
 	char *txt;
 
@@ -42,6 +47,9 @@ renders_counters_errors_and_histogram(void **state)
 	assert_non_null(strstr(txt, "kyso_db_commit_seconds_sum 0.003000\n"));
 	assert_non_null(strstr(txt, "kyso_db_commit_seconds_count 2\n"));
 	assert_non_null(strstr(txt, "kyso_mqtt_outbox_depth 5\n"));
+	assert_non_null(strstr(txt, "kyso_db_spool_records 4\n"));
+	assert_non_null(strstr(txt, "kyso_db_spool_bytes 900\n"));
+	assert_non_null(strstr(txt, "kyso_db_spool_refused_total 1\n"));
 	free(txt);
 }
 
