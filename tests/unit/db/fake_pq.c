@@ -163,7 +163,7 @@ ap_taken(struct fconn *f, const char *key)
 	return false;
 }
 
-/* Migration 0006: this txn's row with this seq and instant is committed already. */
+/* Migration 0007: this txn's row with this seq and instant is committed already. */
 static bool
 replayed(const char *txn, int64_t seq, int64_t at_us)
 {
@@ -191,7 +191,7 @@ fail_stmt(struct fconn *f, const char *sqlstate)
 	f->aborted = true;
 }
 
-/* kyso_txn_accept / kyso_txn_event of migrations 0004 and 0006, played on the staged rows: a
+/* kyso_txn_accept / kyso_txn_event of migrations 0004 and 0007, played on the staged rows: a
  * replayed row (KY003), the unique (ap_client, ap_trans_id) and the "not final, seq follows"
  * rule. Answers the ref. */
 static void
