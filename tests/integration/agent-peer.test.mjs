@@ -1,7 +1,8 @@
 // Integration: the real kyso-pcsc-agent (software test token) against a scripted gateway peer
 // speaking /v1/agent (PROTOCOL.md 7, PCSC.md 5.3-5.6): announce, sign with signatures checked by
 // node's crypto, wrong PIN and blocked PIN with their codes and tries, the PIN dialogue past
-// the deadline, refusals, ping, and the reconnect after a lost link. No stack needed.
+// the deadline, refusals, ping, the reconnect after a lost link and the answer of a job kept
+// across it. No stack needed.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
@@ -157,6 +158,27 @@ test('a lost link: the agent reconnects with back-off and announces again', asyn
   const tokens = await gw.next('tokens', (f) => f.tokens.length === 1);
   assert.ok(tokens.seq >= 2, 'snapshots keep counting up');
   assert.ok(Date.now() - t0 >= 500, 'not an immediate reconnect loop');
+});
+
+test('a lost link during a taken job: its answer reaches the gateway after the reconnect',
+     async (t) => {
+  // A pinentry that answers a moment after the prompt, while the link is down (PCSC.md 5.3).
+  const pe = files.file('late-pinentry');
+  writeFileSync(pe, "#!/bin/sh\necho OK\nwhile IFS= read -r l; do case \"$l\" in\n" +
+                    "GETPIN) sleep 0.3; printf 'D 123456\\nOK\\n' ;; BYE) exit 0 ;; " +
+                    "*) echo OK ;; esac; done\n");
+  chmodSync(pe, 0o700);
+  const { gw } = await start(t, { extraArgs: ['--pin-source', 'pinentry', '--pinentry', pe] });
+  const data = randomBytes(64);
+  gw.send(signJob('kept', files.keyId('rsa'), 'rsa-pkcs1-sha256', data, 15000));
+  await gw.next('taken', (m) => m.job === 'kept');
+  await gw.next('prompt', (m) => m.job === 'kept');
+  gw.ws.terminate();
+  await gw.next('hello', () => true, 15000);
+  const s = await gw.next('signed', (m) => m.job === 'kept', 15000);
+  assert.ok(verify('sha256', data, createPublicKey(readFileSync(files.file('rsa.pem'))),
+                   Buffer.from(s.signature, 'base64')));
+  assert.equal(gw.frames.filter((m) => m.job === 'kept' && m.type === 'failed').length, 0);
 });
 
 test('a PIN file that is not 0600 is refused at start', async () => {

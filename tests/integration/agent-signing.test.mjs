@@ -88,6 +88,19 @@ test('approve with the official token: 502 and a CMS that openssl verifies', asy
   await c.close();
 });
 
+// The stack's SIM clock runs 1000-fold here, so a SIM transaction's deadline is milliseconds
+// of real time and its end is not asserted; what is asserted is the credential chosen.
+test('channel auto: for a signer with a SIM and a token, approve picks the SIM', async () => {
+  const c = await connect(env);
+  const { accepted, result } = await run(c, {
+    ...signRequest('approve', { subscriber_id: env.KYSO_TOKEN_SIGNER }, randomBytes(64)),
+    channel: 'auto' });
+  assert.equal(result.type, 'result');
+  assert.equal(stack.sql('SELECT device FROM credential WHERE id::text = ' +
+                         `(SELECT credential FROM txn WHERE id = '${accepted.txn}')`), 'sim');
+  await c.close();
+});
+
 test('approve then issue on one digest with the clerk seal token', async () => {
   const c = await connect(env);
   const doc = randomBytes(3000);

@@ -4,7 +4,8 @@
 // signs with the official's RSA token and the clerk's P-256 seal token (signatures checked with
 // node's crypto against the cards' certificates), reports a wrong PIN with its tries left,
 // fails 209/2092 when the card is pulled during signing and announces the card again when it
-// returns, and reports 402/4021 once the PIN is blocked.
+// returns, withdraws and announces the cards again when pcscd restarts, and reports 402/4021
+// once the PIN is blocked.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -116,6 +117,21 @@ test('card pulled during signing: 209/2092, then the card is announced again', a
   delete process.env.KYSO_VCARD1_EXTRA;
   stack.start('vcard-1');
   await gw.next('tokens', (x) => x.tokens.length === 2, 15000);
+});
+
+test('pcscd restarted: the agent withdraws the cards, announces them again and signs',
+     async (t) => {
+  const { gw } = await agentInNamespace(t, '123456');
+  gw.frames = gw.frames.filter((f) => f.type !== 'tokens'); // only what follows the restart
+  stack.stop('pcscd');
+  await gw.next('tokens', (f) => f.tokens.length < 2, 20000);
+  stack.start('pcscd');
+  await gw.next('tokens', (f) => f.tokens.length === 2, 40000);
+  const data = randomBytes(64);
+  sign(gw, 'after-pcscd', env.KYSO_VCARD1_CERT, 'rsa-pkcs1-sha256', data);
+  const s = await gw.next('signed', (f) => f.job === 'after-pcscd', 15000);
+  assert.ok(verify('sha256', data, createPublicKey(readFileSync(env.KYSO_VCARD1_CERT)),
+                   Buffer.from(s.signature, 'base64')));
 });
 
 test('three wrong PINs block the clerk token: 402/4021, then at once', async (t) => {

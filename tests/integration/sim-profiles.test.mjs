@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Stack, connect, waitFor } from './lib/stack.mjs';
+import { Stack, MqttProbe, connect, httpGet, metricValue, waitFor } from './lib/stack.mjs';
 
 // The simulator and the gateway share one scaled clock (TELECOM.md 5.4, the gateway follows
 // the simulator in deploy/stack). 10, not the stack's default 1000: the gateway's own real
@@ -22,8 +22,26 @@ writeFileSync(doc, 'Quyết định 123/QĐ-UBND — văn bản thử nghiệm\n
 const digest = createHash('sha256').update('Quyết định 123/QĐ-UBND — văn bản thử nghiệm\n')
   .digest('base64');
 
-test.before(() => { env = stack.up().env; });
-test.after(() => { stack.down(); rmSync(work, { recursive: true, force: true }); });
+let txnEvents; // every transaction event published on MQTT (ARCHITECTURE.md 6)
+
+test.before(() => {
+  env = stack.up().env;
+  txnEvents = new MqttProbe(env, 'kyso/v1/txn/#');
+});
+test.after(() => {
+  txnEvents.stop();
+  stack.down();
+  rmSync(work, { recursive: true, force: true });
+});
+
+// submit_sm sent to the SMSC so far: what a refusal before dispatch must leave unchanged.
+async function submits() {
+  const m = await httpGet(env, '/metrics', { Authorization: `Bearer ${env.KYSO_OPERATOR_KEY}` });
+  assert.equal(m.status, 200);
+  const n = Number(metricValue(m.body, 'kyso_smsc_submits_total'));
+  assert.ok(Number.isInteger(n), 'kyso_smsc_submits_total is exported');
+  return n;
+}
 
 // [profile, expected code, sub (undefined: none), timeout_s]
 // 17 loses the 2nd of its 3 answer segments: the device answered (ARCHITECTURE.md 4, "a device
@@ -70,6 +88,7 @@ function request(pp, timeout, format = 'cms', display = 'Ky duyet QD 123') {
 }
 
 test('every profile ends with its TELECOM.md 5.3 status', async () => {
+  await waitFor('the MQTT probe subscribed', () => txnEvents.ready());
   const results = await Promise.all(profiles.map(async ([pp, , , timeout]) => {
     const c = await connect(env);
     const r = await finalOf(c, request(pp, timeout));
@@ -112,11 +131,61 @@ test('profile 19: the answer after the deadline is recorded as txn.late, the res
                              `WHERE id = '${r.txn}'`), 'EXPIRED 208 2082');
 });
 
+test('every committed event of a signed transaction is on MQTT under its org and state',
+     async () => {
+  const r = finals.get('00');
+  assert.ok(r && r.txn, 'profile 00 ended with a result');
+  const rows = stack.sql(`SELECT string_agg(seq::text, ',' ORDER BY seq) FROM txn_event ` +
+                         `WHERE txn = '${r.txn}'`).split(',').map(Number);
+  assert.ok(rows.length >= 3, `events ${rows}`);
+  const ours = () => txnEvents.messages((l) => l.payload.includes(r.txn))
+    .filter((m) => m.msg && m.msg.txn === r.txn);
+  await waitFor('the events on MQTT', () =>
+    rows.every((seq) => ours().some((m) => m.msg.seq === seq)), 30000, 100);
+  for (const m of ours()) {
+    assert.equal(m.topic, `kyso/v1/txn/${env.KYSO_DEMO_ORG}/${m.msg.state}`);
+    assert.equal(m.msg.org, env.KYSO_DEMO_ORG);
+  }
+  const last = ours().find((m) => m.msg.seq === rows.at(-1));
+  assert.equal(last.msg.state, 'done');
+  assert.equal(last.msg.status.code, 502);
+});
+
+test('cancel after signing answers the real result, 502, and changes nothing', async () => {
+  const r = finals.get('00');
+  assert.ok(r && r.txn, 'profile 00 ended with a result');
+  const c = await connect(env);
+  const again = await c.request({ type: 'cancel', id: 'cn-after', txn: r.txn });
+  assert.equal(again.type, 'result', JSON.stringify(again));
+  assert.equal(again.txn, r.txn);
+  assert.equal(again.status.code, 502);
+  assert.equal(stack.sql(`SELECT state FROM txn WHERE id = '${r.txn}'`), 'DONE');
+  await c.close();
+});
+
 test('profile 25: a revoked certificate is refused 501 before any SMS', async () => {
   const c = await connect(env);
+  const before = await submits();
   const r = await finalOf(c, request('25', 60));
   assert.equal(r.type, 'error');
   assert.equal(r.status.code, 501);
+  assert.equal(await submits(), before);
+  await c.close();
+});
+
+test('policy denial (A3, no delegation covers it): 104/1049 with its rule, no SMS', async () => {
+  // The demo clerk-level official holds profile-00 SIM 84900000002, titled for "bao-cao" only
+  // and with no delegation: a quyet-dinh must be refused before any device contact.
+  const c = await connect(env);
+  const before = await submits();
+  const txns = stack.sql('SELECT count(*) FROM txn');
+  const r = await finalOf(c, { ...request('00', 60), id: 'denied', signer: { msisdn: '84900000002' } });
+  assert.equal(r.type, 'error', JSON.stringify(r));
+  assert.equal(r.status.code, 104);
+  assert.equal(r.status.sub, 1049);
+  assert.equal(r.rule, 'A3');
+  assert.equal(stack.sql('SELECT count(*) FROM txn'), txns);
+  assert.equal(await submits(), before);
   await c.close();
 });
 
@@ -146,10 +215,46 @@ test('pkcs1: the raw signature verifies with the certificate', async () => {
 
 test('profiles 06/07: later requests get 402/4021 at once, no second SMS', async () => {
   const c = await connect(env);
+  const before = await submits();
   const r = await finalOf(c, { ...request('07', 60), id: 'again-07' });
   assert.equal(r.type, 'error');
   assert.equal(r.status.code, 402);
   assert.equal(r.status.sub, 4021);
+  assert.equal(await submits(), before);
+  await c.close();
+  // The blocked SIMs are locked, each with one open case for the central CA (B15), listed by
+  // kysoctl.
+  const cases = JSON.parse(stack.kysoctl('recovery', 'list', '--destination', 'central',
+                                         '--json'));
+  for (const pp of ['06', '07']) {
+    const cred = stack.sql(`SELECT id FROM credential WHERE msisdn = '${msisdn(pp)}' ` +
+                           "AND device = 'sim'");
+    assert.match(cred, /^[0-9]+$/, `profile ${pp}: one SIM credential`);
+    assert.equal(stack.sql(`SELECT state FROM credential WHERE id = ${cred}`), 'locked');
+    const mine = cases.filter((k) => String(k.credential_id) === cred);
+    assert.equal(mine.length, 1, `profile ${pp}: ${JSON.stringify(cases)}`);
+    assert.equal(mine[0].state, 'open');
+    assert.equal(mine[0].device, 'sim');
+  }
+});
+
+test('OCSP responder stopped: a SIM signature ends 500 with status unknown, never 502',
+     async () => {
+  // 84900000005: a profile-00 SIM not used before, so no OCSP answer for it is cached.
+  const c = await connect(env);
+  stack.stop('ocsp');
+  let r;
+  try {
+    r = await finalOf(c, { ...request('00', 60), id: 'ocsp-down',
+                           signer: { msisdn: '84900000005' } });
+  } finally {
+    stack.start('ocsp');
+  }
+  assert.equal(r.type, 'result', JSON.stringify(r.status));
+  assert.equal(r.status.code, 500);
+  assert.notEqual(r.status.code, 502);
+  assert.equal(r.revocation.status, 'unknown');
+  assert.deepEqual(r.warnings.map((w) => w.rule), ['D3']);
   await c.close();
 });
 

@@ -151,6 +151,31 @@ test('one request per signer on the device, the next is queued; cancel before di
   await c.close();
 });
 
+test('a signer with a full queue (limits.signer_queue, 16 by default) is refused 406',
+     async () => {
+  const c = await connect(env);
+  const answer = async (req) => { // the answer to req, past the queued progress events
+    c.send(req);
+    for (;;) { const f = await c.next(15000); if (f.id === req.id) return f; }
+  };
+  for (let i = 0; i < 16; i++) {
+    const a = await answer(sign());
+    assert.equal(a.type, 'accepted', `request ${i + 1}: ${JSON.stringify(a)}`);
+    open.push(a.txn);
+  }
+  const before = stack.sql('SELECT count(*) FROM txn');
+  const full = await answer(sign());
+  assert.equal(full.type, 'error', JSON.stringify(full));
+  assert.equal(full.status.code, 406);
+  assert.equal(stack.sql('SELECT count(*) FROM txn'), before);
+  // Another signer is not affected.
+  const other = await answer(sign({ signer: { msisdn: SECOND } }));
+  assert.equal(other.type, 'accepted', JSON.stringify(other));
+  open.push(other.txn);
+  await cancelAll(c);
+  await c.close();
+});
+
 test('subscribe after a reconnect replays the missed events from the log', async () => {
   let c = await connect(env);
   const a = await c.request(sign());

@@ -360,12 +360,17 @@ verify_counts_and_hides_pin(void **state)
 	assert_int_equal(card_verify(sess, &pin, &st), CARD_E_SW);
 	assert_int_equal(st.reason, CARD_R_PIN_BLOCKED);
 	assert_int_equal(st.retries_left, 0);
+	assert_int_equal(pin.len, 0); /* wiped when blocked too */
 	script_data(&s, NULL, 0, 0, 0x63C0);
 	assert_int_equal(card_pin_set(&pin, "1234"), CARD_OK);
 	assert_int_equal(card_verify(sess, &pin, &st), CARD_E_SW);
 	assert_int_equal(st.reason, CARD_R_PIN_BLOCKED);
+	assert_int_equal(pin.len, 0);
 	assert_int_equal(card_pin_set(&pin, "123456789"), CARD_OK);
 	assert_int_equal(card_verify(sess, &pin, &st), CARD_E_INVAL);
+	assert_int_equal(pin.len, 0); /* wiped though refused before the card */
+	for (i = 0; i < (int)sizeof(pin.digits); i++)
+		assert_int_equal(pin.digits[i], 0);
 	assert_int_equal(s.pos, s.n);
 	assert_int_equal(card_pin_set(&pin, "12a4"), CARD_E_INVAL);
 	assert_int_equal(card_pin_set(&pin, "123"), CARD_E_INVAL);
@@ -396,6 +401,8 @@ unblock_counts_puk(void **state)
 	assert_int_equal(card_pin_set(&pin, "1234"), CARD_OK);
 	assert_int_equal(card_unblock(sess, &puk, &pin, &st), CARD_E_SW);
 	assert_int_equal(st.reason, CARD_R_PUK_BLOCKED);
+	assert_int_equal(puk.len, 0);
+	assert_int_equal(pin.len, 0);
 	card_session_free(sess);
 }
 
