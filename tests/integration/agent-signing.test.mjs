@@ -1,4 +1,4 @@
-// Integration, end to end through a token (issue 7): an AP's `sign` on /v1/ws with channel
+// Integration, end to end through a token: an AP's `sign` on /v1/ws with channel
 // `pcsc` reaches the stack's kyso-pcsc-agent, the kyso-vcard token signs, the gateway answers
 // 502 with a CMS that openssl verifies; approve then issue with the clerk's seal token, the
 // document row APPROVED then ISSUED, an attachment refused for a number not issued and signed
