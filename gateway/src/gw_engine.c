@@ -253,6 +253,20 @@ gw_eng_lane_key(const struct gw_txn *t)
 
 /* Queues the next event of t. frame: the progress or result object (consumed), its seq is
  * set here. Pushed from gw_engine_txn_done once committed. */
+/* A result names its own stored event, `<txn>:<seq>` (txn_event is unique on the pair), as
+ * the evidence an AP quotes to an auditor (PROTOCOL.md 4.2). */
+static void
+set_evidence(json_t *frame, const struct gw_txn *t, int seq)
+{
+	const char *type = json_string_value(json_object_get(frame, "type"));
+	char ev[sizeof(t->id) + 16];
+
+	if (type == NULL || strcmp(type, "result") != 0)
+		return;
+	snprintf(ev, sizeof(ev), "%s:%d", t->id, seq);
+	json_object_set_new(frame, "evidence", json_string(ev));
+}
+
 bool
 gw_eng_event(struct gw_txn *t, enum gw_txn_state to, int code, int sub, json_t *frame)
 {
@@ -268,6 +282,7 @@ gw_eng_event(struct gw_txn *t, enum gw_txn_state to, int code, int sub, json_t *
 		return false;
 	}
 	json_object_set_new(frame, "seq", json_integer(t->next_seq + 1));
+	set_evidence(frame, t, t->next_seq + 1);
 	snprintf(topic, sizeof(topic), "kyso/v1/txn/%s/%s", t->org, gw_txn_state_mqtt(to));
 	detail = json_dumps(frame, JSON_COMPACT);
 	payload = mqtt_payload(t, gw_txn_state_mqtt(to), t->next_seq + 1, code, sub);

@@ -128,6 +128,46 @@ struct gw_signed {
 	time_t signed_at;
 };
 
+/* `chain`: the CA certificates the verification went through, issuer first, base64 DER. */
+static void
+set_chain(json_t *r, const struct gw_vfy_result *res)
+{
+	json_t *a = json_array();
+	unsigned char *der;
+	char *txt;
+	int i, n;
+
+	for (i = 0; a != NULL && i < res->chain_len; i++) {
+		der = NULL;
+		txt = (n = i2d_X509(res->chain[i], &der)) > 0 ? b64(der, (size_t)n) : NULL;
+		if (txt != NULL)
+			json_array_append_new(a, json_string(txt));
+		free(txt);
+		OPENSSL_free(der);
+	}
+	if (a != NULL && json_array_size(a) > 0)
+		json_object_set_new(r, "chain", a);
+	else
+		json_decref(a);
+}
+
+/* `revocation`: status, source and, when the answer said, when it was produced. */
+static json_t *
+revocation_obj(const struct gw_rev_result *rev)
+{
+	char at[40];
+	json_t *o = json_pack("{s:s, s:s}", "status", gw_rev_status_name(rev->status), "source",
+	                      rev->source == GW_REV_SRC_CRL || rev->source == GW_REV_SRC_CACHE_CRL
+	                              ? "crl"
+	                              : "ocsp");
+
+	if (o != NULL && rev->produced_at > 0) {
+		gw_proto_time(at, sizeof(at), (uint64_t)rev->produced_at * 1000000u);
+		json_object_set_new(o, "produced_at", json_string(at));
+	}
+	return o;
+}
+
 /* The final result of a signature: verification outcome, CMS for format cms. */
 static void
 finish_signed(struct gw_txn *t, const struct gw_vfy_result *res, const uint8_t *sig, size_t sig_len,
@@ -158,15 +198,9 @@ finish_signed(struct gw_txn *t, const struct gw_vfy_result *res, const uint8_t *
 		set_b64(r, "cms", der, der_len);
 	if (t->cert_der != NULL)
 		set_b64(r, "signer_cert", t->cert_der, t->cert_der_len);
+	set_chain(r, res);
 	if (res->rev_checked || w.warning)
-		json_object_set_new(
-		        r, "revocation",
-		        json_pack("{s:s, s:s}", "status", gw_rev_status_name(res->rev.status),
-		                  "source",
-		                  res->rev.source == GW_REV_SRC_CRL ||
-		                                  res->rev.source == GW_REV_SRC_CACHE_CRL
-		                          ? "crl"
-		                          : "ocsp"));
+		json_object_set_new(r, "revocation", revocation_obj(&res->rev));
 	if (w.warning)
 		json_object_set_new(
 		        r, "warnings",

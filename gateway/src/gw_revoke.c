@@ -230,6 +230,8 @@ gw_ocsp_response_check(const uint8_t *der, size_t len, X509 *cert, X509 *issuer,
 		rev_unknown(out, GW_REV_OCSP_STALE);
 		goto out;
 	}
+	if (!asn1_to_time(OCSP_resp_get0_produced_at(bs), &out->produced_at))
+		out->produced_at = 0;
 	/* A responder that ignores the nonce (RFC 8954 allows it) must at least be recent. */
 	if (nonce != NULL && nc == 0 && out->this_update < now - opts->max_age_s) {
 		rev_unknown(out, GW_REV_OCSP_STALE);
@@ -310,7 +312,7 @@ gw_crl_lookup(X509_CRL *crl, X509 *cert, struct gw_rev_result *out)
 	out->source = GW_REV_SRC_CRL;
 	out->crl_reason = -1;
 	if (asn1_to_time(X509_CRL_get0_lastUpdate(crl), &t))
-		out->this_update = t;
+		out->this_update = out->produced_at = t;
 	if (asn1_to_time(X509_CRL_get0_nextUpdate(crl), &t))
 		out->next_update = t;
 	/* 2 is an entry with reason removeFromCRL: not revoked (RFC 5280 5.3.1). */

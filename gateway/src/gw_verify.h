@@ -96,6 +96,7 @@ struct gw_rev_result {
 	enum gw_rev_cause ocsp_cause;
 	enum gw_rev_source source;
 	time_t this_update, next_update; /* 0: absent */
+	time_t produced_at;              /* OCSP producedAt; from a CRL its thisUpdate; 0: absent */
 	time_t revoked_at;               /* GW_REV_REVOKED */
 	int crl_reason;                  /* GW_REV_REVOKED: CRLReason, -1 when absent */
 };
@@ -110,12 +111,19 @@ struct gw_rev_opts {
 	int cache_entries;   /* OCSP answers kept (until their nextUpdate) */
 };
 
-/* Each result: the reason, the revocation outcome when it was asked, and a short text for
- * logs (never key material). */
+/* CA certificates a result can name between the end entity and its anchor. */
+#define GW_VFY_CHAIN_MAX 2
+
+/* Each result: the reason, the revocation outcome when it was asked, the CA certificates the
+ * path went through (issuer first, the anchor itself left out: the relying party holds it;
+ * borrowed, valid during the done callback only) and a short text for logs (never key
+ * material). */
 struct gw_vfy_result {
 	enum gw_vfy_reason reason;
 	struct gw_rev_result rev;
 	bool rev_checked;
+	X509 *chain[GW_VFY_CHAIN_MAX];
+	int chain_len;
 	char detail[GW_VFY_DETAIL_MAX];
 };
 

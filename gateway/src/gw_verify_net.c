@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <openssl/rand.h>
+#include <openssl/x509v3.h>
 
 #include <uv.h>
 
@@ -81,12 +82,27 @@ job_free(struct vjob *j)
 	free(j);
 }
 
+/* A CA certificate the relying party does not hold already: not a self-signed anchor. */
+static void
+chain_add(struct gw_vfy_result *res, X509 *ca)
+{
+	if (ca == NULL || res->chain_len >= GW_VFY_CHAIN_MAX ||
+	    X509_check_issued(ca, ca) == X509_V_OK)
+		return;
+	res->chain[res->chain_len++] = ca;
+}
+
 /* Calls done once; frees the job unless an HTTP request still refers to it. */
 static void
 job_finish(struct vjob *j)
 {
 	gw_vfy_done_fn *done = j->done;
 
+	j->res.chain_len = 0;
+	if (j->cert_reason == GW_VFY_OK) {
+		chain_add(&j->res, j->issuer);
+		chain_add(&j->res, j->ca_issuer);
+	}
 	job_unlink(j);
 	j->v = NULL;
 	j->done = NULL;

@@ -151,6 +151,30 @@ test('every committed event of a signed transaction is on MQTT under its org and
   assert.equal(last.msg.status.code, 502);
 });
 
+// PROTOCOL.md 4.2: a valid result names the CA certificates its path went through (the
+// issuing CA; the root is the relying party's anchor), when its OCSP answer was produced, and
+// its own stored event as evidence.
+test('a valid result carries its chain, revocation.produced_at and its evidence event',
+     async () => {
+  const r = finals.get('00');
+  assert.ok(r && r.txn, 'profile 00 ended with a result');
+  const issuing = execFileSync('openssl', ['x509', '-in', env.KYSO_TEST_ISSUING_CA,
+                                           '-outform', 'DER']);
+  assert.deepEqual(r.chain, [issuing.toString('base64')]);
+  assert.equal(r.revocation.source, 'ocsp');
+  assert.equal(r.revocation.status, 'good');
+  const produced = Date.parse(r.revocation.produced_at);
+  assert.ok(produced > Date.now() - 3600e3 && produced <= Date.now() + 5e3,
+            `produced_at ${r.revocation.produced_at}`);
+  assert.equal(r.evidence, `${r.txn}:${r.seq}`);
+  assert.equal(stack.sql(`SELECT state || ' ' || status FROM txn_event WHERE txn = '${r.txn}' ` +
+                         `AND seq = ${r.seq}`), 'DONE 502');
+  // A failure is evidenced the same way.
+  const f = finals.get('02');
+  assert.equal(f.evidence, `${f.txn}:${f.seq}`);
+  assert.equal(f.chain, undefined);
+});
+
 test('cancel after signing answers the real result, 502, and changes nothing', async () => {
   const r = finals.get('00');
   assert.ok(r && r.txn, 'profile 00 ended with a result');

@@ -327,6 +327,7 @@ teardown(void **state)
 struct got {
 	int calls;
 	struct gw_vfy_result res;
+	X509 *chain0; /* the first CA certificate the result named (borrowed during done only) */
 };
 
 static void
@@ -336,6 +337,7 @@ on_done(void *arg, const struct gw_vfy_result *res)
 
 	g->calls++;
 	g->res = *res;
+	g->chain0 = res->chain_len > 0 ? res->chain[0] : NULL;
 	uv_stop(&loop);
 }
 
@@ -369,6 +371,9 @@ precheck(struct gw_verifier *v, X509 *cert)
 	assert_int_equal(g.calls, 0);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(g.calls, 1);
+	/* The chain names the issuing CA the path went through, never the anchor. */
+	if (g.res.chain_len > 0)
+		assert_int_equal(X509_cmp(g.chain0, cert == leaf2 ? ca2 : ca), 0);
 	return g.res;
 }
 
@@ -396,6 +401,9 @@ test_ocsp_good_then_cached(void **state)
 	assert_int_equal(r.rev.status, GW_REV_GOOD);
 	assert_int_equal(r.rev.source, GW_REV_SRC_OCSP);
 	assert_int_equal(ocsp_hits, hits + 1);
+	/* PROTOCOL.md 4.2: the result names the path's CA (root left out) and producedAt. */
+	assert_int_equal(r.chain_len, 1);
+	assert_true(r.rev.produced_at > 0 && r.rev.produced_at <= time(NULL) + 1);
 	assert_int_equal(gw_verifier_cached(v), 1);
 	/* The second check is answered from the cache, still asynchronously. */
 	r = precheck(v, leaf);
@@ -432,6 +440,7 @@ test_nonce_mismatch_falls_back_to_crl(void **state)
 	assert_int_equal(r.rev.status, GW_REV_GOOD);
 	assert_int_equal(r.rev.source, GW_REV_SRC_CRL);
 	assert_int_equal(r.rev.ocsp_cause, GW_REV_OCSP_NONCE_MISMATCH);
+	assert_int_equal(r.rev.produced_at, r.rev.this_update); /* a CRL's thisUpdate */
 	r = precheck(v, revoked);
 	assert_int_equal(r.reason, GW_VFY_CERT_IS_REVOKED);
 	assert_int_equal(r.rev.source, GW_REV_SRC_CACHE_CRL); /* the CRL was fetched once */
@@ -534,6 +543,7 @@ test_issuing_ca_status(void **state)
 	assert_int_equal(r.reason, GW_VFY_OK);
 	assert_int_equal(r.rev.status, GW_REV_GOOD);
 	assert_int_equal(ocsp_hits, hits + 2); /* the end-entity, then its CA */
+	assert_int_equal(r.chain_len, 1);      /* ca2; root2 is the anchor */
 	free_verifier(v);
 
 	v = verifier_on(trust2, true, true);
