@@ -19,9 +19,7 @@
 static X509 *
 cert_of(const struct gw_txn *t)
 {
-	const uint8_t *der = t->cert_der;
-
-	return der != NULL ? d2i_X509(NULL, &der, (long)t->cert_der_len) : NULL;
+	return gw_cert_cache_get(t->eng->gw->certs, t->cert_der, t->cert_der_len);
 }
 
 /* What the device signs (PROTOCOL.md 4.1 `format`): pkcs1 the document digest; cms the digest
@@ -33,8 +31,9 @@ static STACK_OF(X509) * issuer_chain(struct gw *gw, X509 *cert)
 	STACK_OF(X509) *sk = NULL;
 	X509 *issuer = NULL;
 
-	if (gw->trust == NULL ||
-	    gw_vfy_cert(gw->trust, cert, time(NULL), &issuer, NULL, 0) != GW_VFY_OK ||
+	/* Through the verifier's path cache: the same path the precheck just verified. */
+	if (gw->verifier == NULL ||
+	    gw_verifier_path(gw->verifier, cert, time(NULL), &issuer) != GW_VFY_OK ||
 	    issuer == NULL)
 		return NULL;
 	if (X509_check_issued(issuer, issuer) == X509_V_OK || (sk = sk_X509_new_null()) == NULL ||

@@ -407,7 +407,6 @@ on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, 
 	char id[37];
 	enum gw_queue_rc q;
 	X509 *cert = NULL;
-	const uint8_t *der;
 
 	if (e == NULL) {
 		pending_free(p);
@@ -447,8 +446,7 @@ on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, 
 	a->queued = q == GW_Q_WAIT;
 	a->seal_mode = strcmp(p->req.mode, "approve") != 0 && strcmp(p->req.mode, "system") != 0;
 	if (gw->verifier != NULL) {
-		der = t->cert_der;
-		cert = der != NULL ? d2i_X509(NULL, &der, (long)t->cert_der_len) : NULL;
+		cert = gw_cert_cache_get(gw->certs, t->cert_der, t->cert_der_len);
 		if (cert != NULL &&
 		    gw_verifier_precheck(gw->verifier, cert, time(NULL), on_precheck, a) == 0) {
 			X509_free(cert); /* the verifier up-referenced what it keeps */

@@ -114,6 +114,7 @@ struct gw {
 	struct gw_httpc *httpc;
 	struct gw_trust *trust;
 	struct gw_verifier *verifier;
+	struct gw_cert_cache *certs; /* parsed signer certificates, also without a verifier */
 };
 
 /* gw_db.c: the db object on the loop. */

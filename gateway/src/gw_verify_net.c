@@ -496,6 +496,14 @@ gw_verifier_free(struct gw_verifier *v)
 	free(v);
 }
 
+enum gw_vfy_reason
+gw_verifier_path(struct gw_verifier *v, X509 *cert, time_t at, X509 **issuer)
+{
+	if (v == NULL)
+		return GW_VFY_INTERNAL;
+	return gw_vfy_cert_cached(v->paths, v->trust, cert, at, issuer, NULL, NULL, 0);
+}
+
 int
 gw_verifier_cached(const struct gw_verifier *v)
 {
