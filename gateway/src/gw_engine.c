@@ -106,9 +106,9 @@ txn_free(struct gw_engine *e, struct gw_txn *t)
 		uv_close((uv_handle_t *)t->timer, timer_closed);
 	}
 	free(t->last_frame);
-	free(t->cert_der);
+	free(t->shown);
+	X509_free(t->cert);
 	json_decref(t->policy);
-	gw_cms_prep_free(t->cms_prep);
 	free(t);
 }
 

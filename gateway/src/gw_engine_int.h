@@ -31,15 +31,17 @@ struct gw_txn {
 	int64_t cred_id;
 	uint8_t digest[64];
 	size_t digest_len;
-	uint8_t *cert_der; /* the signer's certificate, for verification */
-	size_t cert_der_len;
-	char shown[1024];     /* what the device shows: prefix, code, display */
+	X509 *cert;  /* the signer's certificate, shared (gw_cert_cache) and up-referenced */
+	char *shown; /* what the device shows: prefix, code, display (exact size) */
 	uint64_t deadline_ms; /* gw_mono_ms() */
 	uv_timer_t *timer;    /* heap: outlives uv_close */
 	struct gw_channel *chan;
-	json_t *policy;               /* {"decision", "rules"} for the result */
-	struct gw_cms_prep *cms_prep; /* format cms: the signed attributes the device signs */
-	uint8_t tbs[64];              /* what the device was asked to sign */
+	json_t *policy; /* {"decision", "rules"} for the result */
+	/* format cms: the signing-time of the signed attributes the device signs. Only this is kept
+	 * while the device works (not the CMS structure, PERFORMANCE.md G5): the attributes are
+	 * built again from it at the answer and must digest to tbs. 0: none prepared. */
+	time_t cms_signing_time;
+	uint8_t tbs[64]; /* what the device was asked to sign */
 	size_t tbs_len;
 	uint64_t subs[GW_ENG_SUBS];
 	char *last_frame; /* the latest committed frame, for `status` */
