@@ -7,6 +7,8 @@
  *                latency measured from the intended send time (no coordinated omission)
  *        idle:   open --conns sessions, print "ready", hold them for --seconds
  *   --conns N (100)  --count N (total requests, 1000)  --seconds S (run deadline, 60)
+ *   --hold-ms H (open): once every session is up, print "ready N" and wait H ms before the
+ *   first request, so that a caller can tell the sessions' memory from the requests'
  *   --signers FILE (one MSISDN per line) or --msisdn-base B --signers-n N: each connection
  *   gets its own signers so that the per-signer queue does not serialise the load
  *   --org SLUG  --mode approve  --format cms  --class general  --timeout-s 120
@@ -43,7 +45,7 @@ enum mode {
 struct opts {
 	enum mode mode;
 	const char *url, *ca, *key, *org, *sign_mode, *format, *doc_class;
-	int conns, depth, timeout_s;
+	int conns, depth, timeout_s, hold_ms;
 	long count;
 	double seconds, rate;
 	char **signers;
@@ -337,6 +339,11 @@ start_load(void)
 				request_write(&conns[i]);
 		return;
 	}
+	if (O.hold_ms > 0) {
+		printf("ready %d\n", conns_up);
+		fflush(stdout);
+		t_start_us += (uint64_t)O.hold_ms * 1000u; /* nothing is due before */
+	}
 	uv_timer_start(&tick, on_tick, 0, 1);
 }
 
@@ -519,23 +526,14 @@ parse_args(int argc, char **argv)
 		O.mode = MODE_IDLE;
 	else
 		usage();
-	static const struct option lo[] = { { "url", 1, 0, 'u' },
-		                            { "ca", 1, 0, 'a' },
-		                            { "key", 1, 0, 'k' },
-		                            { "conns", 1, 0, 'c' },
-		                            { "depth", 1, 0, 'd' },
-		                            { "count", 1, 0, 'n' },
-		                            { "seconds", 1, 0, 's' },
-		                            { "rate", 1, 0, 'r' },
-		                            { "signers", 1, 0, 'f' },
-		                            { "msisdn-base", 1, 0, 'b' },
-		                            { "signers-n", 1, 0, 'N' },
-		                            { "org", 1, 0, 'o' },
-		                            { "mode", 1, 0, 'm' },
-		                            { "format", 1, 0, 'F' },
-		                            { "class", 1, 0, 'C' },
-		                            { "timeout-s", 1, 0, 't' },
-		                            { 0, 0, 0, 0 } };
+	static const struct option lo[] = {
+		{ "url", 1, 0, 'u' },         { "ca", 1, 0, 'a' },        { "key", 1, 0, 'k' },
+		{ "conns", 1, 0, 'c' },       { "depth", 1, 0, 'd' },     { "count", 1, 0, 'n' },
+		{ "seconds", 1, 0, 's' },     { "rate", 1, 0, 'r' },      { "signers", 1, 0, 'f' },
+		{ "msisdn-base", 1, 0, 'b' }, { "signers-n", 1, 0, 'N' }, { "org", 1, 0, 'o' },
+		{ "mode", 1, 0, 'm' },        { "format", 1, 0, 'F' },    { "class", 1, 0, 'C' },
+		{ "timeout-s", 1, 0, 't' },   { "hold-ms", 1, 0, 'H' },   { 0, 0, 0, 0 }
+	};
 	const char *sfile = NULL, *base = NULL;
 	int sn = 0, ch;
 	optind = 2;
@@ -588,6 +586,9 @@ parse_args(int argc, char **argv)
 			break;
 		case 't':
 			O.timeout_s = (int)strtol(optarg, NULL, 10);
+			break;
+		case 'H':
+			O.hold_ms = (int)strtol(optarg, NULL, 10);
 			break;
 		default:
 			usage();
