@@ -138,15 +138,19 @@ scheme_of(X509 *cert)
 /* The detached SignedData of t's answer: the attributes built again at their signing time
  * (the same bytes, or no CMS), then the signature set in. */
 static bool
-cms_of(struct gw_txn *t, X509 *cert, const uint8_t *sig, size_t sig_len, uint8_t **der,
+cms_of(struct gw_txn *t, X509 *cert, const uint8_t *sig, size_t sig_len, bool sig_ok, uint8_t **der,
        size_t *der_len)
 {
 	struct gw_cms_prep *prep = NULL;
 	uint8_t tbs[64];
 	size_t len = 0;
-	bool ok = cms_build(t, cert, &prep, tbs, &len) == GW_CMS_OK && len == t->tbs_len &&
-	          memcmp(tbs, t->tbs, len) == 0 &&
-	          gw_cms_finish(prep, scheme_of(cert), sig, sig_len, der, der_len) == GW_CMS_OK;
+	bool ok =
+	        cms_build(t, cert, &prep, tbs, &len) == GW_CMS_OK && len == t->tbs_len &&
+	        memcmp(tbs, t->tbs, len) == 0 &&
+	        /* sig_ok: verified over t->tbs, the same bytes, with this certificate's key */
+	        (sig_ok ? gw_cms_finish_verified(prep, scheme_of(cert), sig, sig_len, der, der_len)
+	                : gw_cms_finish(prep, scheme_of(cert), sig, sig_len, der, der_len)) ==
+	                GW_CMS_OK;
 
 	gw_cms_prep_free(prep);
 	return ok;
@@ -175,7 +179,7 @@ finish_signed(struct gw_txn *t, const struct gw_vfy_result *res, const uint8_t *
 	json_t *r;
 
 	if (t->cms_signing_time != 0 && cert != NULL && res->reason != GW_VFY_SIGNATURE_INVALID &&
-	    !cms_of(t, cert, sig, sig_len, &der, &der_len)) {
+	    !cms_of(t, cert, sig, sig_len, res->sig_ok, &der, &der_len)) {
 		w = gw_vfy_wire(GW_VFY_SIGNATURE_INVALID, true);
 		to = GW_TS_DONE;
 	}

@@ -116,6 +116,7 @@ struct gw_vfy_result {
 	enum gw_vfy_reason reason;
 	struct gw_rev_result rev;
 	bool rev_checked;
+	bool sig_ok; /* gw_verifier_check: the signature itself verified (step 2) */
 	char detail[GW_VFY_DETAIL_MAX];
 };
 

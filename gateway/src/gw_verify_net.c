@@ -435,6 +435,7 @@ gw_verifier_check(struct gw_verifier *v, X509 *cert, enum gw_vfy_scheme scheme,
 		job_ready(j);
 		return 0;
 	}
+	j->res.sig_ok = true;
 	job_cert_then_revocation(j);
 	return 0;
 }
