@@ -60,9 +60,9 @@ find_key(struct gw_engine *e, uint64_t key)
 static struct gw_signer_slot *
 signer_slot(struct gw_engine *e, const char *signer, bool create)
 {
-	struct gw_signer_slot *q;
+	struct gw_signer_slot **head = &e->signers_by[hash_str(signer) % GW_ENG_BUCKETS], *q;
 
-	for (q = e->signers; q != NULL; q = q->next)
+	for (q = *head; q != NULL; q = q->hnext)
 		if (strcmp(q->signer, signer) == 0)
 			return q;
 	if (!create || (q = calloc(1, sizeof(*q))) == NULL)
@@ -70,6 +70,8 @@ signer_slot(struct gw_engine *e, const char *signer, bool create)
 	snprintf(q->signer, sizeof(q->signer), "%s", signer);
 	q->next = e->signers;
 	e->signers = q;
+	q->hnext = *head;
+	*head = q;
 	return q;
 }
 

@@ -51,6 +51,7 @@ struct gw_cms_prep;
 
 struct gw_signer_slot {
 	struct gw_signer_slot *next;
+	struct gw_signer_slot *hnext; /* signers_by bucket */
 	char signer[80];
 	struct gw_signer_queue q;
 };
@@ -62,6 +63,7 @@ struct gw_engine {
 	int npending;
 	uint64_t next_key;
 	struct gw_signer_slot *signers;
+	struct gw_signer_slot *signers_by[GW_ENG_BUCKETS]; /* the same, by name: one per sign */
 	struct gw_channel *chan[GW_ENG_CHANNELS];
 	int nchan;
 	bool reloaded;
