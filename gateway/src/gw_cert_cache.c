@@ -3,24 +3,24 @@
  * through the provider decoder framework, which costs more than verifying a P-256 signature;
  * a request used to parse its signer's certificate five times. Pure, loop thread only.
  *
- * An entry is found by its exact DER bytes (a hash picks the bucket, the bytes are compared),
- * so it can never stand for another certificate and needs no invalidation: state, locks and
- * revocation are not facts of the bytes and are still read and checked per request. */
+ * An entry is found by the SHA-256 of its exact DER bytes (collision resistant: it can never
+ * stand for another certificate; the bytes themselves are not kept, so entries stay small), so
+ * it needs no invalidation: state, locks and revocation are not facts of the bytes and are
+ * still read and checked per request. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "gw_verify.h"
 
 struct cert_ent {
 	struct cert_ent *hnext;         /* bucket chain */
 	struct cert_ent *newer, *older; /* recency list */
-	uint64_t hash;
+	uint8_t sha256[32];             /* of the DER bytes */
 	X509 *x;
-	size_t len;
-	uint8_t der[]; /* len bytes */
 };
 
 struct gw_cert_cache {
@@ -28,18 +28,8 @@ struct gw_cert_cache {
 	size_t nbucket; /* a power of two */
 	struct cert_ent *newest, *oldest;
 	int count, max;
+	EVP_MD *sha256; /* fetched once, not at each digest */
 };
-
-/* FNV-1a: spreads DER well enough to pick a bucket; equality is decided by the bytes. */
-static uint64_t
-der_hash(const uint8_t *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325u;
-
-	while (n-- > 0)
-		h = (h ^ *p++) * 0x100000001b3u;
-	return h;
-}
 
 struct gw_cert_cache *
 gw_cert_cache_new(int entries)
@@ -52,7 +42,12 @@ gw_cert_cache_new(int entries)
 	c->nbucket = 16;
 	while (c->nbucket < (size_t)c->max)
 		c->nbucket <<= 1;
-	if ((c->bucket = calloc(c->nbucket, sizeof(*c->bucket))) == NULL) {
+	c->bucket = calloc(c->nbucket, sizeof(*c->bucket));
+	c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (c->bucket == NULL || c->sha256 == NULL) {
+		ERR_clear_error();
+		EVP_MD_free(c->sha256);
+		free(c->bucket);
 		free(c);
 		return NULL;
 	}
@@ -86,12 +81,14 @@ list_push_newest(struct gw_cert_cache *c, struct cert_ent *e)
 }
 
 static struct cert_ent **
-slot_of(struct gw_cert_cache *c, uint64_t h, const uint8_t *der, size_t len)
+slot_of(struct gw_cert_cache *c, const uint8_t sha[32])
 {
-	struct cert_ent **pp = &c->bucket[h & (c->nbucket - 1)];
+	struct cert_ent **pp;
+	size_t h;
 
-	while (*pp != NULL &&
-	       ((*pp)->hash != h || (*pp)->len != len || memcmp((*pp)->der, der, len) != 0))
+	memcpy(&h, sha, sizeof(h));
+	pp = &c->bucket[h & (c->nbucket - 1)];
+	while (*pp != NULL && memcmp((*pp)->sha256, sha, 32) != 0)
 		pp = &(*pp)->hnext;
 	return pp;
 }
@@ -104,7 +101,7 @@ evict_oldest(struct gw_cert_cache *c)
 
 	if (e == NULL)
 		return;
-	pp = slot_of(c, e->hash, e->der, e->len);
+	pp = slot_of(c, e->sha256);
 	*pp = e->hnext;
 	list_unlink(c, e);
 	X509_free(e->x);
@@ -119,6 +116,7 @@ gw_cert_cache_free(struct gw_cert_cache *c)
 		return;
 	while (c->oldest != NULL)
 		evict_oldest(c);
+	EVP_MD_free(c->sha256);
 	free(c->bucket);
 	free(c);
 }
@@ -143,15 +141,19 @@ X509 *
 gw_cert_cache_get(struct gw_cert_cache *c, const uint8_t *der, size_t len)
 {
 	struct cert_ent **pp, *e;
-	uint64_t h;
+	uint8_t sha[32];
+	unsigned int n = 0;
 	X509 *x;
 
 	if (der == NULL || len == 0)
 		return NULL;
 	if (c == NULL || len > GW_CERT_CACHE_DER_MAX)
 		return parse_exact(der, len); /* not kept: the cache's memory stays bounded */
-	h = der_hash(der, len);
-	pp = slot_of(c, h, der, len);
+	if (EVP_Digest(der, len, sha, &n, c->sha256, NULL) != 1 || n != sizeof(sha)) {
+		ERR_clear_error();
+		return parse_exact(der, len);
+	}
+	pp = slot_of(c, sha);
 	if ((e = *pp) != NULL) {
 		list_unlink(c, e);
 		list_push_newest(c, e);
@@ -160,18 +162,16 @@ gw_cert_cache_get(struct gw_cert_cache *c, const uint8_t *der, size_t len)
 	/* Unparsable bytes are not kept: they fail the same way each time at the same cost. */
 	if ((x = parse_exact(der, len)) == NULL)
 		return NULL;
-	if ((e = malloc(sizeof(*e) + len)) == NULL || !X509_up_ref(x)) {
+	if ((e = malloc(sizeof(*e))) == NULL || !X509_up_ref(x)) {
 		free(e);
 		return x; /* still usable, just not shared */
 	}
 	if (c->count >= c->max) {
 		evict_oldest(c);
-		pp = slot_of(c, h, der, len);
+		pp = slot_of(c, sha);
 	}
-	e->hash = h;
+	memcpy(e->sha256, sha, sizeof(e->sha256));
 	e->x = x;
-	e->len = len;
-	memcpy(e->der, der, len);
 	e->hnext = *pp;
 	*pp = e;
 	list_push_newest(c, e);

@@ -196,11 +196,11 @@ enum gw_vfy_reason gw_vfy_cert_cached(struct gw_path_cache *c, const struct gw_t
 /* ASN1 time to time_t (UTC); false when unparsable. */
 bool gw_vfy_asn1_time(const ASN1_TIME *a, time_t *out);
 
-/* Parsed certificates shared by their exact DER bytes (gw_cert_cache.c), so that a request does
- * not decode its signer's certificate at every step. Bounded: at `entries`, the least recently
- * used one goes. gw_cert_cache_get gives the certificate of der, up-referenced (the caller
+/* Parsed certificates shared by the SHA-256 of their exact DER bytes (gw_cert_cache.c), so that a
+ * request does not decode its signer's certificate at every step. Bounded: at `entries`, the least
+ * recently used one goes. gw_cert_cache_get gives the certificate of der, up-referenced (the caller
  * X509_free()s it), or NULL when der does not parse; with c NULL, or der longer than
- * GW_CERT_CACHE_DER_MAX, it just parses. Only the bytes are cached: nothing about the
+ * GW_CERT_CACHE_DER_MAX, it just parses. Only parsed certificates are kept: nothing about the
  * credential's state or the certificate's revocation. */
 #define GW_CERT_CACHE_DER_MAX (16u * 1024u)
 struct gw_cert_cache;
