@@ -197,6 +197,8 @@ struct db__rtask {
 /* Room for a burst of OTA counter reservations besides the reader's own few tasks. */
 #define DB_READER_QUEUE_MAX 4096
 
+#define DB_READER_PREPARED 4
+
 struct db__reader {
 	struct db__conn c;
 	struct db__rtask *q_head, *q_tail; /* q_head is in flight when busy */
@@ -208,6 +210,12 @@ struct db__reader {
 	db_outbox_fn *fetch_cb; /* set while a fetch is queued or in flight */
 	int64_t outbox_depth;
 	db_clients_fn *clients_cb;
+	/* The signer lookups run as prepared statements, parsed and planned once per connection
+	 * instead of at each request (planning cost more than running them): prepared[i] is the
+	 * text of statement "kyso_p<i>" on this connection. */
+	const char *prepared[DB_READER_PREPARED];
+	int npreparing; /* > 0: a prepare of statement npreparing - 1 is in flight */
+	bool prepare_failed;
 };
 
 struct db {

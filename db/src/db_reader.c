@@ -99,6 +99,33 @@ task_pop(struct db *db)
 	return t;
 }
 
+/* A signer lookup: its text is prepared on the connection's first use (reader_kick runs again
+ * once the prepare's results are in, the task still at the head), then run by name; unnamed
+ * once when the server refused the prepare (before the migrations ran, say) or no slot is
+ * left. */
+static int
+send_signer(struct db__reader *r, struct db__rtask *t)
+{
+	char name[16];
+	int i, ok;
+
+	for (i = 0; i < DB_READER_PREPARED && r->prepared[i] != NULL; i++)
+		if (r->prepared[i] == t->sql)
+			break;
+	snprintf(name, sizeof(name), "kyso_p%d", i);
+	if (i < DB_READER_PREPARED && r->prepared[i] == t->sql)
+		return PQsendQueryPrepared(r->c.pq, name, t->nparam, (const char *const *)t->param,
+		                           NULL, NULL, 0);
+	if (i < DB_READER_PREPARED && !r->prepare_failed) {
+		ok = PQsendPrepare(r->c.pq, name, t->sql, t->nparam, NULL);
+		r->npreparing = ok == 1 ? i + 1 : 0;
+		return ok;
+	}
+	r->prepare_failed = false; /* the next lookup tries again (the schema may be ready) */
+	return PQsendQueryParams(r->c.pq, t->sql, t->nparam, NULL, (const char *const *)t->param,
+	                         NULL, NULL, 0);
+}
+
 /* Starts the next task when the reader is free. */
 static void
 reader_kick(struct db *db)
@@ -130,9 +157,11 @@ reader_kick(struct db *db)
 	case DB_RT_CALL:
 		ok = PQsendQueryParams(r->c.pq, t->sql, t->nparams, NULL, t->params, NULL, NULL, 0);
 		break;
+	case DB_RT_SIGNER:
+		ok = send_signer(r, t);
+		break;
 	case DB_RT_TXN_ROWS:
 	case DB_RT_TXN_EVENTS:
-	case DB_RT_SIGNER:
 		ok = PQsendQueryParams(r->c.pq, t->sql, t->nparam, NULL,
 		                       (const char *const *)t->param, NULL, NULL, 0);
 		break;
@@ -298,9 +327,26 @@ db__reader_on_readable(struct db *db)
 		if ((res = PQgetResult(r->c.pq)) == NULL) {
 			if (!r->busy)
 				break;
-			task_free(task_pop(db)); /* this task's results are complete */
+			if (r->npreparing > 0) {
+				r->npreparing = 0; /* the task stays at the head and runs now */
+			} else {
+				task_free(task_pop(db)); /* this task's results are complete */
+			}
 			r->busy = false;
 			reader_kick(db);
+			continue;
+		}
+		if (r->npreparing > 0) {
+			/* A refused prepare is not the lookup's failure: it runs unnamed. */
+			r->prepare_failed = PQresultStatus(res) != PGRES_COMMAND_OK;
+			if (!r->prepare_failed && r->q_head != NULL)
+				r->prepared[r->npreparing - 1] = r->q_head->sql;
+			if (r->prepare_failed && db__conn_lost_error(res, r->c.pq)) {
+				PQclear(res);
+				reader_lost(db, "result");
+				return DB_E_CONN;
+			}
+			PQclear(res);
 			continue;
 		}
 		if (PQresultStatus(res) == PGRES_FATAL_ERROR && db__conn_lost_error(res, r->c.pq)) {
@@ -351,6 +397,10 @@ db__reader_on_drop(struct db *db)
 	r->busy = false;
 	r->schema_ok = false;
 	r->fetch_cb = NULL;
+	/* Prepared statements die with their connection. */
+	memset(r->prepared, 0, sizeof(r->prepared));
+	r->npreparing = 0;
+	r->prepare_failed = false;
 	/* Detach every task first: the callbacks below may queue new work (refused while down). */
 	while ((t = task_pop(db)) != NULL) {
 		if (t->kind == DB_RT_CALL && t->fn != NULL) {

@@ -35,38 +35,45 @@ static const char sql_events[] =
 
 /* The person is resolved from the msisdn (person.msisdn or a credential's), the person id or
  * a credential id; then every credential of that person and the org credentials assigned to
- * them (C1), the current titles (A3) and the delegations naming them as grantee (C8). */
-static const char sql_signer[] =
-        "WITH p AS (SELECT id FROM person WHERE $1 = 'subscriber' AND id = $2 "
-        " UNION SELECT id FROM person WHERE $1 = 'msisdn' AND msisdn = $2 "
-        " UNION SELECT person FROM credential WHERE $1 = 'msisdn' AND msisdn = $2 "
-        "   AND person IS NOT NULL "
-        " UNION SELECT person FROM credential WHERE $1 = 'credential' AND id::text = $2 "
-        "   AND person IS NOT NULL), "
-        "c AS (SELECT c.*, false AS seal, NULL::text AS decision FROM credential c "
-        "  WHERE c.person IN (SELECT id FROM p) "
-        "     OR ($1 = 'credential' AND c.id::text = $2) "
-        "     OR ($1 = 'msisdn' AND c.msisdn = $2) "
-        " UNION ALL SELECT c.*, true, s.decision_ref FROM credential c "
-        "  JOIN seal_assignment s ON s.credential = c.id "
-        "  WHERE s.clerk IN (SELECT id FROM p) AND s.revoked_at IS NULL "
-        "    AND s.valid_from <= now() AND (s.valid_until IS NULL OR s.valid_until > now())) "
-        "SELECT c.id, c.org, c.person, c.type, c.device, c.msisdn, c.token_serial, c.state, "
-        " COALESCE(extract(epoch FROM c.not_before)::bigint, 0), "
-        " COALESCE(extract(epoch FROM c.not_after)::bigint, 0), c.key_alg, "
-        " encode(c.cert_der, 'hex'), c.seal, c.decision, "
-        " (SELECT COALESCE(json_agg(json_build_object('org', r.org, 'title', r.title, "
-        "   'classes', r.doc_classes)), '[]') FROM role_assignment r "
-        "   WHERE r.person = (SELECT id FROM p LIMIT 1) AND r.valid_from <= now() "
-        "     AND (r.valid_until IS NULL OR r.valid_until > now()))::text, "
-        " (SELECT COALESCE(json_agg(json_build_object('label', d.label, 'principal', "
-        "   d.grantor, 'scope', d.scope, 'from', extract(epoch FROM d.valid_from)::bigint, "
-        "   'until', COALESCE(extract(epoch FROM d.valid_until)::bigint, 0), 'revoked', "
-        "   d.revoked_at IS NOT NULL, 'by_delegate', d.granted_by_delegate)), '[]') "
-        "   FROM delegation d WHERE d.grantee = (SELECT id FROM p LIMIT 1))::text, "
-        " (SELECT id FROM p LIMIT 1), "
-        " (SELECT locked_txn FROM sim_card s WHERE s.credential = c.id LIMIT 1) "
-        "FROM c ORDER BY c.id LIMIT 64";
+ * them (C1), the current titles (A3) and the delegations naming them as grantee (C8).
+ * One text per way of naming the signer, each run as a prepared statement on the reader
+ * (db_reader.c): without branches that depend on a parameter, the generic plan is as good as a
+ * custom one, so the server plans it once per connection, and credentials are found by their
+ * indexes (person, msisdn, id) instead of a scan of the whole table. */
+#define SIGNER_BODY(P, IDS)                                                                        \
+	"WITH p AS (" P "), "                                                                      \
+	"c AS (SELECT c.*, false AS seal, NULL::text AS decision FROM credential c "               \
+	"  WHERE c.id IN (SELECT id FROM credential WHERE person IN (SELECT id FROM p)" IDS ") "   \
+	" UNION ALL SELECT c.*, true, s.decision_ref FROM credential c "                           \
+	"  JOIN seal_assignment s ON s.credential = c.id "                                         \
+	"  WHERE s.clerk IN (SELECT id FROM p) AND s.revoked_at IS NULL "                          \
+	"    AND s.valid_from <= now() AND (s.valid_until IS NULL OR s.valid_until > now())) "     \
+	"SELECT c.id, c.org, c.person, c.type, c.device, c.msisdn, c.token_serial, c.state, "      \
+	" COALESCE(extract(epoch FROM c.not_before)::bigint, 0), "                                 \
+	" COALESCE(extract(epoch FROM c.not_after)::bigint, 0), c.key_alg, "                       \
+	" encode(c.cert_der, 'hex'), c.seal, c.decision, "                                         \
+	" (SELECT COALESCE(json_agg(json_build_object('org', r.org, 'title', r.title, "            \
+	"   'classes', r.doc_classes)), '[]') FROM role_assignment r "                             \
+	"   WHERE r.person = (SELECT id FROM p LIMIT 1) AND r.valid_from <= now() "                \
+	"     AND (r.valid_until IS NULL OR r.valid_until > now()))::text, "                       \
+	" (SELECT COALESCE(json_agg(json_build_object('label', d.label, 'principal', "             \
+	"   d.grantor, 'scope', d.scope, 'from', extract(epoch FROM d.valid_from)::bigint, "       \
+	"   'until', COALESCE(extract(epoch FROM d.valid_until)::bigint, 0), 'revoked', "          \
+	"   d.revoked_at IS NOT NULL, 'by_delegate', d.granted_by_delegate)), '[]') "              \
+	"   FROM delegation d WHERE d.grantee = (SELECT id FROM p LIMIT 1))::text, "               \
+	" (SELECT id FROM p LIMIT 1), "                                                            \
+	" (SELECT locked_txn FROM sim_card s WHERE s.credential = c.id LIMIT 1) "                  \
+	"FROM c ORDER BY c.id LIMIT 64"
+/* Only the canonical text of an id names it (as id::text = $1 did), and no text is an error. */
+#define CRED_ID "CASE WHEN $1 ~ '^[1-9][0-9]{0,17}$' THEN $1::bigint END"
+static const char sql_signer_msisdn[] =
+        SIGNER_BODY("SELECT id FROM person WHERE msisdn = $1 UNION SELECT person FROM credential "
+                    "WHERE msisdn = $1 AND person IS NOT NULL",
+                    " UNION SELECT id FROM credential WHERE msisdn = $1");
+static const char sql_signer_subscriber[] = SIGNER_BODY("SELECT id FROM person WHERE id = $1", "");
+static const char sql_signer_credential[] = SIGNER_BODY(
+        "SELECT person AS id FROM credential WHERE id = " CRED_ID " AND person IS NOT NULL",
+        " UNION SELECT id FROM credential WHERE id = " CRED_ID);
 #define SIGNER_NCOLS 18
 
 bool
@@ -411,28 +418,32 @@ enum db_err
 db_signer_lookup(struct db *db, const char *by, const char *value, db_signer_fn *cb,
                  uint64_t cookie)
 {
-	const char *p[2] = { by, value };
+	const char *sql;
 	struct db__rtask *t;
 
-	if (db == NULL || cb == NULL || !short_ok(value, true) || by == NULL ||
-	    (strcmp(by, "msisdn") != 0 && strcmp(by, "subscriber") != 0 &&
-	     strcmp(by, "credential") != 0))
+	if (db == NULL || cb == NULL || !short_ok(value, true) || by == NULL)
+		return DB_E_INVAL;
+	if (strcmp(by, "msisdn") == 0)
+		sql = sql_signer_msisdn;
+	else if (strcmp(by, "subscriber") == 0)
+		sql = sql_signer_subscriber;
+	else if (strcmp(by, "credential") == 0)
+		sql = sql_signer_credential;
+	else
 		return DB_E_INVAL;
 	if (db->rd.c.state != DB_CONN_UP)
 		return DB_E_CONN;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return DB_E_NOMEM;
 	t->kind = DB_RT_SIGNER;
-	t->sql = sql_signer;
+	t->sql = sql;
 	t->signer_cb = cb;
 	t->cookie = cookie;
-	for (int i = 0; i < 2; i++) {
-		if ((t->param[i] = strdup(p[i])) == NULL) {
-			db__rtask_free(t);
-			return DB_E_NOMEM;
-		}
+	if ((t->param[0] = strdup(value)) == NULL) {
+		db__rtask_free(t);
+		return DB_E_NOMEM;
 	}
-	t->nparam = 2;
+	t->nparam = 1;
 	if (!db__reader_push(db, t)) {
 		db__rtask_free(t);
 		return DB_E_BUSY;

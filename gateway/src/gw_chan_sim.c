@@ -39,7 +39,7 @@ struct sim_txn {
 	char msisdn[MSISDN_MAX]; /* E.164 digits */
 	char mo_addr[MSISDN_MAX];
 	uint64_t deadline_ms;
-	uint8_t kv1[SMSC_KV1_MAX];
+	uint8_t *kv1; /* the encoded request, exact size (a pending txn stays small, G5) */
 	size_t kv1_len;
 	struct gw_sim_keyset ks; /* secret: wiped at release */
 	bool has_ks;
@@ -68,6 +68,17 @@ struct sim_foreign {
 	uint8_t pkt[PKT_MAX];
 	size_t len;
 };
+
+/* Keys and the kv1 payload (with the digest) are wiped before they are freed. */
+static void
+txn_wipe_free(struct sim_txn *t)
+{
+	if (t->kv1 != NULL)
+		OPENSSL_cleanse(t->kv1, t->kv1_len);
+	free(t->kv1);
+	OPENSSL_cleanse(t, sizeof(*t));
+	free(t);
+}
 
 struct gw_sim {
 	struct gw_sim_config cfg;
@@ -166,8 +177,7 @@ txn_release(struct gw_sim *sim, struct sim_txn *t, bool answered)
 		sim->ops.cancel(sim->ops.ctx, t->carrier,
 		                (uint64_t)t->ref * TAG_SLOTS + t->attempt * 8u + i);
 	txn_unlink(sim, t);
-	OPENSSL_cleanse(t, sizeof(*t)); /* keys, kv1 payload with the digest */
-	free(t);
+	txn_wipe_free(t);
 }
 
 static const struct sim_ended *
@@ -262,7 +272,7 @@ build_request(const struct gw_sim *sim, const struct gw_chan_request *req, struc
 	struct smsc_kv1_req k = { 0 };
 	struct smsc_text_fit fit;
 	char text[TEXT_MAX];
-	uint8_t enc[TEXT_MAX * 2];
+	uint8_t enc[TEXT_MAX * 2], kv1[SMSC_KV1_MAX];
 	size_t dlen, elen;
 	uint8_t alg;
 
@@ -288,10 +298,19 @@ build_request(const struct gw_sim *sim, const struct gw_chan_request *req, struc
 	k.dcs = (uint8_t)fit.dcs;
 	k.text = enc;
 	k.text_len = elen;
-	if (smsc_kv1_req_encode(&k, t->kv1, sizeof(t->kv1), &t->kv1_len) != SMSC_OK)
+	if (smsc_kv1_req_encode(&k, kv1, sizeof(kv1), &t->kv1_len) != SMSC_OK)
 		goto too_long;
+	if ((t->kv1 = malloc(t->kv1_len)) == NULL) {
+		OPENSSL_cleanse(kv1, t->kv1_len);
+		*status = 900;
+		*sub = 9005;
+		return -1;
+	}
+	memcpy(t->kv1, kv1, t->kv1_len);
+	OPENSSL_cleanse(kv1, t->kv1_len);
 	return 0;
 too_long:
+	OPENSSL_cleanse(kv1, sizeof(kv1)); /* a partial encoding may hold the digest */
 	*status = 103;
 	*sub = 0;
 	return -1;
@@ -326,8 +345,7 @@ sim_start(void *self, const struct gw_chan_request *req, int *status, int *sub)
 	if (smsc_msisdn_normalise(req->msisdn, car->country_code, car->national_prefix, t->msisdn,
 	                          sizeof(t->msisdn)) != SMSC_OK ||
 	    build_request(sim, req, t, status, sub) != 0) {
-		OPENSSL_cleanse(t, sizeof(*t));
-		free(t);
+		txn_wipe_free(t);
 		return -1;
 	}
 	txn_link(sim, t);
@@ -987,8 +1005,7 @@ gw_sim_free(struct gw_sim *sim)
 			struct sim_txn *t = sim->bucket[b];
 
 			txn_unlink(sim, t);
-			OPENSSL_cleanse(t, sizeof(*t));
-			free(t);
+			txn_wipe_free(t);
 		}
 	smsc_reasm_free(sim->reasm);
 	free(sim);

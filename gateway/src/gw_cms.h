@@ -54,6 +54,12 @@ const uint8_t *gw_cms_prep_tbs(const struct gw_cms_prep *p, size_t *len);
  * rsaEncryption). On GW_CMS_OK *der is the ContentInfo. prep stays the caller's. */
 enum gw_cms_err gw_cms_finish(struct gw_cms_prep *p, enum gw_vfy_scheme scheme, const uint8_t *sig,
                               size_t sig_len, uint8_t **der, size_t *der_len);
+/* The same without checking the signature again: only for a caller that has just verified sig
+ * over exactly gw_cms_prep_tbs() with the certificate's key and the same scheme (the
+ * transaction engine after gw_verifier_check; PERFORMANCE.md G2: one verification each). */
+enum gw_cms_err gw_cms_finish_verified(struct gw_cms_prep *p, enum gw_vfy_scheme scheme,
+                                       const uint8_t *sig, size_t sig_len, uint8_t **der,
+                                       size_t *der_len);
 
 void gw_cms_prep_free(struct gw_cms_prep *p);
 

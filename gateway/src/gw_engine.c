@@ -65,9 +65,9 @@ find_key(struct gw_engine *e, uint64_t key)
 static struct gw_signer_slot *
 signer_slot(struct gw_engine *e, const char *signer, bool create)
 {
-	struct gw_signer_slot *q;
+	struct gw_signer_slot **head = &e->signers_by[hash_str(signer) % GW_ENG_BUCKETS], *q;
 
-	for (q = e->signers; q != NULL; q = q->next)
+	for (q = *head; q != NULL; q = q->hnext)
 		if (strcmp(q->signer, signer) == 0)
 			return q;
 	if (!create || (q = calloc(1, sizeof(*q))) == NULL)
@@ -75,6 +75,8 @@ signer_slot(struct gw_engine *e, const char *signer, bool create)
 	snprintf(q->signer, sizeof(q->signer), "%s", signer);
 	q->next = e->signers;
 	e->signers = q;
+	q->hnext = *head;
+	*head = q;
 	return q;
 }
 
@@ -111,10 +113,10 @@ txn_free(struct gw_engine *e, struct gw_txn *t)
 		uv_close((uv_handle_t *)t->timer, timer_closed);
 	}
 	free(t->last_frame);
-	free(t->cert_der);
+	free(t->shown);
+	X509_free(t->cert);
 	gw_eng_held_free(t->held);
 	json_decref(t->policy);
-	gw_cms_prep_free(t->cms_prep);
 	free(t);
 }
 
@@ -612,7 +614,7 @@ channel_event(void *engine, const struct gw_chan_event *ev)
 		break;
 	case GW_CHAN_SIGNED:
 		/* reloaded after a restart or taken over: certificate and signed bytes first */
-		if (t->cert_der == NULL || t->tbs_len == 0)
+		if (t->cert == NULL || t->tbs_len == 0)
 			gw_eng_answer_unloaded(t, ev);
 		else
 			gw_eng_answer(t, ev);

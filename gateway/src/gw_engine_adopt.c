@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "gw_engine_int.h"
+#include "gw_verify.h"
 
 #define ADOPT_TRIES 3 /* lookups again after a commit lost to another writer's event */
 
@@ -205,11 +206,8 @@ on_cred(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, en
 	}
 	if (t->msisdn[0] == '\0')
 		snprintf(t->msisdn, sizeof(t->msisdn), "%s", c->msisdn != NULL ? c->msisdn : "");
-	if (t->cert_der == NULL && c->cert_der != NULL &&
-	    (t->cert_der = malloc(c->cert_der_len)) != NULL) {
-		memcpy(t->cert_der, c->cert_der, c->cert_der_len);
-		t->cert_der_len = c->cert_der_len;
-	}
+	if (t->cert == NULL)
+		t->cert = gw_cert_cache_get(t->eng->gw->certs, c->cert_der, c->cert_der_len);
 	apply_held(t);
 }
 

@@ -32,15 +32,16 @@ struct gw_txn {
 	int64_t cred_id;
 	uint8_t digest[64];
 	size_t digest_len;
-	uint8_t *cert_der; /* the signer's certificate, for verification */
-	size_t cert_der_len;
-	char shown[1024];     /* what the device shows: prefix, code, display */
+	X509 *cert;  /* the signer's certificate, shared (gw_cert_cache) and up-referenced */
+	char *shown; /* what the device shows: prefix, code, display (exact size) */
 	uint64_t deadline_ms; /* gw_mono_ms() */
 	uv_timer_t *timer;    /* heap: outlives uv_close */
 	struct gw_channel *chan;
-	json_t *policy;               /* {"decision", "rules"} for the result */
-	struct gw_cms_prep *cms_prep; /* format cms: the signed attributes the device signs */
-	uint8_t tbs[64];              /* what the device was asked to sign */
+	json_t *policy; /* {"decision", "rules"} for the result */
+	/* What the device was asked to sign. For cms only these bytes and the signing-time are kept
+	 * while the device works (not the CMS structure, PERFORMANCE.md G5): the attributes are
+	 * built again at the answer and must digest to tbs. tbs_len 0: nothing prepared yet. */
+	uint8_t tbs[64];
 	size_t tbs_len;
 	uint64_t subs[GW_ENG_SUBS];
 	char *last_frame;     /* the latest committed frame, for `status` */
@@ -55,6 +56,7 @@ struct gw_held;
 
 struct gw_signer_slot {
 	struct gw_signer_slot *next;
+	struct gw_signer_slot *hnext; /* signers_by bucket */
 	char signer[80];
 	struct gw_signer_queue q;
 };
@@ -66,6 +68,7 @@ struct gw_engine {
 	int npending;
 	uint64_t next_key;
 	struct gw_signer_slot *signers;
+	struct gw_signer_slot *signers_by[GW_ENG_BUCKETS]; /* the same, by name: one per sign */
 	struct gw_channel *chan[GW_ENG_CHANNELS];
 	int nchan;
 	bool reloaded;

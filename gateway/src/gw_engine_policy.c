@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "gw_engine_int.h"
+#include "gw_verify.h"
 
 #define MAX_TITLES      16
 #define MAX_CLASSES     32
@@ -102,10 +103,10 @@ sig_hash(int nid)
  * signature (gw_verify.h); until that check runs before signing too, revocation is reported
  * as unknown here (D3: a warning for approve, a refusal for the seal modes). */
 static bool
-cert_facts(const struct db_signer_cred *c, struct pol_cert *out, char *printed, size_t cap)
+cert_facts(struct gw_engine *e, const struct db_signer_cred *c, struct pol_cert *out, char *printed,
+           size_t cap)
 {
-	const uint8_t *der = c->cert_der;
-	X509 *x = der != NULL ? d2i_X509(NULL, &der, (long)c->cert_der_len) : NULL;
+	X509 *x = gw_cert_cache_get(e->gw->certs, c->cert_der, c->cert_der_len);
 	EVP_PKEY *k;
 	int mdnid = 0, pknid = 0;
 	uint32_t ku;
@@ -265,7 +266,7 @@ gw_eng_choose(struct gw_engine *e, const struct gw_pending *p, const struct db_s
 	};
 	if (!pol_device_parse(best->device, &cert.device))
 		cert.device = POL_DEV_SIM;
-	if (!cert_facts(best, &cert, printed, sizeof(printed))) {
+	if (!cert_facts(e, best, &cert, printed, sizeof(printed))) {
 		gw_status_set(err, 422, 0, "the credential has no usable certificate");
 		return false;
 	}

@@ -19,9 +19,7 @@
 static X509 *
 cert_of(const struct gw_txn *t)
 {
-	const uint8_t *der = t->cert_der;
-
-	return der != NULL ? d2i_X509(NULL, &der, (long)t->cert_der_len) : NULL;
+	return t->cert != NULL && X509_up_ref(t->cert) ? t->cert : NULL;
 }
 
 /* What the device signs (PROTOCOL.md 4.1 `format`): pkcs1 the document digest; cms the digest
@@ -33,8 +31,9 @@ static STACK_OF(X509) * issuer_chain(struct gw *gw, X509 *cert)
 	STACK_OF(X509) *sk = NULL;
 	X509 *issuer = NULL;
 
-	if (gw->trust == NULL ||
-	    gw_vfy_cert(gw->trust, cert, time(NULL), &issuer, NULL, 0) != GW_VFY_OK ||
+	/* Through the verifier's path cache: the same path the precheck just verified. */
+	if (gw->verifier == NULL ||
+	    gw_verifier_path(gw->verifier, cert, time(NULL), &issuer) != GW_VFY_OK ||
 	    issuer == NULL)
 		return NULL;
 	if (X509_check_issued(issuer, issuer) == X509_V_OK || (sk = sk_X509_new_null()) == NULL ||
@@ -46,20 +45,36 @@ static STACK_OF(X509) * issuer_chain(struct gw *gw, X509 *cert)
 	return sk;
 }
 
+/* The signed attributes of t at its signing time: their digest must be what the device was
+ * given (tbs), since only the time is kept while the device works (G5). */
+static enum gw_cms_err
+cms_build(struct gw_txn *t, X509 *cert, struct gw_cms_prep **prep, uint8_t *tbs, size_t *len)
+{
+	STACK_OF(X509) *extra = issuer_chain(t->eng->gw, cert);
+	enum gw_cms_err rc = gw_cms_prepare(cert, extra, t->digest, t->digest_len,
+	                                    (time_t)t->signing_time, prep, tbs, 64, len);
+
+	sk_X509_pop_free(extra, X509_free);
+	return rc;
+}
+
 bool
 gw_eng_to_sign(struct gw_txn *t, uint8_t out[64], size_t *len, char *why, size_t whylen)
 {
-	STACK_OF(X509) * extra;
+	struct gw_cms_prep *prep = NULL;
 	X509 *cert;
 	enum gw_cms_err rc;
 
+	if (t->shown == NULL) {
+		snprintf(why, whylen, "no display text (out of memory)");
+		return false;
+	}
 	if (strcmp(t->format, "pkcs1") == 0) {
 		memcpy(out, t->digest, t->digest_len);
 		*len = t->digest_len;
-	} else if (t->cms_prep != NULL) {
-		const uint8_t *tbs = gw_cms_prep_tbs(t->cms_prep, len);
-
-		memcpy(out, tbs, *len);
+	} else if (t->tbs_len != 0) {
+		memcpy(out, t->tbs, t->tbs_len); /* a resend: the same attributes */
+		*len = t->tbs_len;
 	} else {
 		if ((cert = cert_of(t)) == NULL) {
 			snprintf(why, whylen, "no certificate to build the signed attributes");
@@ -76,10 +91,8 @@ gw_eng_to_sign(struct gw_txn *t, uint8_t out[64], size_t *len, char *why, size_t
 				gw_log(GW_LOG_WARN, "msg=\"signing time not recorded\" txn=%s",
 				       t->id);
 		}
-		extra = issuer_chain(t->eng->gw, cert);
-		rc = gw_cms_prepare(cert, extra, t->digest, t->digest_len, (time_t)t->signing_time,
-		                    &t->cms_prep, out, 64, len);
-		sk_X509_pop_free(extra, X509_free);
+		rc = cms_build(t, cert, &prep, out, len);
+		gw_cms_prep_free(prep);
 		X509_free(cert);
 		if (rc != GW_CMS_OK) {
 			snprintf(why, whylen, "signed attributes: %s", gw_cms_strerror(rc));
@@ -111,12 +124,45 @@ set_b64(json_t *r, const char *key, const uint8_t *b, size_t n)
 	free(txt);
 }
 
+/* The certificate's DER: OpenSSL keeps the encoding it was parsed from. */
+static void
+set_cert_b64(json_t *r, const char *key, X509 *cert)
+{
+	uint8_t *der = NULL;
+	int n = i2d_X509(cert, &der);
+
+	if (n > 0)
+		set_b64(r, key, der, (size_t)n);
+	OPENSSL_free(der);
+}
+
 static enum gw_vfy_scheme
 scheme_of(X509 *cert)
 {
 	EVP_PKEY *k = X509_get0_pubkey(cert);
 
 	return k != NULL && EVP_PKEY_base_id(k) == EVP_PKEY_RSA ? GW_SIG_RSA_PKCS1 : GW_SIG_ECDSA;
+}
+
+/* The detached SignedData of t's answer: the attributes built again at their signing time
+ * (the same bytes, or no CMS), then the signature set in. */
+static bool
+cms_of(struct gw_txn *t, X509 *cert, const uint8_t *sig, size_t sig_len, bool sig_ok, uint8_t **der,
+       size_t *der_len)
+{
+	struct gw_cms_prep *prep = NULL;
+	uint8_t tbs[64];
+	size_t len = 0;
+	bool ok =
+	        cms_build(t, cert, &prep, tbs, &len) == GW_CMS_OK && len == t->tbs_len &&
+	        memcmp(tbs, t->tbs, len) == 0 &&
+	        /* sig_ok: verified over t->tbs, the same bytes, with this certificate's key */
+	        (sig_ok ? gw_cms_finish_verified(prep, scheme_of(cert), sig, sig_len, der, der_len)
+	                : gw_cms_finish(prep, scheme_of(cert), sig, sig_len, der, der_len)) ==
+	                GW_CMS_OK;
+
+	gw_cms_prep_free(prep);
+	return ok;
 }
 
 /* A signature waiting for its verification (the txn may end meanwhile: found by key). */
@@ -181,9 +227,9 @@ finish_signed(struct gw_txn *t, const struct gw_vfy_result *res, const uint8_t *
 	X509 *cert = cert_of(t);
 	json_t *r;
 
-	if (t->cms_prep != NULL && cert != NULL && res->reason != GW_VFY_SIGNATURE_INVALID &&
-	    gw_cms_finish(t->cms_prep, scheme_of(cert), sig, sig_len, &der, &der_len) !=
-	            GW_CMS_OK) {
+	if (strcmp(t->format, "cms") == 0 && t->tbs_len != 0 && cert != NULL &&
+	    res->reason != GW_VFY_SIGNATURE_INVALID &&
+	    !cms_of(t, cert, sig, sig_len, res->sig_ok, &der, &der_len)) {
 		w = gw_vfy_wire(GW_VFY_SIGNATURE_INVALID, true);
 		to = GW_TS_DONE;
 	}
@@ -196,8 +242,8 @@ finish_signed(struct gw_txn *t, const struct gw_vfy_result *res, const uint8_t *
 	set_b64(r, "signature", sig, sig_len);
 	if (der != NULL)
 		set_b64(r, "cms", der, der_len);
-	if (t->cert_der != NULL)
-		set_b64(r, "signer_cert", t->cert_der, t->cert_der_len);
+	if (cert != NULL)
+		set_cert_b64(r, "signer_cert", cert);
 	set_chain(r, res);
 	if (res->rev_checked || w.warning)
 		json_object_set_new(r, "revocation", revocation_obj(&res->rev));
@@ -317,10 +363,8 @@ on_cred(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, en
 	snprintf(t->msisdn, sizeof(t->msisdn), "%s", rows[0].msisdn != NULL ? rows[0].msisdn : "");
 	snprintf(t->token_serial, sizeof(t->token_serial), "%s",
 	         rows[0].token_serial != NULL ? rows[0].token_serial : "");
-	if (rows[0].cert_der != NULL && (t->cert_der = malloc(rows[0].cert_der_len)) != NULL) {
-		memcpy(t->cert_der, rows[0].cert_der, rows[0].cert_der_len);
-		t->cert_der_len = rows[0].cert_der_len;
-	}
+	X509_free(t->cert);
+	t->cert = gw_cert_cache_get(e->gw->certs, rows[0].cert_der, rows[0].cert_der_len);
 	if (gw_eng_queue_add(e, t) == GW_Q_RUN_NOW)
 		gw_eng_dispatch(t);
 }
@@ -344,7 +388,7 @@ gw_eng_fill_from_row(struct gw_txn *t, const struct db_txn_row *r)
 	snprintf(t->signer, sizeof(t->signer), "%s", r->signer != NULL ? r->signer : "");
 	snprintf(t->code, sizeof(t->code), "%s",
 	         r->verification_code != NULL ? r->verification_code : "");
-	snprintf(t->shown, sizeof(t->shown), "%s", r->display != NULL ? r->display : "");
+	t->shown = strdup(r->display != NULL ? r->display : "");
 	snprintf(t->device, sizeof(t->device), "%s", r->channel != NULL ? r->channel : "sim");
 	t->cred_id = r->credential != NULL ? strtoll(r->credential, NULL, 10) : 0;
 	t->signing_time = r->signing_time;

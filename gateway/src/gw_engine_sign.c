@@ -278,7 +278,8 @@ row_json(const struct gw_pending *p, const struct gw_txn *t, uint64_t deadline_u
 	return txt;
 }
 
-static void
+/* false: out of memory. */
+static bool
 txn_fill(struct gw_txn *t, const struct gw_pending *p, const struct db_signer_cred *c)
 {
 	snprintf(t->ap_client, sizeof(t->ap_client), "%s", p->who.client_id);
@@ -291,14 +292,12 @@ txn_fill(struct gw_txn *t, const struct gw_pending *p, const struct db_signer_cr
 	         c->token_serial != NULL ? c->token_serial : "");
 	snprintf(t->hash_alg, sizeof(t->hash_alg), "%s", p->req.hash_alg);
 	snprintf(t->format, sizeof(t->format), "%s", p->req.format);
-	snprintf(t->shown, sizeof(t->shown), "%s", p->shown);
+	t->shown = strdup(p->shown);
 	memcpy(t->digest, p->req.digest, p->req.digest_len);
 	t->digest_len = p->req.digest_len;
 	t->cred_id = c->id;
-	if (c->cert_der != NULL && (t->cert_der = malloc(c->cert_der_len)) != NULL) {
-		memcpy(t->cert_der, c->cert_der, c->cert_der_len);
-		t->cert_der_len = c->cert_der_len;
-	}
+	t->cert = gw_cert_cache_get(t->eng->gw->certs, c->cert_der, c->cert_der_len);
+	return t->shown != NULL;
 }
 
 /* A sign between its policy check and its accepted commit, while the certificate is checked
@@ -471,7 +470,6 @@ on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, 
 	char id[37];
 	enum gw_queue_rc q;
 	X509 *cert = NULL;
-	const uint8_t *der;
 
 	if (e == NULL) {
 		pending_free(p);
@@ -494,11 +492,10 @@ on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, 
 		goto refused;
 	}
 	if (!gw_txn_new_id(gw_now_us() / 1000, id) || (t = gw_eng_txn_new(e, id)) == NULL ||
-	    (a = calloc(1, sizeof(*a))) == NULL) {
+	    (a = calloc(1, sizeof(*a))) == NULL || !txn_fill(t, p, ch.cred)) {
 		gw_status_set(&st, 900, 9005, "overloaded, retry later");
 		goto refused;
 	}
-	txn_fill(t, p, ch.cred);
 	t->state = t->want = GW_TS_AUTHORISED;
 	q = gw_eng_queue_add(e, t);
 	if (q == GW_Q_FULL) {
@@ -511,8 +508,7 @@ on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, 
 	a->queued = q == GW_Q_WAIT;
 	a->seal_mode = strcmp(p->req.mode, "approve") != 0 && strcmp(p->req.mode, "system") != 0;
 	if (gw->verifier != NULL) {
-		der = t->cert_der;
-		cert = der != NULL ? d2i_X509(NULL, &der, (long)t->cert_der_len) : NULL;
+		cert = t->cert != NULL && X509_up_ref(t->cert) ? t->cert : NULL;
 		if (cert != NULL &&
 		    gw_verifier_precheck(gw->verifier, cert, time(NULL), on_precheck, a) == 0) {
 			X509_free(cert); /* the verifier up-referenced what it keeps */

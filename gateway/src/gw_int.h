@@ -120,8 +120,9 @@ struct gw {
 	struct gw_verifier *verifier;
 	/* REST long polls waiting for a change (gw_rest.c), by txn id */
 	struct gw_rest_poll *rest_polls[GW_REST_POLL_BUCKETS];
-	int rest_npolls;  /* open, waiting or not: bounded by limits.rest_polls */
-	int rest_nparked; /* waiting in rest_polls */
+	int rest_npolls;             /* open, waiting or not: bounded by limits.rest_polls */
+	int rest_nparked;            /* waiting in rest_polls */
+	struct gw_cert_cache *certs; /* parsed signer certificates, also without a verifier */
 };
 
 /* gw_db.c: the db object on the loop. */

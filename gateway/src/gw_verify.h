@@ -124,6 +124,7 @@ struct gw_vfy_result {
 	bool rev_checked;
 	X509 *chain[GW_VFY_CHAIN_MAX];
 	int chain_len;
+	bool sig_ok; /* gw_verifier_check: the signature itself verified (step 2) */
 	char detail[GW_VFY_DETAIL_MAX];
 };
 
@@ -203,6 +204,19 @@ enum gw_vfy_reason gw_vfy_cert_cached(struct gw_path_cache *c, const struct gw_t
 /* ASN1 time to time_t (UTC); false when unparsable. */
 bool gw_vfy_asn1_time(const ASN1_TIME *a, time_t *out);
 
+/* Parsed certificates shared by the SHA-256 of their exact DER bytes (gw_cert_cache.c), so that a
+ * request does not decode its signer's certificate at every step. Bounded: at `entries`, the least
+ * recently used one goes. gw_cert_cache_get gives the certificate of der, up-referenced (the caller
+ * X509_free()s it), or NULL when der does not parse; with c NULL, or der longer than
+ * GW_CERT_CACHE_DER_MAX, it just parses. Only parsed certificates are kept: nothing about the
+ * credential's state or the certificate's revocation. */
+#define GW_CERT_CACHE_DER_MAX (16u * 1024u)
+struct gw_cert_cache;
+struct gw_cert_cache *gw_cert_cache_new(int entries);
+void gw_cert_cache_free(struct gw_cert_cache *c);
+int gw_cert_cache_count(const struct gw_cert_cache *c);
+X509 *gw_cert_cache_get(struct gw_cert_cache *c, const uint8_t *der, size_t len);
+
 /* First http:// URL of the certificate's AIA OCSP entries / CRL distribution points; false
  * when none (or longer than GW_REV_URL_MAX - 1). */
 bool gw_cert_ocsp_url(X509 *cert, char *url, size_t cap);
@@ -274,6 +288,10 @@ int gw_verifier_precheck(struct gw_verifier *v, X509 *cert, time_t now, gw_vfy_d
 int gw_verifier_check(struct gw_verifier *v, X509 *cert, enum gw_vfy_scheme scheme,
                       const uint8_t *digest, size_t digest_len, const uint8_t *sig, size_t sig_len,
                       time_t signed_at, gw_vfy_done_fn *done, void *arg);
+
+/* The path of cert at T through the verifier's cache of verified paths (gw_vfy_cert_cached):
+ * on GW_VFY_OK *issuer is the end-entity's issuer, up-referenced. No revocation. */
+enum gw_vfy_reason gw_verifier_path(struct gw_verifier *v, X509 *cert, time_t at, X509 **issuer);
 
 /* OCSP answers currently cached (metrics, tests). */
 int gw_verifier_cached(const struct gw_verifier *v);

@@ -451,6 +451,7 @@ gw_verifier_check(struct gw_verifier *v, X509 *cert, enum gw_vfy_scheme scheme,
 		job_ready(j);
 		return 0;
 	}
+	j->res.sig_ok = true;
 	job_cert_then_revocation(j);
 	return 0;
 }
@@ -510,6 +511,14 @@ gw_verifier_free(struct gw_verifier *v)
 	gw_rev_cache_free(v->cache);
 	gw_path_cache_free(v->paths);
 	free(v);
+}
+
+enum gw_vfy_reason
+gw_verifier_path(struct gw_verifier *v, X509 *cert, time_t at, X509 **issuer)
+{
+	if (v == NULL)
+		return GW_VFY_INTERNAL;
+	return gw_vfy_cert_cached(v->paths, v->trust, cert, at, issuer, NULL, NULL, 0);
 }
 
 int

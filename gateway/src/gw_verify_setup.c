@@ -10,6 +10,9 @@
 
 /* Fetches of revocation evidence running at once; more wait as GW_HTTPC_EBUSY -> unknown. */
 #define VERIFY_HTTP_INFLIGHT 64
+/* Signer certificates kept parsed (gw_cert_cache.c): a few KiB each, shared by every request
+ * of the same credential. */
+#define CERT_CACHE_ENTRIES 1024
 
 static void
 rev_opts_from(const struct gw_config *cfg, struct gw_rev_opts *o)
@@ -31,6 +34,10 @@ gw_verify_start(struct gw *gw, char *err, size_t errlen)
 	struct gw_rev_opts o;
 	int i;
 
+	if ((gw->certs = gw_cert_cache_new(CERT_CACHE_ENTRIES)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	if (na == 0) {
 		/* PROTOCOL.md section 5: 500 "verification off by config". */
 		gw_log(GW_LOG_WARN, "msg=\"trust.anchors is empty: signatures will not be verified "
@@ -66,4 +73,6 @@ gw_verify_stop(struct gw *gw)
 	gw->httpc = NULL;
 	gw_trust_free(gw->trust);
 	gw->trust = NULL;
+	gw_cert_cache_free(gw->certs);
+	gw->certs = NULL;
 }

@@ -7,6 +7,8 @@
  *                latency measured from the intended send time (no coordinated omission)
  *        idle:   open --conns sessions, print "ready", hold them for --seconds
  *   --conns N (100)  --count N (total requests, 1000)  --seconds S (run deadline, 60)
+ *   --hold-ms H (open): once every session is up, print "ready N" and wait H ms before the
+ *   first request, so that a caller can tell the sessions' memory from the requests'
  *   --signers FILE (one MSISDN per line) or --msisdn-base B --signers-n N: each connection
  *   gets its own signers so that the per-signer queue does not serialise the load
  *   --org SLUG  --mode approve  --format cms  --class general  --timeout-s 120
@@ -49,7 +51,7 @@ struct opts {
 	enum mode mode;
 	const char *url, *ca, *key, *org, *sign_mode, *format, *doc_class;
 	const char *channel, *signer_field, *issue_by;
-	int conns, depth, timeout_s;
+	int conns, depth, timeout_s, hold_ms;
 	long count;
 	double seconds, rate;
 	char **signers;
@@ -386,6 +388,11 @@ start_load(void)
 				request_write(&conns[i]);
 		return;
 	}
+	if (O.hold_ms > 0) {
+		printf("ready %d\n", conns_up);
+		fflush(stdout);
+		t_start_us += (uint64_t)O.hold_ms * 1000u; /* nothing is due before */
+	}
 	uv_timer_start(&tick, on_tick, 0, 1);
 }
 
@@ -570,18 +577,27 @@ parse_args(int argc, char **argv)
 		O.mode = MODE_IDLE;
 	else
 		usage();
-	static const struct option lo[] = {
-		{ "url", 1, 0, 'u' },       { "ca", 1, 0, 'a' },
-		{ "key", 1, 0, 'k' },       { "conns", 1, 0, 'c' },
-		{ "depth", 1, 0, 'd' },     { "count", 1, 0, 'n' },
-		{ "seconds", 1, 0, 's' },   { "rate", 1, 0, 'r' },
-		{ "signers", 1, 0, 'f' },   { "msisdn-base", 1, 0, 'b' },
-		{ "signers-n", 1, 0, 'N' }, { "org", 1, 0, 'o' },
-		{ "mode", 1, 0, 'm' },      { "format", 1, 0, 'F' },
-		{ "class", 1, 0, 'C' },     { "timeout-s", 1, 0, 't' },
-		{ "channel", 1, 0, 'H' },   { "signer-field", 1, 0, 'S' },
-		{ "issue-by", 1, 0, 'I' },  { 0, 0, 0, 0 }
-	};
+	static const struct option lo[] = { { "url", 1, 0, 'u' },
+		                            { "ca", 1, 0, 'a' },
+		                            { "key", 1, 0, 'k' },
+		                            { "conns", 1, 0, 'c' },
+		                            { "depth", 1, 0, 'd' },
+		                            { "count", 1, 0, 'n' },
+		                            { "seconds", 1, 0, 's' },
+		                            { "rate", 1, 0, 'r' },
+		                            { "signers", 1, 0, 'f' },
+		                            { "msisdn-base", 1, 0, 'b' },
+		                            { "signers-n", 1, 0, 'N' },
+		                            { "org", 1, 0, 'o' },
+		                            { "mode", 1, 0, 'm' },
+		                            { "format", 1, 0, 'F' },
+		                            { "class", 1, 0, 'C' },
+		                            { "timeout-s", 1, 0, 't' },
+		                            { "channel", 1, 0, 'H' },
+		                            { "signer-field", 1, 0, 'S' },
+		                            { "issue-by", 1, 0, 'I' },
+		                            { "hold-ms", 1, 0, 'W' },
+		                            { 0, 0, 0, 0 } };
 	const char *sfile = NULL, *base = NULL;
 	int sn = 0, ch;
 	optind = 2;
@@ -643,6 +659,9 @@ parse_args(int argc, char **argv)
 			break;
 		case 'I':
 			O.issue_by = optarg;
+			break;
+		case 'W':
+			O.hold_ms = (int)strtol(optarg, NULL, 10);
 			break;
 		default:
 			usage();

@@ -166,6 +166,49 @@ test_cms_bad_signature(void **state)
 	assert_null(build(rsa_leaf, rsa_k, "pkcs1", GW_SIG_RSA_PKCS1, EVP_sha256(), true));
 }
 
+/* The engine keeps only the signing time while the device works and builds the attributes
+ * again at the answer: the same inputs must give the same bytes, and the CMS finished without
+ * a second check (the verifier checked the signature) must be the same CMS. */
+static void
+test_cms_rebuilt_same_attributes(void **state)
+{
+	uint8_t digest[32], tbs1[GW_CMS_DIGEST_MAX], tbs2[GW_CMS_DIGEST_MAX], sig[512];
+	uint8_t *der1 = NULL, *der2 = NULL;
+	size_t n1 = 0, n2 = 0, sig_len, d1 = 0, d2 = 0;
+	unsigned int dlen = 0;
+	struct gw_cms_prep *p1 = NULL, *p2 = NULL;
+	STACK_OF(X509) *extra = sk_X509_new_null();
+	CMS_ContentInfo *cms;
+	const unsigned char *q;
+
+	(void)state;
+	assert_true(sk_X509_push(extra, ca));
+	assert_int_equal(EVP_Digest(doc, strlen(doc), digest, &dlen, EVP_sha256(), NULL), 1);
+	assert_int_equal(
+	        gw_cms_prepare(ec_leaf, extra, digest, dlen, now, &p1, tbs1, sizeof(tbs1), &n1),
+	        GW_CMS_OK);
+	assert_int_equal(
+	        gw_cms_prepare(ec_leaf, extra, digest, dlen, now, &p2, tbs2, sizeof(tbs2), &n2),
+	        GW_CMS_OK);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(tbs1, tbs2, n1);
+	sig_len = fx_sign(ec_k, "ecdsa-raw", EVP_sha256(), tbs1, n1, sig, sizeof(sig));
+	assert_int_equal(gw_cms_finish(p1, GW_SIG_ECDSA, sig, sig_len, &der1, &d1), GW_CMS_OK);
+	assert_int_equal(gw_cms_finish_verified(p2, GW_SIG_ECDSA, sig, sig_len, &der2, &d2),
+	                 GW_CMS_OK);
+	assert_int_equal(d1, d2);
+	assert_memory_equal(der1, der2, d1);
+	q = der2;
+	assert_non_null(cms = d2i_CMS_ContentInfo(NULL, &q, (long)d2));
+	verify_with_openssl(cms);
+	CMS_ContentInfo_free(cms);
+	OPENSSL_free(der1);
+	OPENSSL_free(der2);
+	gw_cms_prep_free(p1);
+	gw_cms_prep_free(p2);
+	sk_X509_free(extra);
+}
+
 static void
 test_cms_inputs(void **state)
 {
@@ -248,6 +291,7 @@ main(void)
 		cmocka_unit_test(test_cms_rsa),
 		cmocka_unit_test(test_cms_other_document_fails),
 		cmocka_unit_test(test_cms_bad_signature),
+		cmocka_unit_test(test_cms_rebuilt_same_attributes),
 		cmocka_unit_test(test_cms_inputs),
 		cmocka_unit_test(test_digestinfo),
 		cmocka_unit_test(test_digestinfo_signature),

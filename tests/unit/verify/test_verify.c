@@ -304,6 +304,66 @@ test_path_cache(void **state)
 	gw_path_cache_free(c);
 }
 
+static uint8_t *
+der_of(X509 *x, size_t *len)
+{
+	uint8_t *der = NULL;
+	int n = i2d_X509(x, &der);
+
+	assert_true(n > 0);
+	*len = (size_t)n;
+	return der;
+}
+
+static void
+test_cert_cache(void **state)
+{
+	struct gw_cert_cache *c = gw_cert_cache_new(2);
+	size_t ec_len, rsa_len, root_len;
+	uint8_t *ec_der = der_of(ec_leaf, &ec_len), *rsa_der = der_of(rsa_leaf, &rsa_len);
+	uint8_t *root_der = der_of(root, &root_len);
+	uint8_t garbage[] = { 0x30, 0x82, 0x01, 0x00, 0x01 };
+	X509 *a, *b;
+
+	(void)state;
+	assert_non_null(c);
+	/* The same bytes give the same parsed certificate, shared. */
+	a = gw_cert_cache_get(c, ec_der, ec_len);
+	b = gw_cert_cache_get(c, ec_der, ec_len);
+	assert_non_null(a);
+	assert_ptr_equal(a, b);
+	assert_int_equal(X509_cmp(a, ec_leaf), 0);
+	assert_int_equal(gw_cert_cache_count(c), 1);
+	X509_free(b);
+	/* Other bytes, another certificate; a byte changed is never the cached one. */
+	b = gw_cert_cache_get(c, rsa_der, rsa_len);
+	assert_int_equal(X509_cmp(b, rsa_leaf), 0);
+	X509_free(b);
+	ec_der[ec_len - 1] ^= 1;
+	b = gw_cert_cache_get(c, ec_der, ec_len);
+	assert_true(b == NULL || b != a);
+	X509_free(b);
+	ec_der[ec_len - 1] ^= 1;
+	/* Garbage is refused and not kept; the bound holds, evicting the least recently used. */
+	assert_null(gw_cert_cache_get(c, garbage, sizeof(garbage)));
+	assert_null(gw_cert_cache_get(c, NULL, 10));
+	b = gw_cert_cache_get(c, root_der, root_len);
+	assert_int_equal(X509_cmp(b, root), 0);
+	X509_free(b);
+	assert_int_equal(gw_cert_cache_count(c), 2);
+	/* A certificate evicted while held stays valid for its holder. */
+	assert_int_equal(X509_cmp(a, ec_leaf), 0);
+	X509_free(a);
+	/* Without a cache each call parses. */
+	a = gw_cert_cache_get(NULL, ec_der, ec_len);
+	assert_int_equal(X509_cmp(a, ec_leaf), 0);
+	X509_free(a);
+	gw_cert_cache_free(c);
+	OPENSSL_free(ec_der);
+	OPENSSL_free(rsa_der);
+	OPENSSL_free(root_der);
+}
+
 static void
 test_cert_urls(void **state)
 {
@@ -669,6 +729,7 @@ main(void)
 		cmocka_unit_test(test_chain_validity_at_signing_time),
 		cmocka_unit_test(test_chain_usage_and_algorithms),
 		cmocka_unit_test(test_path_cache),
+		cmocka_unit_test(test_cert_cache),
 		cmocka_unit_test(test_cert_urls),
 		cmocka_unit_test(test_ocsp_request),
 		cmocka_unit_test(test_ocsp_good),

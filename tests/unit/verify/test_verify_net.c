@@ -514,6 +514,7 @@ test_check_after_signing(void **state)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(g.calls, 1);
 	assert_int_equal(gw_vfy_wire(g.res.reason, true).code, 502);
+	assert_true(g.res.sig_ok);
 	/* A bad signature is 503 without asking anyone. */
 	sig[10] ^= 1;
 	hits = ocsp_hits;
@@ -523,6 +524,7 @@ test_check_after_signing(void **state)
 	        0);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(gw_vfy_wire(g.res.reason, true).code, 503);
+	assert_false(g.res.sig_ok);
 	assert_int_equal(ocsp_hits, hits);
 	free_verifier(v);
 }
