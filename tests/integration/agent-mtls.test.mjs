@@ -99,7 +99,8 @@ test('an agent with only a client certificate announces its tokens and a sign th
     const [client, detail] = [row.slice(0, row.indexOf('|')), JSON.parse(row.slice(row.indexOf('|') + 1))];
     assert.equal(client, CLIENT); // the certificate named the client: no key was sent
     assert.equal(detail.tokens.length, 2);
-    assert.match(agent.log, /msg="connected"/);
+    // Its stderr is read by this process's loop: wait for the line rather than race it.
+    await waitFor('the agent reports connected', () => /msg="connected"/.test(agent.log));
 
     const c = await connect(env);
     const doc = randomBytes(1500);
