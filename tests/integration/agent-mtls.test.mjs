@@ -128,8 +128,10 @@ test('an agent with only a client certificate announces its tokens and a sign th
   });
 
 test('a certificate of an unregistered client is refused at the upgrade', async (t) => {
+  // "bad": a verified certificate that names no client ("missing" would mean none was seen).
   const fails = () => Number(stack.sql(
-    "SELECT count(*) FROM node_event WHERE kind = 'auth.fail' AND detail->>'path' = '/v1/agent'"));
+    "SELECT count(*) FROM node_event WHERE kind = 'auth.fail' AND detail->>'path' = '/v1/agent' " +
+    "AND detail->>'reason' = 'bad'"));
   const before = fails();
   const agent = startAgent(t, 'it-mtls-stranger', 'it-mtls-stranger');
   await waitFor('the refusal', () => fails() > before && /msg="connect failed"/.test(agent.log),
