@@ -78,6 +78,14 @@ gw_time_scale() {
 	printf '%s' "$n"
 }
 
+# tls.client_ca: empty (API keys only) unless KYSO_GATEWAY_MTLS=1, which makes the stack's own
+# test CA the CA of client certificates (mTLS, PROTOCOL.md; a test signs client certificates
+# with DIR/tls/ca.key and registers their fingerprints with `kysoctl client add --cert-sha256`).
+gw_client_ca() {
+	[ "${KYSO_GATEWAY_MTLS:-0}" = 1 ] && printf '%s/ca.pem' "$(tls_dir)"
+	return 0
+}
+
 gw_write_conf() { # NODE
 	local n=$1 routes
 	if [ ! -f "$(gw_policy_file)" ]; then
@@ -93,7 +101,7 @@ gw_write_conf() { # NODE
 {
   "node_id": "node-$n",
   "listen": {"address": "127.0.0.1", "port": $(gw_port "$n"), "tls": true},
-  "tls": {"cert": "$(tls_dir)/server-chain.pem", "key": "$(tls_dir)/server.key", "client_ca": ""},
+  "tls": {"cert": "$(tls_dir)/server-chain.pem", "key": "$(tls_dir)/server.key", "client_ca": "$(gw_client_ca)"},
   "dev": {"mode": true, "time_scale": $(gw_time_scale)},
   "db": {"conninfo": "$(pg_url)", "lanes": 4, "batch_rows": 50, "batch_ms": 2, "queue_cap": 10000,
          "spool_dir": "$STACK_DIR/spool-$n"},

@@ -38,6 +38,7 @@ struct agent_pin_cfg {
 	enum agent_pin_source source;
 	char program[256]; /* pinentry */
 	char file[256];    /* pin file */
+	char tty[256];     /* tty: the terminal to open; empty = /dev/tty (a test names a pty) */
 };
 
 /* What the dialogue shows (PCSC.md 5.4): display text, certificate subject, hash prefix, tries

@@ -158,14 +158,16 @@ pin_from_file(const char *path, struct agent_pin *pin)
 
 /* ---- tty ---------------------------------------------------------------------------------- */
 
+/* Reads one line with echo off on `path` (the controlling terminal unless a test names a pty);
+ * an empty line or end of input is a cancel. */
 static enum agent_pin_rc
-pin_from_tty(const struct agent_pin_ask *ask, struct agent_pin *pin)
+pin_from_tty(const char *path, const struct agent_pin_ask *ask, struct agent_pin *pin)
 {
 	char desc[DESC_MAX], buf[AGENT_PIN_MAX + 2];
 	struct termios saved, quiet;
 	size_t len = 0;
 	bool done = false;
-	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	int fd = open(path[0] != '\0' ? path : "/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	enum agent_pin_rc rc = AGENT_PIN_ERROR;
 
 	if (fd < 0)
@@ -432,7 +434,7 @@ agent_pin_get(const struct agent_pin_cfg *cfg, const struct agent_pin_ask *ask,
 	memset(pin, 0, sizeof(*pin));
 	switch (cfg->source) {
 	case AGENT_PIN_TTY:
-		rc = pin_from_tty(ask, pin);
+		rc = pin_from_tty(cfg->tty, ask, pin);
 		break;
 	case AGENT_PIN_PINENTRY:
 		rc = pin_from_pinentry(cfg->program, ask, pin);

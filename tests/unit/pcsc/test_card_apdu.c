@@ -378,6 +378,74 @@ verify_counts_and_hides_pin(void **state)
 }
 
 static void
+assert_pin_wiped(const struct card_pin *pin)
+{
+	size_t i;
+
+	assert_int_equal(pin->len, 0);
+	for (i = 0; i < sizeof(pin->digits); i++)
+		assert_int_equal(pin->digits[i], 0);
+}
+
+/* The transport failing under VERIFY (card pulled, reader gone, link error): the PIN went into
+ * the command, and the PIN buffer is wiped all the same (PCSC.md §4). */
+static void
+verify_transport_failure_wipes_pin(void **state)
+{
+	static const uint8_t verify[] = { 0x00, 0x20, 0x00, 0x81, 0x08, '5', '6',
+		                          '7',  '8',  '9',  '0',  0xFF, 0xFF };
+	static const struct {
+		enum card_err err;
+		uint32_t raw;
+		enum card_reason reason;
+	} fails[] = {
+		{ CARD_E_REMOVED, 0x80100069u /* SCARD_W_REMOVED_CARD */, CARD_R_CARD_REMOVED },
+		{ CARD_E_NO_SERVICE, 0x8010001Du /* SCARD_E_NO_SERVICE */, CARD_R_CARD_REMOVED },
+		{ CARD_E_TRANSPORT, 0x80100013u /* SCARD_F_COMM_ERROR */, CARD_R_CARD_ERROR },
+	};
+	struct script s = { 0 };
+	struct card_session *sess = session(&s, card_profile_kyso());
+	struct card_status st;
+	struct card_pin pin;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(fails) / sizeof(fails[0]); i++) {
+		struct step *x = script_add(&s, verify, sizeof(verify), true, NULL, 0);
+
+		x->fail = fails[i].err;
+		x->raw = fails[i].raw;
+		assert_int_equal(card_pin_set(&pin, "567890"), CARD_OK);
+		assert_int_equal(card_verify(sess, &pin, &st), fails[i].err);
+		assert_int_equal(s.pos, i + 1); /* the VERIFY, with the PIN block, was sent */
+		assert_int_equal(st.reason, fails[i].reason);
+		assert_int_equal(st.pcsc, fails[i].raw);
+		assert_pin_wiped(&pin);
+	}
+	/* The re-VERIFY inside a signature (6982 on PSO) failing the same way: wiped too. */
+	{
+		uint8_t hash[32], sig[CARD_SIG_MAX];
+		size_t len = 0;
+		struct step *x;
+
+		memset(hash, 7, sizeof(hash));
+		script_data(&s, NULL, 0, 0, 0x9000); /* MSE */
+		script_data(&s, NULL, 0, 0, 0x6982); /* PSO: security status not satisfied */
+		x = script_add(&s, verify, sizeof(verify), true, NULL, 0);
+		x->fail = CARD_E_REMOVED;
+		x->raw = 0x80100069u;
+		assert_int_equal(card_pin_set(&pin, "567890"), CARD_OK);
+		assert_int_equal(card_sign(sess, CARD_ALG_RSA_PKCS1_SHA256, hash, 32, &pin, sig,
+		                           sizeof(sig), &len, &st),
+		                 CARD_E_REMOVED);
+		assert_int_equal(st.reason, CARD_R_CARD_REMOVED);
+		assert_pin_wiped(&pin);
+	}
+	assert_int_equal(s.pos, s.n);
+	card_session_free(sess);
+}
+
+static void
 unblock_counts_puk(void **state)
 {
 	struct script s = { 0 };
@@ -522,6 +590,7 @@ main(void)
 		cmocka_unit_test(read_cert_uses_der_length),
 		cmocka_unit_test(read_binary_stops_on_eof_and_past_end),
 		cmocka_unit_test(verify_counts_and_hides_pin),
+		cmocka_unit_test(verify_transport_failure_wipes_pin),
 		cmocka_unit_test(unblock_counts_puk),
 		cmocka_unit_test(sign_reverifies_once_on_6982),
 		cmocka_unit_test(sign_maps_mse_and_pso_errors),

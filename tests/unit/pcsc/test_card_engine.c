@@ -1,7 +1,9 @@
 /* The engine's PC/SC state machine (PCSC.md §3) against a fake pcsc-lite (-Wl,--wrap seams)
  * whose card is the kyso-vcard core: reset by another handle, a pulled card during Transmit,
  * a communication error with the card still present, a card swapped between two polls (event
- * counter), and the service going down and coming back. */
+ * counter), and the service going down and coming back; and that every PIN a job was given is
+ * wiped when its dialogue is cancelled, runs past the deadline, or its VERIFY fails in the
+ * transport (PCSC.md §4, §5.3). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,9 +31,10 @@ static pthread_mutex_t fk_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	bool service, present, second_reader;
 	unsigned counter;
-	int reset_on_begin; /* W_RESET_CARD answers left for BeginTransaction */
-	int comm_error_ins; /* fail this INS once with F_COMM_ERROR; -1 none */
-	bool pull_on_error; /* ... and the card is gone at that moment */
+	int reset_on_begin;   /* W_RESET_CARD answers left for BeginTransaction */
+	int comm_error_ins;   /* fail this INS once with F_COMM_ERROR; -1 none */
+	bool pull_on_error;   /* ... and the card is gone at that moment */
+	bool error_with_data; /* ... only a command with data (VERIFY, not the status query) */
 	int reconnects, establishes;
 	SCARDCONTEXT next_ctx;
 	struct vcard *card;
@@ -232,7 +235,7 @@ __wrap_SCardTransmit(SCARDHANDLE h, const SCARD_IO_REQUEST *pci, LPCBYTE c, DWOR
 	pthread_mutex_lock(&fk_mu);
 	if (!fk.present) {
 		rv = SCARD_W_REMOVED_CARD;
-	} else if (clen >= 2 && c[1] == fk.comm_error_ins) {
+	} else if (clen >= 2 && c[1] == fk.comm_error_ins && (!fk.error_with_data || clen > 5)) {
 		fk.comm_error_ins = -1;
 		if (fk.pull_on_error) {
 			fk.present = false;
@@ -343,16 +346,16 @@ teardown(void **state)
 }
 
 static struct card_engine *
-start(void)
+start_with(card_wake_fn *wk, card_pin_fn *pin)
 {
-	struct card_engine_opts o = { .wake = wake, .pin = give_pin, .poll_ms = 50 };
+	struct card_engine_opts o = { .wake = wk, .pin = pin, .poll_ms = 50 };
 	struct card_engine *e;
 
 	pthread_mutex_lock(&fk_mu);
 	fk.service = fk.present = true;
 	fk.reset_on_begin = 0;
 	fk.comm_error_ins = -1;
-	fk.pull_on_error = false;
+	fk.pull_on_error = fk.error_with_data = false;
 	fk.reconnects = fk.establishes = 0;
 	pthread_mutex_unlock(&fk_mu);
 	assert_non_null(e = card_new(&o));
@@ -361,6 +364,12 @@ start(void)
 	assert_string_equal(ev.label, "eng");
 	assert_int_equal(ev.key_type, CARD_KEY_EC_P256);
 	return e;
+}
+
+static struct card_engine *
+start(void)
+{
+	return start_with(wake, give_pin);
 }
 
 static uint64_t
@@ -534,6 +543,210 @@ busy_ring_rejects_and_unknown_reader(void **state)
 	card_free(e); /* joins with jobs still queued */
 }
 
+/* ---- PIN buffers of a job ------------------------------------------------------------------
+ * The PIN callback remembers where the engine asked it to put the PIN; the next wake on the
+ * same worker thread (the job's next event: the second prompt, or JOB_DONE, emitted while the
+ * job's frame still holds its PIN buffers) copies what is there at that moment. */
+
+enum dialogue {
+	GIVE,
+	USER_CANCELS,
+	PAST_DEADLINE,
+	JOB_CANCELLED
+};
+
+static pthread_mutex_t dl_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dl_cv = PTHREAD_COND_INITIALIZER;
+static struct {
+	enum dialogue mode[2]; /* first and second dialogue of a job */
+	int asked;
+	bool armed, go;
+	pthread_t worker;
+	struct card_pin *where[2];
+	struct card_pin seen[2];  /* the buffers at the wake after the last dialogue */
+	struct card_pin first[2]; /* ... and at the first such wake of the job */
+	int wakes_seen;
+} dl; /* guarded by dl_mu */
+
+static void
+wake_watch(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&dl_mu);
+	if (dl.armed && pthread_equal(dl.worker, pthread_self())) {
+		for (int i = 0; i < 2; i++)
+			if (dl.where[i] != NULL)
+				dl.seen[i] = *dl.where[i];
+		if (dl.wakes_seen == 0)
+			memcpy(dl.first, dl.seen, sizeof(dl.first));
+		dl.armed = false;
+		dl.wakes_seen++;
+	}
+	pthread_mutex_unlock(&dl_mu);
+}
+
+/* Types a PIN (all of it, or some digits before the cancel), then ends as dl.mode says. */
+static enum card_err
+watched_pin(void *arg, const struct card_job *job, enum card_ask what, int retries,
+            struct card_pin *pin)
+{
+	enum dialogue mode;
+	enum card_err e = CARD_OK;
+
+	(void)arg, (void)what, (void)retries;
+	pthread_mutex_lock(&dl_mu);
+	mode = dl.mode[dl.asked < 2 ? dl.asked : 1];
+	dl.where[dl.asked < 2 ? dl.asked : 1] = pin;
+	dl.asked++;
+	dl.worker = pthread_self();
+	dl.armed = true;
+	pthread_mutex_unlock(&dl_mu);
+	switch (mode) {
+	case GIVE:
+		return card_pin_set(pin, "123456");
+	case USER_CANCELS: /* three digits typed, then the dialogue closed */
+		memcpy(pin->digits, "123", 3);
+		pin->len = 3;
+		return CARD_E_CANCELLED;
+	case PAST_DEADLINE: /* the whole PIN typed, but only after the job's deadline */
+		e = card_pin_set(pin, "123456");
+		while (card_now_ms() <= job->deadline_ms)
+			sleep_ms(10);
+		return e;
+	case JOB_CANCELLED: /* the PIN typed while the gateway cancels the job */
+		e = card_pin_set(pin, "123456");
+		pthread_mutex_lock(&dl_mu);
+		while (!dl.go)
+			pthread_cond_wait(&dl_cv, &dl_mu);
+		pthread_mutex_unlock(&dl_mu);
+		return e;
+	}
+	return CARD_E_CANCELLED;
+}
+
+static void
+watch(enum dialogue first, enum dialogue second)
+{
+	pthread_mutex_lock(&dl_mu);
+	memset(&dl, 0, sizeof(dl));
+	dl.mode[0] = first;
+	dl.mode[1] = second;
+	pthread_mutex_unlock(&dl_mu);
+}
+
+static void
+assert_seen_wiped(int n)
+{
+	pthread_mutex_lock(&dl_mu);
+	assert_int_equal(dl.asked, n);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(dl.seen[i].len, 0);
+		for (size_t j = 0; j < sizeof(dl.seen[i].digits); j++)
+			assert_int_equal(dl.seen[i].digits[j], 0);
+	}
+	pthread_mutex_unlock(&dl_mu);
+}
+
+static uint64_t
+submit_sign_by(struct card_engine *e, uint64_t id, uint64_t deadline_ms)
+{
+	struct card_job job = { .id = id,
+		                .kind = CARD_JOB_SIGN,
+		                .alg = CARD_ALG_ECDSA_P256_SHA256,
+		                .hash_len = 32,
+		                .deadline_ms = deadline_ms };
+
+	snprintf(job.reader, sizeof(job.reader), "R");
+	memset(job.hash, 0x21, 32);
+	assert_int_equal(card_job_submit(e, &job), CARD_OK);
+	return id;
+}
+
+static void
+pin_dialogue_cancelled_in_a_job_is_wiped(void **state)
+{
+	struct card_engine *e;
+	struct card_job change = { .id = 23, .kind = CARD_JOB_CHANGE_PIN };
+
+	(void)state;
+	/* The user closes the dialogue after some digits. */
+	watch(USER_CANCELS, GIVE);
+	e = start_with(wake_watch, watched_pin);
+	assert_true(wait_event(e, CARD_EV_JOB_DONE, submit_sign(e, 20)));
+	assert_int_equal(ev.err, CARD_E_CANCELLED);
+	assert_seen_wiped(1);
+
+	/* The dialogue still open at the deadline: the PIN typed late is not kept. */
+	watch(PAST_DEADLINE, GIVE);
+	assert_true(wait_event(e, CARD_EV_JOB_DONE, submit_sign_by(e, 21, card_now_ms() + 100)));
+	assert_int_equal(ev.err, CARD_E_DEADLINE);
+	assert_seen_wiped(1);
+
+	/* The gateway cancels the job while the dialogue is open. */
+	watch(JOB_CANCELLED, GIVE);
+	assert_true(wait_event(e, CARD_EV_JOB_PROMPT, submit_sign(e, 22)));
+	assert_int_equal(card_job_cancel(e, 22), CARD_OK);
+	pthread_mutex_lock(&dl_mu);
+	dl.go = true;
+	pthread_cond_broadcast(&dl_cv);
+	pthread_mutex_unlock(&dl_mu);
+	assert_true(wait_event(e, CARD_EV_JOB_DONE, 22));
+	assert_int_equal(ev.err, CARD_E_ABORTED);
+	assert_seen_wiped(1);
+
+	/* Change PIN: the old PIN given, the new-PIN dialogue cancelled. The old PIN was still
+	 * there at the second prompt (the watch sees real buffers) and is gone at the end. */
+	watch(GIVE, USER_CANCELS);
+	snprintf(change.reader, sizeof(change.reader), "R");
+	assert_int_equal(card_job_submit(e, &change), CARD_OK);
+	assert_true(wait_event(e, CARD_EV_JOB_DONE, 23));
+	assert_int_equal(ev.err, CARD_E_CANCELLED);
+	pthread_mutex_lock(&dl_mu);
+	assert_int_equal(dl.wakes_seen, 2);
+	assert_int_equal(dl.first[0].len, 6);
+	assert_memory_equal(dl.first[0].digits, "123456", 6);
+	pthread_mutex_unlock(&dl_mu);
+	assert_seen_wiped(2);
+	card_free(e);
+}
+
+static void
+verify_transport_failure_in_a_job_is_wiped(void **state)
+{
+	struct card_engine *e = start_with(wake_watch, watched_pin);
+
+	(void)state;
+	/* The card pulled under the VERIFY that carries the PIN (the status query before the
+	 * dialogue has no data and goes through). */
+	pthread_mutex_lock(&fk_mu);
+	fk.comm_error_ins = 0x20;
+	fk.error_with_data = true;
+	fk.pull_on_error = true;
+	pthread_mutex_unlock(&fk_mu);
+	watch(GIVE, GIVE);
+	assert_true(wait_event(e, CARD_EV_JOB_DONE, submit_sign(e, 24)));
+	assert_int_equal(ev.err, CARD_E_REMOVED);
+	assert_int_equal(ev.status.pcsc, (uint32_t)SCARD_F_COMM_ERROR);
+	pthread_mutex_lock(&fk_mu);
+	assert_int_equal(fk.comm_error_ins, -1); /* the failure did hit the VERIFY */
+	pthread_mutex_unlock(&fk_mu);
+	assert_seen_wiped(1);
+	/* The same with the card still present: a transport error, wiped as well. */
+	assert_true(wait_event(e, CARD_EV_TOKEN_GONE, 0));
+	pthread_mutex_lock(&fk_mu);
+	fk.present = true;
+	fk.counter++;
+	fk.comm_error_ins = 0x20;
+	fk.pull_on_error = false;
+	pthread_mutex_unlock(&fk_mu);
+	assert_true(wait_event(e, CARD_EV_TOKEN_PRESENT, 0));
+	watch(GIVE, GIVE);
+	assert_true(wait_event(e, CARD_EV_JOB_DONE, submit_sign(e, 25)));
+	assert_int_equal(ev.err, CARD_E_TRANSPORT);
+	assert_seen_wiped(1);
+	card_free(e);
+}
+
 int
 main(void)
 {
@@ -545,6 +758,8 @@ main(void)
 		cmocka_unit_test(service_down_and_back),
 		cmocka_unit_test(reader_list_diff),
 		cmocka_unit_test(busy_ring_rejects_and_unknown_reader),
+		cmocka_unit_test(pin_dialogue_cancelled_in_a_job_is_wiped),
+		cmocka_unit_test(verify_transport_failure_in_a_job_is_wiped),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
