@@ -14,6 +14,9 @@ cat >"$dir/sim.json" <<JSON
 { "port": 0, "clock": "scaled:1000", "control": "$dir/ctl.sock",
   "accounts": [ { "system_id": "kyso", "password": "kyso", "max_binds": 4 } ] }
 JSON
+# The log exists before the simulator starts: the background job opens its redirection in
+# the child, and under `set -e` a first read that came too early ended the script.
+: >"$dir/log"
 "$sim" --config "$dir/sim.json" 2>"$dir/log" &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
