@@ -86,6 +86,13 @@ gw_client_ca() {
 	return 0
 }
 
+# dev.exit_after_signed (docs/config.md): KYSO_GATEWAY_EXIT_AFTER_SIGNED=1 makes every node die
+# once a device answer's SIGNED event commits, for the test of the finish after a restart.
+gw_dev_faults() {
+	[ "${KYSO_GATEWAY_EXIT_AFTER_SIGNED:-0}" = 1 ] && printf ', "exit_after_signed": true'
+	return 0
+}
+
 gw_write_conf() { # NODE
 	local n=$1 routes
 	if [ ! -f "$(gw_policy_file)" ]; then
@@ -102,7 +109,7 @@ gw_write_conf() { # NODE
   "node_id": "node-$n",
   "listen": {"address": "127.0.0.1", "port": $(gw_port "$n"), "tls": true},
   "tls": {"cert": "$(tls_dir)/server-chain.pem", "key": "$(tls_dir)/server.key", "client_ca": "$(gw_client_ca)"},
-  "dev": {"mode": true, "time_scale": $(gw_time_scale)},
+  "dev": {"mode": true, "time_scale": $(gw_time_scale)$(gw_dev_faults)},
   "db": {"conninfo": "$(pg_url)", "lanes": 4, "batch_rows": 50, "batch_ms": 2, "queue_cap": 10000,
          "spool_dir": "$STACK_DIR/spool-$n"},
   "mqtt": {"host": "127.0.0.1", "port": $(mqtt_port), "inflight": 100, "keepalive_s": 30},

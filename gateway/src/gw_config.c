@@ -105,6 +105,10 @@ static const struct cf_key keys[] = {
 	        "transactions in flight are refused until the database is back."),
 	KEY_INT("db.spool_max_records", db_spool_max_records, NR, 100000, 1, 1000000,
 	        "Records the spool file may hold."),
+	KEY_BOOL("dev.exit_after_signed", dev_exit_after_signed, NR, 0,
+	         "Fault injection for tests: the node kills itself (SIGKILL) once a device "
+	         "answer's `SIGNED` event is committed, before verification and the final event. "
+	         "Only with `dev.mode`."),
 	KEY_BOOL("dev.mode", dev_mode, NR, 0,
 	         "Development mode: allows plain WebSocket and `dev.time_scale` on loopback."),
 	KEY_INT("dev.time_scale", dev_time_scale, NR, 1, 1, 1000,
@@ -1098,6 +1102,11 @@ gw_config_validate(const struct gw_config *cfg, char err[GW_CFG_ERR_MAX])
 		         "dev.time_scale: above 1 only on loopback in dev.mode");
 		return false;
 	}
+	/* A node that dies on purpose has no place outside a development stack. */
+	if (cfg->dev_exit_after_signed && !cfg->dev_mode) {
+		snprintf(err, GW_CFG_ERR_MAX, "dev.exit_after_signed: only in dev.mode");
+		return false;
+	}
 	/* A lease shorter than one POST would let another node send the same case meanwhile. */
 	if ((long long)cfg->recovery_lease_s * 1000 <= cfg->recovery_timeout_ms) {
 		snprintf(err, GW_CFG_ERR_MAX,
@@ -1444,6 +1453,7 @@ static const char doc_head[] =
         "- `listen.tls` off only with `dev.mode` on and a loopback `listen.address`\n"
         "  (127.0.0.0/8 or ::1): \"plain WebSocket only on loopback in dev.mode\".\n"
         "- `dev.time_scale` above 1 only with `dev.mode` on and a loopback `listen.address`.\n"
+        "- `dev.exit_after_signed` only with `dev.mode` on.\n"
         "- With `listen.tls` on, `tls.cert` and `tls.key` are required, and they and "
         "`tls.client_ca`\n"
         "  (when set) must be readable regular files.\n"

@@ -35,6 +35,7 @@ struct gw_config {
 	/* development */
 	bool dev_mode;      /* "dev.mode": default false; plain ws only with this on loopback */
 	int dev_time_scale; /* "dev.time_scale": 1..1000, default 1; >1 needs loopback */
+	bool dev_exit_after_signed; /* "dev.exit_after_signed": SIGKILL after a SIGNED commit */
 	/* database */
 	char db_conninfo[GW_CFG_STR_MAX];  /* "db.conninfo": libpq URI; env KYSO_PG_URL overrides */
 	int db_lanes;                      /* "db.lanes": 1..16, default 4 */

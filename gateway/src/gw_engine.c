@@ -7,6 +7,7 @@
  * sessions only from the commit's callback, so the AP never sees an event that is not durable
  * (ARCHITECTURE.md section 4, "Commits"). Each event's detail is the frame itself (without the
  * request id), so subscribe replays from txn_event exactly what was pushed live. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,13 @@ event_committed(struct gw_engine *e, struct gw_commit *c)
 	gw_eng_push(t, t->last_frame);
 	if (gw_mqtt_kick_ok(e->gw))
 		gw_mqtt_kick(e->gw->mqtt);
+	if (t->state == GW_TS_SIGNED && t->exit_on_signed) {
+		/* dev.exit_after_signed (dev.mode only): a node lost between SIGNED and the final
+		 * event, for the test of the resume after a restart or takeover */
+		gw_log(GW_LOG_WARN, "msg=\"dev.exit_after_signed: killing this node\" txn=%s",
+		       t->id);
+		raise(SIGKILL);
+	}
 	if (gw_txn_state_final(t->state)) {
 		e->gw->metrics.txn_final++;
 		gw_eng_end_local(e, t);
@@ -571,7 +579,15 @@ gw_eng_answer(struct gw_txn *t, const struct gw_chan_event *ev)
 	t->answer_arrived = true;
 	t->dispatched = false;
 	if (ev->kind == GW_CHAN_SIGNED) {
-		(void)gw_eng_event(t, GW_TS_SIGNED, 0, 0, gw_eng_progress(t, GW_TS_SIGNED));
+		/* SIGNED already recorded: a signature read back from the log (resume) */
+		if (t->want != GW_TS_SIGNED) {
+			t->exit_on_signed =
+			        t->eng->gw->cfg.dev_mode && t->eng->gw->cfg.dev_exit_after_signed;
+			if (gw_eng_event(t, GW_TS_SIGNED, 0, 0,
+			                 gw_eng_signed_frame(t, ev->sig, ev->sig_len)) &&
+			    t->exit_on_signed)
+				return; /* the node dies at the commit, before any final event */
+		}
 		gw_eng_signed(t, ev->sig, ev->sig_len);
 		return;
 	}

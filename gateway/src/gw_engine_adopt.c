@@ -14,6 +14,10 @@
  *   signer slot here.
  * - An answer for a txn reloaded after a restart or taken over from an expired lease, which
  *   holds no certificate nor signed bytes yet: the same reads, then the owner's own path.
+ * - A txn reloaded or taken over in state SIGNED (its node died between the answer's commit
+ *   and the final event): the signature its SIGNED event recorded is read back from the log
+ *   and held like an answer that came in, so the same reads and the owner's path finish it.
+ *   A signature that cannot be read back ends it 900/9001: it never stays open.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,15 +146,21 @@ same_number(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-/* Gives up on a held answer: late, and an adopted txn leaves this node. */
+/* Gives up on a held answer: late, and an adopted txn leaves this node. A txn of this node
+ * whose SIGNED is recorded has no other answer to wait for and no deadline: it ends. */
 static void
 give_up(struct gw_txn *t, const char *why)
 {
 	struct gw_held *h = t->held;
 
 	t->held = NULL;
-	if (t->adopted)
+	if (t->adopted) {
 		gw_eng_txn_discard(t->eng, t);
+	} else if (t->want == GW_TS_SIGNED) {
+		(void)gw_eng_finish(t, GW_TS_FAILED, 900, 9001, why);
+		gw_eng_held_free(h);
+		return;
+	}
 	late_held(t->eng, h, why);
 }
 
@@ -309,4 +319,59 @@ gw_eng_event_refused(struct gw_engine *e, struct gw_commit *c, enum db_err rc)
 	t->want = t->state;
 	t->final_queued = false;
 	gw_engine_notify(e->gw, t->id, t->seq + 1);
+}
+
+/* ---- a SIGNED transaction whose final event was never recorded ---- */
+
+static const struct db_txn_event_row *
+last_signed(const struct db_txn_event_row *rows, int n)
+{
+	for (int i = n - 1; i >= 0; i--)
+		if (rows[i].state != NULL && strcmp(rows[i].state, "SIGNED") == 0)
+			return &rows[i];
+	return NULL;
+}
+
+static void
+on_signed_events(void *arg, uint64_t cookie, const char *txn, const struct db_txn_event_row *rows,
+                 int n, enum db_err rc)
+{
+	struct gw *gw = arg;
+	const struct db_txn_event_row *ev;
+	uint8_t sig[GW_TXN_SIG_MAX];
+	size_t sig_len = 0;
+	struct gw_txn *t;
+
+	(void)txn;
+	if (gw->engine == NULL || (t = by_key(gw->engine, cookie)) == NULL || t->final_queued ||
+	    t->held != NULL)
+		return;
+	if (rc != DB_OK || (ev = last_signed(rows, n)) == NULL ||
+	    !gw_txn_signed_sig(ev->detail, sig, sizeof(sig), &sig_len)) {
+		(void)gw_eng_finish(t, GW_TS_FAILED, 900, 9001,
+		                    rc != DB_OK ? "the SIGNED event could not be read back"
+		                                : "the SIGNED event holds no signature");
+		return;
+	}
+	gw_log(GW_LOG_INFO, "msg=\"recorded signature read back after its node stopped\" txn=%s",
+	       t->id);
+	t->signed_at = ev->at_us / 1000000;
+	gw_eng_answer_unloaded(t, &(struct gw_chan_event){ .kind = GW_CHAN_SIGNED,
+	                                                   .ref = t->ref,
+	                                                   .sig = sig,
+	                                                   .sig_len = sig_len,
+	                                                   .retries_left = -1,
+	                                                   .detail = "" });
+}
+
+void
+gw_eng_resume_signed(struct gw_txn *t)
+{
+	t->answer_arrived = true; /* recorded: it wins over the deadline (ARCHITECTURE.md 4) */
+	if (db_txn_events(t->eng->gw->db, t->id, 0, on_signed_events, t->key) != DB_OK) {
+		(void)gw_eng_finish(t, GW_TS_FAILED, 900, 9001,
+		                    "the SIGNED event could not be read back");
+		return;
+	}
+	gw_db_sync(t->eng->gw);
 }

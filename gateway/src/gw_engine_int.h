@@ -49,6 +49,8 @@ struct gw_txn {
 	bool adopted;         /* another node owns it: this node only records an answer that
 	                         came here (gw_engine_adopt.c); no timer, no signer slot */
 	struct gw_held *held; /* an answer waiting for the facts that finish it */
+	int64_t signed_at;    /* Unix s the SIGNED event was recorded (read back), 0: now */
+	bool exit_on_signed;  /* dev.exit_after_signed: die once this SIGNED commits */
 };
 
 struct gw_cms_prep;
@@ -149,6 +151,9 @@ void gw_eng_answer_unloaded(struct gw_txn *t, const struct gw_chan_event *ev);
 /* An event commit refused (another node or a timer got there first). */
 void gw_eng_event_refused(struct gw_engine *e, struct gw_commit *c, enum db_err rc);
 void gw_eng_held_free(struct gw_held *h);
+/* A txn reloaded or taken over in state SIGNED: the signature its SIGNED event recorded is
+ * read back and finished like a fresh answer; unreadable, the txn ends 900/9001. */
+void gw_eng_resume_signed(struct gw_txn *t);
 
 /* gw_engine_lease.c: the node's lease and the takeover of expired ones. */
 void gw_eng_lease_start(struct gw_engine *e);
@@ -184,6 +189,9 @@ void gw_eng_policy_json(const struct pol_decision *d, json_t *accepted, json_t *
 /* gw_engine_sign.c: the seams to verification and CMS (gw_verify.h, gw_cms.h), one place. */
 bool gw_eng_to_sign(struct gw_txn *t, uint8_t out[64], size_t *len, char *why, size_t whylen);
 void gw_eng_signed(struct gw_txn *t, const uint8_t *sig, size_t sig_len);
+/* The SIGNED event's frame: `verifying`, with the device's signature (base64) so that any node
+ * can finish the transaction from the log. */
+json_t *gw_eng_signed_frame(const struct gw_txn *t, const uint8_t *sig, size_t sig_len);
 /* 402/4021 from the device: the credential is locked and a recovery case opened. */
 void gw_eng_device_blocked(struct gw_txn *t);
 

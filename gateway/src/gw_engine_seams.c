@@ -165,6 +165,23 @@ cms_of(struct gw_txn *t, X509 *cert, const uint8_t *sig, size_t sig_len, bool si
 	return ok;
 }
 
+json_t *
+gw_eng_signed_frame(const struct gw_txn *t, const uint8_t *sig, size_t sig_len)
+{
+	json_t *f = gw_eng_progress(t, GW_TS_SIGNED);
+
+	if (f != NULL)
+		set_b64(f, "signature", sig, sig_len);
+	return f;
+}
+
+/* When the device's signature came: now, or the recorded SIGNED event's time (resume). */
+static time_t
+signed_time(const struct gw_txn *t)
+{
+	return t->signed_at > 0 ? (time_t)t->signed_at : time(NULL);
+}
+
 /* A signature waiting for its verification (the txn may end meanwhile: found by key). */
 struct gw_signed {
 	struct gw_engine *eng;
@@ -300,7 +317,7 @@ gw_eng_signed(struct gw_txn *t, const uint8_t *sig, size_t sig_len)
 		g->sig_len = sig_len;
 		g->eng = t->eng;
 		g->key = t->key;
-		g->signed_at = time(NULL);
+		g->signed_at = signed_time(t);
 		rc = gw_verifier_check(v, cert, scheme_of(cert), t->tbs, t->tbs_len, sig, sig_len,
 		                       g->signed_at, on_checked, g);
 	}
@@ -315,10 +332,10 @@ gw_eng_signed(struct gw_txn *t, const uint8_t *sig, size_t sig_len)
 		struct gw_vfy_result err = { .reason = GW_VFY_INTERNAL };
 
 		snprintf(err.detail, sizeof(err.detail), "verification could not start");
-		finish_signed(t, &err, sig, sig_len, time(NULL));
+		finish_signed(t, &err, sig, sig_len, signed_time(t));
 		return;
 	}
-	finish_signed(t, &off, sig, sig_len, time(NULL));
+	finish_signed(t, &off, sig, sig_len, signed_time(t));
 }
 
 /* 402/4021: a node event names the credential, and the recovery entry point locks it and opens
@@ -428,6 +445,10 @@ reload_one(struct gw_engine *e, const struct db_txn_row *r)
 	if (s > GW_TS_QUEUED) { /* on the device: it holds the signer's slot */
 		(void)gw_eng_queue_add(e, t);
 		t->dispatched = true;
+		/* the answer arrived and was recorded, its node died before the final event:
+		 * finished here from the recorded signature (ARCHITECTURE.md 4, it wins) */
+		if (s == GW_TS_SIGNED)
+			gw_eng_resume_signed(t);
 		return;
 	}
 	if (r->deadline_us <= (int64_t)gw_now_us())

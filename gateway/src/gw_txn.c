@@ -1,8 +1,11 @@
 /* gw_txn.c -- the transaction's states and transition table (ARCHITECTURE.md section 4), the
  * deadline's outcome, the per-signer queue, verification codes and txn ids. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "gw_txn.h"
@@ -194,4 +197,44 @@ gw_txn_new_id(uint64_t now_ms, char out[37])
 	         u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
 	         u[13], u[14], u[15]);
 	return true;
+}
+
+/* Strict base64 (RFC 4648 with padding): EVP_DecodeBlock skips blanks and counts the padding
+ * as zero bytes, so the alphabet and the padding are checked here. */
+static bool
+b64_decode(const char *txt, size_t n, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t pad = 0;
+	unsigned char *tmp;
+	int got;
+
+	if (n == 0 || n % 4 != 0 || n / 4 * 3 > cap + 2)
+		return false;
+	pad = (size_t)(txt[n - 1] == '=') + (size_t)(txt[n - 2] == '=');
+	if (strspn(txt, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") !=
+	    n - pad)
+		return false;
+	if ((tmp = malloc(n / 4 * 3)) == NULL)
+		return false;
+	got = EVP_DecodeBlock(tmp, (const unsigned char *)txt, (int)n);
+	if (got < 0 || (size_t)got != n / 4 * 3 || (size_t)got - pad > cap || (size_t)got == pad) {
+		free(tmp);
+		return false;
+	}
+	*len = (size_t)got - pad;
+	memcpy(out, tmp, *len);
+	free(tmp);
+	return true;
+}
+
+bool
+gw_txn_signed_sig(const char *detail_json, uint8_t *out, size_t cap, size_t *len)
+{
+	json_t *d = detail_json != NULL ? json_loads(detail_json, 0, NULL) : NULL;
+	json_t *sig = json_object_get(d, "signature");
+	bool ok = json_is_string(sig) &&
+	          b64_decode(json_string_value(sig), json_string_length(sig), out, cap, len);
+
+	json_decref(d);
+	return ok;
 }

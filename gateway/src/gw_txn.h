@@ -83,4 +83,11 @@ bool gw_txn_verification_code(char out[5]);
 /* A UUIDv7 text (RFC 9562): 48-bit ms time, random rest; sorts by creation. */
 bool gw_txn_new_id(uint64_t now_ms, char out[37]);
 
+/* The device's signature a SIGNED event recorded (its detail's `signature`, base64), read back
+ * to finish the transaction after its node died before the final event (ARCHITECTURE.md 4:
+ * an answer that arrived wins). false: no detail, no such field, not base64, empty or over
+ * cap bytes. */
+#define GW_TXN_SIG_MAX 1024 /* RSA 8192 bits; an ECDSA DER signature is far shorter */
+bool gw_txn_signed_sig(const char *detail_json, uint8_t *out, size_t cap, size_t *len);
+
 #endif

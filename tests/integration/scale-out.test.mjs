@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Stack, connect, waitFor } from './lib/stack.mjs';
+import { Stack, connect, simCtl, waitFor } from './lib/stack.mjs';
 
 // One scaled clock at 10, like sim-profiles.test.mjs: a SIM deadline of timeout_s runs
 // timeout_s / 10 real seconds.
@@ -25,13 +25,7 @@ writeFileSync(doc, text);
 const digest = createHash('sha256').update(text).digest('base64');
 const FINALS = "('DONE','FAILED','EXPIRED','CANCELLED')";
 
-function ctl(obj) {
-  const out = execFileSync('sh', ['-c', `${env.KYSO_SIM_CTL} '${JSON.stringify(obj)}'`],
-                           { encoding: 'utf8', timeout: 30000 });
-  const r = JSON.parse(out.trim().split('\n').pop());
-  assert.equal(r.ok, true, out);
-  return r;
-}
+const ctl = (obj) => simCtl(env, obj);
 
 function sign(id, msisdn, over = {}) {
   return { type: 'sign', id, ap_trans_id: `${id}-${Date.now()}`, signer: { msisdn },

@@ -25,6 +25,16 @@ function parseEnv(text) {
   return env;
 }
 
+// One command to the carrier simulator's control socket (docs/carrier-sim.md); its answer, which
+// must say ok.
+export function simCtl(env, obj) {
+  const out = execFileSync('sh', ['-c', `${env.KYSO_SIM_CTL} '${JSON.stringify(obj)}'`],
+                           { encoding: 'utf8', timeout: 30000 });
+  const r = JSON.parse(out.trim().split('\n').pop());
+  if (r.ok !== true) throw new Error(`simulator control ${obj.cmd}: ${out}`);
+  return r;
+}
+
 export class Stack {
   constructor(opts = {}) {
     this.dir = mkdtempSync(path.join(tmpdir(), `kyso-it-${opts.name || 'stack'}-`));

@@ -782,6 +782,21 @@ test_validate_time_scale(void **state)
 	assert_true(gw_config_validate(&c, err));
 }
 
+/* The fault injection that kills the node after a SIGNED commit exists only in dev.mode. */
+static void
+test_validate_exit_after_signed(void **state)
+{
+	struct gw_config c;
+	char err[GW_CFG_ERR_MAX];
+
+	(void)state;
+	valid_cfg(&c);
+	c.dev_exit_after_signed = true;
+	expect_invalid(&c, "dev.exit_after_signed: only in dev.mode");
+	c.dev_mode = true;
+	assert_true(gw_config_validate(&c, err));
+}
+
 static void
 test_validate_tls_files(void **state)
 {
@@ -1125,7 +1140,7 @@ test_doc_rows(void **state)
 		snprintf(prev, sizeof(prev), "%s", name);
 		rows++;
 	}
-	assert_int_equal(rows, 50);
+	assert_int_equal(rows, 51);
 	assert_non_null(
 	        strstr(doc, "| `policy.file` | path | (empty) | at most 511 bytes | no | yes |"));
 	assert_non_null(
@@ -1171,6 +1186,7 @@ main(void)
 		cmocka_unit_test(test_env_errors),
 		cmocka_unit_test(test_validate_plain_ws),
 		cmocka_unit_test(test_validate_time_scale),
+		cmocka_unit_test(test_validate_exit_after_signed),
 		cmocka_unit_test(test_validate_tls_files),
 		cmocka_unit_test(test_validate_secret_mode),
 		cmocka_unit_test(test_validate_struct_keys),

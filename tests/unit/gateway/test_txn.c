@@ -196,13 +196,57 @@ codes_and_ids(void **state)
 	assert_true(strcmp(a, b) < 0);                 /* sorts by creation */
 }
 
+/* The signature a SIGNED event's detail holds, read back after a restart: exact bytes, and a
+ * defined refusal for anything else. */
+static void
+signed_sig_read_back(void **state)
+{
+	uint8_t sig[GW_TXN_SIG_MAX];
+	size_t len = 0;
+	char big[2000];
+
+	(void)state;
+	assert_true(gw_txn_signed_sig("{\"type\":\"progress\",\"state\":\"verifying\","
+	                              "\"signature\":\"MEUCIQ==\"}",
+	                              sig, sizeof(sig), &len));
+	assert_int_equal(len, 4);
+	assert_memory_equal(sig, "\x30\x45\x02\x21", 4);
+	assert_true(gw_txn_signed_sig("{\"signature\":\"AAECAw==\"}", sig, sizeof(sig), &len));
+	assert_int_equal(len, 4);
+	assert_true(gw_txn_signed_sig("{\"signature\":\"AAECAwQ=\"}", sig, sizeof(sig), &len));
+	assert_int_equal(len, 5);
+	assert_true(gw_txn_signed_sig("{\"signature\":\"AAECAwQF\"}", sig, sizeof(sig), &len));
+	assert_int_equal(len, 6);
+	assert_memory_equal(sig, "\x00\x01\x02\x03\x04\x05", 6);
+	/* refused: no detail, not JSON, no field, wrong type, empty, not base64, too long */
+	assert_false(gw_txn_signed_sig(NULL, sig, sizeof(sig), &len));
+	assert_false(gw_txn_signed_sig("{", sig, sizeof(sig), &len));
+	assert_false(gw_txn_signed_sig("{\"state\":\"verifying\"}", sig, sizeof(sig), &len));
+	assert_false(gw_txn_signed_sig("{\"signature\":12}", sig, sizeof(sig), &len));
+	assert_false(gw_txn_signed_sig("{\"signature\":\"\"}", sig, sizeof(sig), &len));
+	assert_false(gw_txn_signed_sig("{\"signature\":\"====\"}", sig, sizeof(sig), &len));
+	assert_false(gw_txn_signed_sig("{\"signature\":\"AA=A\"}", sig, sizeof(sig), &len));
+	assert_false(gw_txn_signed_sig("{\"signature\":\" AAA\"}", sig, sizeof(sig), &len));
+	assert_false(gw_txn_signed_sig("{\"signature\":\"AAE\"}", sig, sizeof(sig), &len));
+	assert_false(gw_txn_signed_sig("{\"signature\":\"AA\\nA\"}", sig, sizeof(sig), &len));
+	assert_false(gw_txn_signed_sig("{\"signature\":\"AAECAwQF\"}", sig, 5, &len));
+	memset(big, 'A', sizeof(big));
+	memcpy(big, "{\"signature\":\"", 14);
+	memcpy(big + 14 + 1368, "\"}", 3); /* 1026 bytes */
+	assert_false(gw_txn_signed_sig(big, sig, sizeof(sig), &len));
+	memcpy(big + 14 + 1364, "\"}", 3); /* 1023 bytes */
+	assert_true(gw_txn_signed_sig(big, sig, sizeof(sig), &len));
+	assert_int_equal(len, 1023);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(names_round_trip),    cmocka_unit_test(transition_table),
-		cmocka_unit_test(final_codes),         cmocka_unit_test(deadline_order),
-		cmocka_unit_test(queue_one_at_a_time), cmocka_unit_test(codes_and_ids),
+		cmocka_unit_test(names_round_trip),     cmocka_unit_test(transition_table),
+		cmocka_unit_test(final_codes),          cmocka_unit_test(deadline_order),
+		cmocka_unit_test(queue_one_at_a_time),  cmocka_unit_test(codes_and_ids),
+		cmocka_unit_test(signed_sig_read_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
