@@ -186,10 +186,13 @@ struct db__rtask {
 	db_txn_events_fn *events_cb;
 	db_signer_fn *signer_cb;
 	uint64_t cookie;
-	/* sim reserve (db_sim.c) */
+	/* sim reserve (db_sim.c); sim_cb NULL: a txn's cms signing-time riding in the same
+	 * statement (db_txn_signing_time), which has no callback */
 	uint64_t tag;
 	uint32_t step;
 	char msisdn[24];
+	char txn[65];
+	int64_t at;
 	db_sim_reserve_fn *sim_cb;
 	bool sim_answered;           /* its callback ran: a later drop must not call it again */
 	struct db__rtask *sim_batch; /* reservations sent in the same statement (db_sim.c) */

@@ -1,6 +1,6 @@
-/* db_node.c -- leases and takeover between nodes, and the cms signing-time any node needs to
- * rebuild what a device signed (ARCHITECTURE.md section 6, migration 0006). All on the reader
- * connection, one statement each. */
+/* db_node.c -- leases and takeover between nodes (ARCHITECTURE.md section 6, migration 0006).
+ * On the reader connection, one statement each. The cms signing-time rides with the OTA
+ * counter reservations (db_sim.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +9,6 @@
 
 static const char sql_heartbeat[] = "SELECT kyso_node_heartbeat($1, $2::int)";
 static const char sql_takeover[] = "SELECT kyso_txn_takeover($1, $2::int)";
-/* Only the first writer counts: a dispatch again after a restart reuses the stored value. */
-static const char sql_signing_time[] = "UPDATE txn SET signing_time = to_timestamp($2::bigint) "
-                                       "WHERE id = $1 AND signing_time IS NULL";
-
 struct ncall {
 	db_node_fn *cb;
 	void *ctx;
@@ -71,26 +67,4 @@ db_txn_takeover(struct db *db, int max_rows, db_node_fn *cb, void *ctx)
 	if (db == NULL || max_rows < 1 || max_rows > 100000)
 		return DB_E_INVAL;
 	return ncall_start(db, sql_takeover, db->node_id, max_rows, cb, ctx);
-}
-
-static void
-on_done(struct db *db, void *p, const PGresult *res, bool closing)
-{
-	(void)db;
-	(void)p;
-	(void)res;
-	(void)closing; /* fire and forget: a failure leaves the column empty (the answer ends 503
-	                  on a node that could not rebuild the attributes) */
-}
-
-enum db_err
-db_txn_signing_time(struct db *db, const char *txn, int64_t unix_s)
-{
-	char at[24];
-	const char *v[2] = { txn, at };
-
-	if (db == NULL || txn == NULL || txn[0] == '\0' || strlen(txn) > 64 || unix_s < 1)
-		return DB_E_INVAL;
-	snprintf(at, sizeof(at), "%lld", (long long)unix_s);
-	return db__reader_call(db, sql_signing_time, 2, v, on_done, NULL);
 }

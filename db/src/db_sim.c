@@ -1,4 +1,4 @@
-/* db_sim.c -- the OTA counter write-ahead (TELECOM.md 2.3).
+/* db_sim.c -- the OTA counter write-ahead (TELECOM.md 2.3) and the cms signing-time.
  *
  * An UPDATE ... RETURNING on the reader connection (plain asynchronous mode, autocommit): the
  * result arrives after the commit, so by then every new counter is durable and the gateway may
@@ -6,7 +6,13 @@
  * sent ride along in the same statement (one commit for up to BATCH_MAX cards, distinct
  * numbers), so a burst of requests costs one round trip and one commit, not one each.
  * Only the reservation's caller sees the key bytes; the result's copies are wiped before
- * PQclear. */
+ * PQclear.
+ *
+ * A cms transaction's signing-time (db_txn_signing_time) is recorded before its counter is
+ * reserved, so that any node rebuilds the signed attributes (ARCHITECTURE.md section 6). It is a
+ * reservation task without a callback and rides in the same statement (a data-modifying CTE):
+ * queued just ahead of its own reservation, it commits with it or before it, and a dispatch
+ * costs one round trip and one commit on the reader, not two in sequence. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +21,13 @@
 
 #include "db_int.h"
 
-/* Each card's newest keyset (highest KVN); the keyset's TAR wins over the card's. */
+/* Each card's newest keyset (highest KVN); the keyset's TAR wins over the card's. The
+ * signing-times first; only the first value counts (a dispatch again after a restart reuses
+ * the stored one). */
 static const char sql_reserve[] =
+        "WITH st AS (UPDATE txn t SET signing_time = to_timestamp(s.at) "
+        "FROM unnest($3::text[], $4::bigint[]) AS s(id, at) "
+        "WHERE t.id = s.id AND t.signing_time IS NULL) "
         "UPDATE sim_keyset k SET counter = k.counter + v.step "
         "FROM sim_card c, unnest($1::text[], $2::bigint[]) AS v(msisdn, step) "
         "WHERE c.msisdn = v.msisdn AND k.iccid = c.iccid "
@@ -64,11 +75,50 @@ db_sim_counter_reserve(struct db *db, uint64_t tag, const char *msisdn, uint32_t
 	return DB_OK;
 }
 
+/* txn ids are ULID or UUID text: letters, digits and '-' need no quoting in an array. */
 static bool
-in_batch(const struct db__rtask *head, const char *msisdn)
+txn_id_ok(const char *id)
 {
+	size_t n = 0;
+
+	for (; id[n] != '\0'; n++)
+		if (n >= 64 || !((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'a' && id[n] <= 'z') ||
+		                 (id[n] >= 'A' && id[n] <= 'Z') || id[n] == '-'))
+			return false;
+	return n > 0;
+}
+
+enum db_err
+db_txn_signing_time(struct db *db, const char *txn, int64_t unix_s)
+{
+	struct db__rtask *t;
+
+	if (db == NULL || txn == NULL || !txn_id_ok(txn) || unix_s < 1)
+		return DB_E_INVAL;
+	if (db->closing || db->rd.c.state != DB_CONN_UP)
+		return DB_E_CONN;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return DB_E_NOMEM;
+	t->kind = DB_RT_SIM_RESERVE;
+	t->sim_answered = true; /* no callback to call */
+	snprintf(t->txn, sizeof(t->txn), "%s", txn);
+	t->at = unix_s;
+	if (!db__reader_push(db, t)) {
+		free(t);
+		return DB_E_BUSY;
+	}
+	db__reader_kick(db);
+	return DB_OK;
+}
+
+/* A reservation for this number is in the batch already (one UPDATE row per card). */
+static bool
+in_batch(const struct db__rtask *head, const struct db__rtask *t)
+{
+	if (t->sim_cb == NULL)
+		return false;
 	for (const struct db__rtask *m = head; m != NULL; m = m->sim_batch)
-		if (strcmp(m->msisdn, msisdn) == 0)
+		if (m->sim_cb != NULL && strcmp(m->msisdn, t->msisdn) == 0)
 			return true;
 	return false;
 }
@@ -83,7 +133,7 @@ gather(struct db *db, struct db__rtask *head)
 	size_t n = 1;
 
 	while (n < BATCH_MAX && head->next != NULL && head->next->kind == DB_RT_SIM_RESERVE &&
-	       !in_batch(head, head->next->msisdn)) {
+	       !in_batch(head, head->next)) {
 		struct db__rtask *m = head->next;
 
 		head->next = m->next;
@@ -98,31 +148,50 @@ gather(struct db *db, struct db__rtask *head)
 	return n;
 }
 
+/* Appends "sep" and text to a '{...}' array literal being built in b (cap checked). */
+static void
+lit_add(char *b, size_t cap, size_t *len, bool *first, const char *text)
+{
+	int n = snprintf(b + *len, cap - *len, "%s%s", *first ? "" : ",", text);
+
+	if (n > 0 && (size_t)n < cap - *len)
+		*len += (size_t)n;
+	*first = false;
+}
+
 int
 db__sim_send(struct db *db, struct db__rtask *t)
 {
-	size_t n = gather(db, t), cap = n * 25 + 3, len_m = 0, len_s = 0;
-	char *ms = malloc(cap), *steps = malloc(n * 11 + 3);
-	const char *v[2] = { ms, steps };
-	int ok = 0;
+	size_t n = gather(db, t), cap = n * 70 + 3, len[4] = { 1, 1, 1, 1 };
+	char *lit[4] = { malloc(cap), malloc(cap), malloc(cap), malloc(cap) };
+	bool first[4] = { true, true, true, true };
+	char num[24];
+	int ok = 0, i;
 
-	if (ms == NULL || steps == NULL)
-		goto out;
-	ms[len_m++] = '{';
-	steps[len_s++] = '{';
+	for (i = 0; i < 4; i++)
+		if (lit[i] == NULL)
+			goto out;
+	for (i = 0; i < 4; i++)
+		lit[i][0] = '{';
 	for (const struct db__rtask *m = t; m != NULL; m = m->sim_batch) {
-		const char *sep = m == t ? "" : ",";
-
-		/* digits only (checked at reserve): no quoting needed in the array literal */
-		len_m += (size_t)snprintf(ms + len_m, cap - len_m, "%s%s", sep, m->msisdn);
-		len_s += (size_t)snprintf(steps + len_s, n * 11 + 3 - len_s, "%s%u", sep, m->step);
+		/* digits and id characters only (checked when queued): no quoting needed */
+		if (m->sim_cb != NULL) {
+			lit_add(lit[0], cap, &len[0], &first[0], m->msisdn);
+			snprintf(num, sizeof(num), "%u", m->step);
+			lit_add(lit[1], cap, &len[1], &first[1], num);
+		} else {
+			lit_add(lit[2], cap, &len[2], &first[2], m->txn);
+			snprintf(num, sizeof(num), "%lld", (long long)m->at);
+			lit_add(lit[3], cap, &len[3], &first[3], num);
+		}
 	}
-	snprintf(ms + len_m, cap - len_m, "}");
-	snprintf(steps + len_s, n * 11 + 3 - len_s, "}");
-	ok = PQsendQueryParams(db->rd.c.pq, sql_reserve, 2, NULL, v, NULL, NULL, 0);
+	for (i = 0; i < 4; i++)
+		snprintf(lit[i] + len[i], cap - len[i], "}");
+	ok = PQsendQueryParams(db->rd.c.pq, sql_reserve, 4, NULL, (const char *const *)lit, NULL,
+	                       NULL, 0);
 out:
-	free(ms);
-	free(steps);
+	for (i = 0; i < 4; i++)
+		free(lit[i]);
 	return ok;
 }
 
@@ -176,7 +245,8 @@ db__sim_result(struct db *db, struct db__rtask *t, PGresult *res)
 		const char *msisdn = PQgetvalue(res, i, 0);
 
 		for (struct db__rtask *m = t; m != NULL; m = m->sim_batch)
-			if (!m->sim_answered && strcmp(m->msisdn, msisdn) == 0) {
+			if (!m->sim_answered && m->sim_cb != NULL &&
+			    strcmp(m->msisdn, msisdn) == 0) {
 				answer_row(db, m, res, i);
 				break;
 			}

@@ -62,7 +62,9 @@ a_pg=$(PGOPTIONS="-c synchronous_commit=on" pgbench -h "$pg_host" -p "$pg_port" 
 	-M prepared -T "$secs" -c 16 -j 2 -f "$dir/single.sql" kyso 2>/dev/null |
 	sed -nE 's/^tps = ([0-9.]+).*/\1/p' | head -1)
 psql -X -q "$KYSO_PG_URL" -c "DROP TABLE bench_sign_event"
-a_sim=$("$csim_bench" 20000 300 2>/dev/null | sed -nE 's/^profile 00.*: ([0-9]+) signed answers\/s.*/\1/p')
+# csim_bench exits 1 when the simulator misses its own goal (a busy machine): here it is only
+# the anchor, measured and printed either way.
+a_sim=$({ "$csim_bench" 20000 300 2>/dev/null || true; } | sed -nE 's/^profile 00.*: ([0-9]+) signed answers\/s.*/\1/p')
 echo "bench: A_pg $a_pg inserts/s, A_sim $a_sim signed answers/s"
 
 # --- signers: profile-00 SIMs imported as officials' credentials -----------------------------
