@@ -1,7 +1,8 @@
 /* gw_cache.h -- a bounded hash table from short byte keys to fixed-size values: the shape of the
- * verifier's caches (verified paths in gw_vfy_path.c, OCSP answers in gw_revoke.c). A lookup
- * costs one hash of the key and a compare per entry of its bucket (PERFORMANCE.md G12); the
- * owner decides what to drop when the table is full. No I/O, no locks: the owner's thread only. */
+ * verifier's caches (verified paths in gw_vfy_path.c, OCSP answers in gw_revoke.c, parsed
+ * certificates in gw_cert_cache.c). A lookup costs one hash of the key and a compare per entry
+ * of its bucket (PERFORMANCE.md G12); the owner decides what to drop when the table is full.
+ * No I/O, no locks: the owner's thread only. */
 #ifndef GW_CACHE_H
 #define GW_CACHE_H
 

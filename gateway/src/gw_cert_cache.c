@@ -6,7 +6,15 @@
  * An entry is found by the SHA-256 of its exact DER bytes (collision resistant: it can never
  * stand for another certificate; the bytes themselves are not kept, so entries stay small), so
  * it needs no invalidation: state, locks and revocation are not facts of the bytes and are
- * still read and checked per request. */
+ * still read and checked per request.
+ *
+ * The table is a gw_cache with DIGEST keys (a lookup: one SHA-256 of the DER and one bucket
+ * walk). Eviction is least recently used in batches rather than per entry: every lookup stamps
+ * its entry from a counter, and when the cache is full the stalest quarter of the entries (the
+ * lowest stamps, found by sorting a scratch copy of them) is dropped in one sweep. An exact
+ * recency list would need a second structure threaded through gw_cache's entries; this way a
+ * hit costs one counter store, and the O(n log n) of a full cache is paid once per n/4 misses.
+ * The entry just used always has the highest stamp, so it is never among the dropped. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,99 +22,48 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "gw_cache.h"
 #include "gw_verify.h"
 
-struct cert_ent {
-	struct cert_ent *hnext;         /* bucket chain */
-	struct cert_ent *newer, *older; /* recency list */
-	uint8_t sha256[32];             /* of the DER bytes */
+/* Values of the cache, keyed by the SHA-256 of the DER bytes. */
+struct cert_val {
 	X509 *x;
+	uint64_t used; /* the cache's clock at this entry's last lookup */
 };
 
 struct gw_cert_cache {
-	struct cert_ent **bucket;
-	size_t nbucket; /* a power of two */
-	struct cert_ent *newest, *oldest;
-	int count, max;
-	EVP_MD *sha256; /* fetched once, not at each digest */
+	struct gw_cache *table;
+	uint64_t clock;   /* counts lookups: stamps are unique and grow */
+	uint64_t *stamps; /* scratch for eviction, one per entry the table can hold */
+	EVP_MD *sha256;   /* fetched once, not at each digest */
 };
+
+static void
+cert_val_release(void *value)
+{
+	struct cert_val *v = value;
+
+	X509_free(v->x); /* the X509 lives on while a caller holds it */
+}
 
 struct gw_cert_cache *
 gw_cert_cache_new(int entries)
 {
 	struct gw_cert_cache *c = calloc(1, sizeof(*c));
+	int max = entries > 0 ? entries : 1;
 
 	if (c == NULL)
 		return NULL;
-	c->max = entries > 0 ? entries : 1;
-	c->nbucket = 16;
-	while (c->nbucket < (size_t)c->max)
-		c->nbucket <<= 1;
-	c->bucket = calloc(c->nbucket, sizeof(*c->bucket));
+	c->table =
+	        gw_cache_new(max, sizeof(struct cert_val), GW_CACHE_KEYS_DIGEST, cert_val_release);
+	c->stamps = calloc((size_t)max, sizeof(*c->stamps));
 	c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (c->bucket == NULL || c->sha256 == NULL) {
+	if (c->table == NULL || c->stamps == NULL || c->sha256 == NULL) {
 		ERR_clear_error();
-		EVP_MD_free(c->sha256);
-		free(c->bucket);
-		free(c);
+		gw_cert_cache_free(c);
 		return NULL;
 	}
 	return c;
-}
-
-static void
-list_unlink(struct gw_cert_cache *c, struct cert_ent *e)
-{
-	if (e->newer != NULL)
-		e->newer->older = e->older;
-	else
-		c->newest = e->older;
-	if (e->older != NULL)
-		e->older->newer = e->newer;
-	else
-		c->oldest = e->newer;
-	e->newer = e->older = NULL;
-}
-
-static void
-list_push_newest(struct gw_cert_cache *c, struct cert_ent *e)
-{
-	e->older = c->newest;
-	e->newer = NULL;
-	if (c->newest != NULL)
-		c->newest->newer = e;
-	c->newest = e;
-	if (c->oldest == NULL)
-		c->oldest = e;
-}
-
-static struct cert_ent **
-slot_of(struct gw_cert_cache *c, const uint8_t sha[32])
-{
-	struct cert_ent **pp;
-	size_t h;
-
-	memcpy(&h, sha, sizeof(h));
-	pp = &c->bucket[h & (c->nbucket - 1)];
-	while (*pp != NULL && memcmp((*pp)->sha256, sha, 32) != 0)
-		pp = &(*pp)->hnext;
-	return pp;
-}
-
-/* Drops the least recently used entry; the X509 lives on while a caller holds it. */
-static void
-evict_oldest(struct gw_cert_cache *c)
-{
-	struct cert_ent *e = c->oldest, **pp;
-
-	if (e == NULL)
-		return;
-	pp = slot_of(c, e->sha256);
-	*pp = e->hnext;
-	list_unlink(c, e);
-	X509_free(e->x);
-	free(e);
-	c->count--;
 }
 
 void
@@ -114,18 +71,65 @@ gw_cert_cache_free(struct gw_cert_cache *c)
 {
 	if (c == NULL)
 		return;
-	while (c->oldest != NULL)
-		evict_oldest(c);
+	gw_cache_free(c->table);
 	EVP_MD_free(c->sha256);
-	free(c->bucket);
+	free(c->stamps);
 	free(c);
 }
 
 int
 gw_cert_cache_count(const struct gw_cert_cache *c)
 {
-	return c != NULL ? c->count : 0;
+	return c != NULL ? gw_cache_count(c->table) : 0;
 }
+
+/* ---- eviction when full: the stalest quarter goes ---------------------------------------- */
+
+struct stamp_copy {
+	uint64_t *to;
+	size_t n;
+};
+
+static bool
+copy_stamp(void *value, void *arg)
+{
+	struct stamp_copy *s = arg;
+
+	s->to[s->n++] = ((const struct cert_val *)value)->used;
+	return false;
+}
+
+static int
+stamp_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static bool
+stale(void *value, void *arg)
+{
+	return ((const struct cert_val *)value)->used <= *(const uint64_t *)arg;
+}
+
+static void
+make_room(struct gw_cert_cache *c)
+{
+	struct stamp_copy s = { .to = c->stamps, .n = 0 };
+	size_t drop;
+	uint64_t newest_dropped;
+
+	gw_cache_sweep(c->table, copy_stamp, &s);
+	if (s.n == 0)
+		return;
+	drop = s.n / 4 > 0 ? s.n / 4 : 1;
+	qsort(s.to, s.n, sizeof(*s.to), stamp_cmp);
+	newest_dropped = s.to[drop - 1]; /* stamps are unique: exactly `drop` entries go */
+	gw_cache_sweep(c->table, stale, &newest_dropped);
+}
+
+/* ---- lookup ------------------------------------------------------------------------------ */
 
 static X509 *
 parse_exact(const uint8_t *der, size_t len)
@@ -137,10 +141,29 @@ parse_exact(const uint8_t *der, size_t len)
 	return x;
 }
 
+/* Keeps x (already parsed from the bytes of sha) under sha; when that fails x is still the
+ * caller's, just not shared. */
+static void
+keep(struct gw_cert_cache *c, const uint8_t sha[32], X509 *x)
+{
+	struct cert_val *v;
+
+	if (gw_cache_full(c->table))
+		make_room(c);
+	if ((v = gw_cache_add(c->table, sha, 32)) == NULL)
+		return;
+	if (!X509_up_ref(x)) {
+		gw_cache_drop(c->table, v); /* v->x is NULL: nothing released */
+		return;
+	}
+	v->x = x;
+	v->used = ++c->clock;
+}
+
 X509 *
 gw_cert_cache_get(struct gw_cert_cache *c, const uint8_t *der, size_t len)
 {
-	struct cert_ent **pp, *e;
+	struct cert_val *v;
 	uint8_t sha[32];
 	unsigned int n = 0;
 	X509 *x;
@@ -153,28 +176,12 @@ gw_cert_cache_get(struct gw_cert_cache *c, const uint8_t *der, size_t len)
 		ERR_clear_error();
 		return parse_exact(der, len);
 	}
-	pp = slot_of(c, sha);
-	if ((e = *pp) != NULL) {
-		list_unlink(c, e);
-		list_push_newest(c, e);
-		return X509_up_ref(e->x) ? e->x : NULL;
+	if ((v = gw_cache_find(c->table, sha, sizeof(sha))) != NULL) {
+		v->used = ++c->clock;
+		return X509_up_ref(v->x) ? v->x : NULL;
 	}
 	/* Unparsable bytes are not kept: they fail the same way each time at the same cost. */
-	if ((x = parse_exact(der, len)) == NULL)
-		return NULL;
-	if ((e = malloc(sizeof(*e))) == NULL || !X509_up_ref(x)) {
-		free(e);
-		return x; /* still usable, just not shared */
-	}
-	if (c->count >= c->max) {
-		evict_oldest(c);
-		pp = slot_of(c, sha);
-	}
-	memcpy(e->sha256, sha, sizeof(e->sha256));
-	e->x = x;
-	e->hnext = *pp;
-	*pp = e;
-	list_push_newest(c, e);
-	c->count++;
+	if ((x = parse_exact(der, len)) != NULL)
+		keep(c, sha, x);
 	return x;
 }

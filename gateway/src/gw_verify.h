@@ -206,10 +206,10 @@ bool gw_vfy_asn1_time(const ASN1_TIME *a, time_t *out);
 
 /* Parsed certificates shared by the SHA-256 of their exact DER bytes (gw_cert_cache.c), so that a
  * request does not decode its signer's certificate at every step. Bounded: at `entries`, the least
- * recently used one goes. gw_cert_cache_get gives the certificate of der, up-referenced (the caller
- * X509_free()s it), or NULL when der does not parse; with c NULL, or der longer than
- * GW_CERT_CACHE_DER_MAX, it just parses. Only parsed certificates are kept: nothing about the
- * credential's state or the certificate's revocation. */
+ * recently used quarter goes (never the one just used). gw_cert_cache_get gives the certificate of
+ * der, up-referenced (the caller X509_free()s it), or NULL when der does not parse; with c NULL, or
+ * der longer than GW_CERT_CACHE_DER_MAX, it just parses. Only parsed certificates are kept: nothing
+ * about the credential's state or the certificate's revocation. */
 #define GW_CERT_CACHE_DER_MAX (16u * 1024u)
 struct gw_cert_cache;
 struct gw_cert_cache *gw_cert_cache_new(int entries);

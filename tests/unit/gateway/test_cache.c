@@ -10,25 +10,13 @@
 
 #include <cmocka.h>
 
+#include "fail_calloc.h"
 #include "gw_cache.h"
 
 struct val {
 	int n;
 	int *released; /* counts release calls */
 };
-
-static int fail_at;      /* the calloc call that fails, 0: none */
-static int calloc_calls; /* since the last reset */
-
-void *__real_calloc(size_t n, size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-void *
-__wrap_calloc(size_t n, size_t size)
-{
-	if (fail_at > 0 && ++calloc_calls == fail_at)
-		return NULL;
-	return __real_calloc(n, size);
-}
 
 static void
 val_release(void *value)
@@ -212,13 +200,15 @@ refused_keys(void **state)
 static void
 out_of_memory(void **state)
 {
+	int fail_at;
+
 	(void)state;
 	for (fail_at = 1;; fail_at++) {
 		struct gw_cache *c;
 		int released = 0;
 		bool all = true;
 
-		calloc_calls = 0;
+		fail_calloc_at(fail_at);
 		if ((c = gw_cache_new(4, sizeof(struct val), GW_CACHE_KEYS_BYTES, val_release)) ==
 		    NULL)
 			continue;
@@ -231,7 +221,7 @@ out_of_memory(void **state)
 			break;
 	}
 	assert_int_equal(fail_at, 6); /* two for the cache, one per entry, then none failed */
-	fail_at = 0;
+	fail_calloc_at(0);
 }
 
 int
