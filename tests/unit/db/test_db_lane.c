@@ -9,44 +9,22 @@
 #include <cmocka.h>
 
 #include "db_int.h"
+#include "db_rig.h"
 #include "fake_pq.h"
 
-#define MAXDONE 256
-
 struct t {
-	uint64_t mono_ms, wall_us;
-	uint64_t tag[MAXDONE];
-	enum db_err rc[MAXDONE];
-	int ndone;
+	struct db_rig rig; /* first: the db callbacks' arg */
 	int nfetch;
 	int fetch_n;
 	enum db_err fetch_rc;
 	struct db *db;
 };
 
-static uint64_t
-tclock(void *arg, bool monotonic)
-{
-	struct t *t = arg;
-
-	return monotonic ? t->mono_ms : t->wall_us;
-}
-
-static void
-tdone(void *arg, uint64_t tag, enum db_err rc)
-{
-	struct t *t = arg;
-
-	assert_true(t->ndone < MAXDONE);
-	t->tag[t->ndone] = tag;
-	t->rc[t->ndone++] = rc;
-}
-
 static void
 advance(struct t *t, uint64_t ms)
 {
-	t->mono_ms += ms;
-	t->wall_us += ms * 1000;
+	t->rig.mono_ms += ms;
+	t->rig.wall_us += ms * 1000;
 }
 
 static struct db *
@@ -61,16 +39,16 @@ make(struct t *t, int lanes, int batch_rows, int batch_ms, int queue_cap)
 		                 .connect_timeout_ms = 1000,
 		                 .reconnect_min_ms = 100,
 		                 .reconnect_max_ms = 400,
-		                 .clock = tclock,
-		                 .done = tdone,
+		                 .clock = rig_clock,
+		                 .done = rig_done,
 		                 .arg = t };
 	char err[128];
 	struct db *db;
 
 	fake_reset();
 	memset(t, 0, sizeof(*t));
-	t->mono_ms = 1000;
-	t->wall_us = 1700000000000000ull;
+	t->rig.mono_ms = 1000;
+	t->rig.wall_us = 1700000000000000ull;
 	db = db_new(&cfg, err, sizeof(err));
 	assert_non_null(db);
 	t->db = db;
@@ -195,11 +173,11 @@ test_idle_lane_flushes_at_once(void **state)
 	assert_int_equal(fake_pending_queries(lane_fd(db, 0)), 1);
 	assert_int_equal(fake_pending_syncs(lane_fd(db, 0)), 1);
 	assert_int_equal(fake_pending_pos(lane_fd(db, 0), 0), 1);
-	assert_int_equal(t.ndone, 0);
+	assert_int_equal(t.rig.ndone, 0);
 	pump(db);
-	assert_int_equal(t.ndone, 1);
-	assert_int_equal(t.tag[0], 7);
-	assert_int_equal(t.rc[0], DB_OK);
+	assert_int_equal(t.rig.ndone, 1);
+	assert_int_equal(t.rig.tag[0], 7);
+	assert_int_equal(t.rig.rc[0], DB_OK);
 	assert_chain("n1/0", 1);
 	db_free(db);
 }
@@ -216,14 +194,14 @@ test_done_only_after_sync(void **state)
 	assert_int_equal(add(db, 1, "conn.open", 0), DB_OK);
 	fake.hold_sync = true; /* the INSERT's result arrives, the sync's does not */
 	pump(db);
-	assert_int_equal(t.ndone, 0);
+	assert_int_equal(t.rig.ndone, 0);
 	db_stats_get(db, &st);
 	assert_int_equal(st.inflight, 1);
 	assert_int_equal(st.committed, 0);
 	fake.hold_sync = false;
 	advance(&t, 3);
 	pump(db);
-	assert_int_equal(t.ndone, 1);
+	assert_int_equal(t.rig.ndone, 1);
 	db_stats_get(db, &st);
 	assert_int_equal(st.committed, 1);
 	assert_int_equal(st.commit_count, 1);
@@ -250,7 +228,7 @@ test_one_batch_in_flight_then_t_ms(void **state)
 	assert_int_equal(fake_pending_queries(fd), 1);
 	assert_int_equal(fake_pending_syncs(fd), 1);
 	pump(db);
-	assert_int_equal(t.ndone, 1);
+	assert_int_equal(t.rig.ndone, 1);
 	/* Three wait: fewer than batch_rows and younger than batch_ms. */
 	assert_int_equal(fake_pending_queries(fd), 0);
 	assert_int_equal(db_next_tick_ms(db), 2);
@@ -265,10 +243,10 @@ test_one_batch_in_flight_then_t_ms(void **state)
 	assert_int_equal(fake_pending_pos(fd, 0), 2);
 	assert_int_equal(fake_pending_pos(fd, 2), 4);
 	pump(db);
-	assert_int_equal(t.ndone, 4);
+	assert_int_equal(t.rig.ndone, 4);
 	for (i = 0; i < 4; i++) {
-		assert_int_equal(t.tag[i], (uint64_t)i + 1);
-		assert_int_equal(t.rc[i], DB_OK);
+		assert_int_equal(t.rig.tag[i], (uint64_t)i + 1);
+		assert_int_equal(t.rig.rc[i], DB_OK);
 	}
 	assert_chain("n1/0", 4);
 	db_free(db);
@@ -288,13 +266,13 @@ test_batch_at_n_rows(void **state)
 	for (i = 1; i <= 12; i++)
 		assert_int_equal(add(db, (uint64_t)i, "b", 0), DB_OK);
 	pump(db); /* first sync: 12 wait, batch_rows = 5 goes at once, no time passed */
-	assert_int_equal(t.ndone, 1);
+	assert_int_equal(t.rig.ndone, 1);
 	assert_int_equal(fake_pending_queries(fd), 5);
 	pump(db);
-	assert_int_equal(t.ndone, 6);
+	assert_int_equal(t.rig.ndone, 6);
 	assert_int_equal(fake_pending_queries(fd), 5);
 	pump(db);
-	assert_int_equal(t.ndone, 11);
+	assert_int_equal(t.rig.ndone, 11);
 	/* Two left: they wait for batch_ms (1000 ms). */
 	assert_int_equal(fake_pending_queries(fd), 0);
 	advance(&t, 999);
@@ -304,7 +282,7 @@ test_batch_at_n_rows(void **state)
 	db_on_tick(db);
 	assert_int_equal(fake_pending_queries(fd), 2);
 	pump(db);
-	assert_int_equal(t.ndone, 13);
+	assert_int_equal(t.rig.ndone, 13);
 	assert_chain("n1/0", 13);
 	db_free(db);
 }
@@ -349,18 +327,18 @@ test_failed_item_alone(void **state)
 	assert_int_equal(fake_pending_queries(fd), 3); /* b, bad, c at 2, 3, 4 */
 	pump(db);
 	/* bad failed, c was aborted: nothing done yet, b and c went out again at 2, 3. */
-	assert_int_equal(t.ndone, 1);
+	assert_int_equal(t.rig.ndone, 1);
 	assert_int_equal(fake_pending_queries(fd), 2);
 	assert_int_equal(fake_pending_pos(fd, 0), 2);
 	assert_int_equal(fake_pending_pos(fd, 1), 3);
 	pump(db);
-	assert_int_equal(t.ndone, 4);
-	assert_int_equal(t.tag[1], 2);
-	assert_int_equal(t.rc[1], DB_OK);
-	assert_int_equal(t.tag[2], 3);
-	assert_int_equal(t.rc[2], DB_E_QUERY); /* in append order */
-	assert_int_equal(t.tag[3], 4);
-	assert_int_equal(t.rc[3], DB_OK);
+	assert_int_equal(t.rig.ndone, 4);
+	assert_int_equal(t.rig.tag[1], 2);
+	assert_int_equal(t.rig.rc[1], DB_OK);
+	assert_int_equal(t.rig.tag[2], 3);
+	assert_int_equal(t.rig.rc[2], DB_E_QUERY); /* in append order */
+	assert_int_equal(t.rig.tag[3], 4);
+	assert_int_equal(t.rig.rc[3], DB_OK);
 	db_stats_get(db, &st);
 	assert_int_equal(st.failed, 1);
 	assert_int_equal(st.committed, 3);
@@ -386,7 +364,7 @@ disconnect_case(bool landed)
 	assert_int_equal(db_conn_on_readable(db, 0), DB_E_CONN);
 	assert_int_equal(db_conn_fd(db, 0), -1); /* at once; PQfinish at the next tick */
 	assert_false(db_ready(db));
-	assert_int_equal(t.ndone, 0);                /* in doubt: not failed */
+	assert_int_equal(t.rig.ndone, 0);            /* in doubt: not failed */
 	assert_int_equal(add(db, 2, "b", 0), DB_OK); /* queued meanwhile */
 	assert_int_equal(fake.finishes, 0);
 	db_on_tick(db);
@@ -401,13 +379,13 @@ disconnect_case(bool landed)
 	assert_int_equal(db_conn_on_readable(db, 0), DB_OK);
 	if (landed) {
 		/* the head reached the batch's position: committed, not sent again */
-		assert_int_equal(t.ndone, 1);
-		assert_int_equal(t.tag[0], 1);
-		assert_int_equal(t.rc[0], DB_OK);
+		assert_int_equal(t.rig.ndone, 1);
+		assert_int_equal(t.rig.tag[0], 1);
+		assert_int_equal(t.rig.rc[0], DB_OK);
 		assert_int_equal(fake_pending_pos(fd, 0), 2); /* the queued one follows */
 	} else {
 		/* the head said 0: the in-doubt row goes out again at position 1 */
-		assert_int_equal(t.ndone, 0);
+		assert_int_equal(t.rig.ndone, 0);
 		assert_int_equal(fake_pending_pos(fd, 0), 1);
 	}
 	connect_all(db); /* the reader too */
@@ -415,11 +393,11 @@ disconnect_case(bool landed)
 	advance(&t, 2);
 	db_on_tick(db);
 	pump(db);
-	assert_int_equal(t.ndone, 2);
-	assert_int_equal(t.tag[0], 1);
-	assert_int_equal(t.rc[0], DB_OK);
-	assert_int_equal(t.tag[1], 2);
-	assert_int_equal(t.rc[1], DB_OK);
+	assert_int_equal(t.rig.ndone, 2);
+	assert_int_equal(t.rig.tag[0], 1);
+	assert_int_equal(t.rig.rc[0], DB_OK);
+	assert_int_equal(t.rig.tag[1], 2);
+	assert_int_equal(t.rig.rc[1], DB_OK);
 	assert_chain("n1/0", 2); /* each row once */
 	db_stats_get(db, &st);
 	assert_int_equal(st.reconnects, 1);
@@ -456,7 +434,7 @@ test_queue_full_busy(void **state)
 	advance(&t, 2);
 	db_on_tick(db);
 	pump(db);
-	assert_int_equal(t.ndone, 3);
+	assert_int_equal(t.rig.ndone, 3);
 	assert_int_equal(add(db, 9, "a", 0), DB_OK);
 	db_free(db);
 }
@@ -494,11 +472,11 @@ test_free_closes_in_order(void **state)
 	assert_int_equal(add(db, 1, "a", 0), DB_OK); /* in flight */
 	assert_int_equal(add(db, 2, "a", 0), DB_OK); /* queued */
 	db_free(db);
-	assert_int_equal(t.ndone, 2);
-	assert_int_equal(t.tag[0], 1);
-	assert_int_equal(t.rc[0], DB_E_CLOSED);
-	assert_int_equal(t.tag[1], 2);
-	assert_int_equal(t.rc[1], DB_E_CLOSED);
+	assert_int_equal(t.rig.ndone, 2);
+	assert_int_equal(t.rig.tag[0], 1);
+	assert_int_equal(t.rig.rc[0], DB_E_CLOSED);
+	assert_int_equal(t.rig.tag[1], 2);
+	assert_int_equal(t.rig.rc[1], DB_E_CLOSED);
 	assert_int_equal(fake_live_conns(), 0);
 }
 
@@ -509,7 +487,7 @@ test_invalid(void **state)
 	struct db *db = make(&t, 1, 50, 2, 100);
 	struct db_node_event ev = { .kind = "a" };
 	struct db_config bad = {
-		.conninfo = "x", .node_id = "bad/id", .clock = tclock, .done = tdone
+		.conninfo = "x", .node_id = "bad/id", .clock = rig_clock, .done = rig_done
 	};
 	char err[64];
 

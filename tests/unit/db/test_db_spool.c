@@ -17,10 +17,9 @@
 #include <cmocka.h>
 
 #include "db_int.h"
+#include "db_rig.h"
 #include "db_spool.h"
 #include "fake_pq.h"
-
-#define MAXDONE 64
 
 static char spool_path[64];
 
@@ -319,35 +318,14 @@ test_file_limits(void **state)
 /* ---- the lanes ---- */
 
 struct t {
-	uint64_t mono_ms, wall_us;
-	uint64_t tag[MAXDONE];
-	enum db_err rc[MAXDONE];
-	int ndone;
+	struct db_rig rig; /* first: the db callbacks' arg */
 };
-
-static uint64_t
-tclock(void *arg, bool monotonic)
-{
-	struct t *t = arg;
-
-	return monotonic ? t->mono_ms : t->wall_us;
-}
-
-static void
-tdone(void *arg, uint64_t tag, enum db_err rc)
-{
-	struct t *t = arg;
-
-	assert_true(t->ndone < MAXDONE);
-	t->tag[t->ndone] = tag;
-	t->rc[t->ndone++] = rc;
-}
 
 static void
 ttxn_done(void *arg, uint64_t tag, enum db_err rc, int64_t ref)
 {
 	(void)ref;
-	tdone(arg, tag, rc);
+	rig_done(arg, tag, rc);
 }
 
 /* fresh: a new fake server; else the rows committed so far stay (a gateway restart). */
@@ -365,8 +343,8 @@ make(struct t *t, bool fresh, int max_records)
 		                 .reconnect_max_ms = 400,
 		                 .spool_path = spool_path,
 		                 .spool_max_records = max_records,
-		                 .clock = tclock,
-		                 .done = tdone,
+		                 .clock = rig_clock,
+		                 .done = rig_done,
 		                 .txn_done = ttxn_done,
 		                 .arg = t };
 	char err[128];
@@ -375,8 +353,8 @@ make(struct t *t, bool fresh, int max_records)
 	if (fresh)
 		fake_reset();
 	memset(t, 0, sizeof(*t));
-	t->mono_ms = 1000;
-	t->wall_us = 1700000000000000ull;
+	t->rig.mono_ms = 1000;
+	t->rig.wall_us = 1700000000000000ull;
 	db = db_new(&cfg, err, sizeof(err));
 	assert_non_null(db);
 	return db;
@@ -409,7 +387,7 @@ connect_all(struct t *t, struct db *db)
 	pump(db);
 	pump(db);
 	for (int k = 0; k < 4; k++) {
-		t->mono_ms += 5;
+		t->rig.mono_ms += 5;
 		db_on_tick(db);
 		pump(db);
 	}
@@ -486,10 +464,10 @@ test_lane_spools_while_down(void **state)
 	assert_int_equal(st.spool_records, 3);
 	assert_true(file_size() > 0);
 	connect_all(&t, db);
-	assert_int_equal(t.ndone, 3);
+	assert_int_equal(t.rig.ndone, 3);
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(t.tag[i], (uint64_t)i + 1);
-		assert_int_equal(t.rc[i], DB_OK);
+		assert_int_equal(t.rig.tag[i], (uint64_t)i + 1);
+		assert_int_equal(t.rig.rc[i], DB_OK);
 	}
 	assert_int_equal(chain_rows(), 3);
 	assert_int_equal(file_size(), 0);
@@ -511,7 +489,7 @@ test_lane_replays_at_start(void **state)
 	connect_all(&t, db);
 	assert_int_equal(accept_txn(db, 1, "t1"), DB_OK);
 	pump(db);
-	assert_int_equal(t.ndone, 1);
+	assert_int_equal(t.rig.ndone, 1);
 	fake_break(db_conn_fd(db, 0));
 	assert_int_equal(db_conn_on_readable(db, 0), DB_E_CONN);
 	assert_int_equal(event(db, 2, "t1", 2, "DISPATCHED"), DB_OK);
@@ -523,7 +501,7 @@ test_lane_replays_at_start(void **state)
 	assert_false(db_ready(db));
 	connect_all(&t, db);
 	assert_true(db_ready(db));
-	assert_int_equal(t.ndone, 0);
+	assert_int_equal(t.rig.ndone, 0);
 	assert_int_equal(rows_of("t1"), 3);
 	assert_int_equal(chain_rows(), 3);
 	assert_int_equal(file_size(), 0);
@@ -558,13 +536,13 @@ test_lane_replay_of_committed_rows(void **state)
 	assert_int_equal(write(fd, copy, (size_t)n), n);
 	close(fd);
 	db = make(&t, false, 100);
-	t.wall_us += 10;
+	t.rig.wall_us += 10;
 	assert_int_equal(event(db, 3, "t1", 3, "DONE"), DB_OK); /* lane down: spooled */
 	connect_all(&t, db);
 	assert_true(db_ready(db));
-	assert_int_equal(t.ndone, 1);
-	assert_int_equal(t.tag[0], 3);
-	assert_int_equal(t.rc[0], DB_OK);
+	assert_int_equal(t.rig.ndone, 1);
+	assert_int_equal(t.rig.tag[0], 3);
+	assert_int_equal(t.rig.rc[0], DB_OK);
 	assert_int_equal(rows_of("t1"), 3);
 	assert_int_equal(chain_rows(), 3);
 	assert_int_equal(file_size(), 0);
@@ -589,9 +567,9 @@ test_lane_spools_pending_at_drop(void **state)
 	assert_int_equal(db_conn_on_readable(db, 0), DB_E_CONN);
 	db_stats_get(db, &st);
 	assert_int_equal(st.spool_records, 2);
-	t.mono_ms += 1000;
+	t.rig.mono_ms += 1000;
 	connect_all(&t, db);
-	assert_int_equal(t.ndone, 2);
+	assert_int_equal(t.rig.ndone, 2);
 	assert_int_equal(rows_of("t1"), 2);
 	assert_int_equal(file_size(), 0);
 	db_free(db);
@@ -614,7 +592,7 @@ test_lane_spool_full(void **state)
 	assert_int_equal(st.spool_refused, 1);
 	assert_int_equal(st.queued, 2);
 	connect_all(&t, db);
-	assert_int_equal(t.ndone, 2);
+	assert_int_equal(t.rig.ndone, 2);
 	assert_int_equal(file_size(), 0);
 	fake_break(db_conn_fd(db, 0));
 	assert_int_equal(db_conn_on_readable(db, 0), DB_E_CONN);
@@ -627,12 +605,12 @@ test_lane_spool_full(void **state)
 static void
 test_db_new_refuses_unreadable_spool(void **state)
 {
-	struct t t = { .mono_ms = 1000 };
+	struct t t = { .rig.mono_ms = 1000 };
 	struct db_config cfg = { .conninfo = "host=/nowhere",
 		                 .node_id = "n1",
 		                 .spool_path = "/nonexistent-dir/n1.spool",
-		                 .clock = tclock,
-		                 .done = tdone,
+		                 .clock = rig_clock,
+		                 .done = rig_done,
 		                 .txn_done = ttxn_done,
 		                 .arg = &t };
 	char err[200] = "";

@@ -10,54 +10,32 @@
 #include <cmocka.h>
 
 #include "db_int.h"
+#include "db_rig.h"
 #include "fake_pq.h"
 
-#define MAXDONE 256
-
 struct t {
-	uint64_t mono_ms, wall_us;
-	uint64_t tag[MAXDONE];
-	enum db_err rc[MAXDONE];
-	int64_t ref[MAXDONE];
-	int ndone;
+	struct db_rig rig; /* first: the db callbacks' arg */
+	int64_t ref[RIG_MAXDONE];
 	int nfetch;
 	int fetch_n;
 	enum db_err fetch_rc;
 	struct db *db;
 };
 
-static uint64_t
-tclock(void *arg, bool monotonic)
-{
-	struct t *t = arg;
-
-	return monotonic ? t->mono_ms : t->wall_us;
-}
-
-static void
-tdone(void *arg, uint64_t tag, enum db_err rc)
-{
-	struct t *t = arg;
-
-	assert_true(t->ndone < MAXDONE);
-	t->tag[t->ndone] = tag;
-	t->rc[t->ndone++] = rc;
-}
-
 static void
 ttxn_done(void *arg, uint64_t tag, enum db_err rc, int64_t ref)
 {
 	struct t *t = arg;
 
-	tdone(arg, tag, rc);
-	t->ref[t->ndone - 1] = ref;
+	rig_done(arg, tag, rc);
+	t->ref[t->rig.ndone - 1] = ref;
 }
 
 static void
 advance(struct t *t, uint64_t ms)
 {
-	t->mono_ms += ms;
-	t->wall_us += ms * 1000;
+	t->rig.mono_ms += ms;
+	t->rig.wall_us += ms * 1000;
 }
 
 static struct db *
@@ -72,8 +50,8 @@ make(struct t *t, int lanes, int batch_rows, int batch_ms, int queue_cap)
 		                 .connect_timeout_ms = 1000,
 		                 .reconnect_min_ms = 100,
 		                 .reconnect_max_ms = 400,
-		                 .clock = tclock,
-		                 .done = tdone,
+		                 .clock = rig_clock,
+		                 .done = rig_done,
 		                 .txn_done = ttxn_done,
 		                 .arg = t };
 	char err[128];
@@ -81,8 +59,8 @@ make(struct t *t, int lanes, int batch_rows, int batch_ms, int queue_cap)
 
 	fake_reset();
 	memset(t, 0, sizeof(*t));
-	t->mono_ms = 1000;
-	t->wall_us = 1700000000000000ull;
+	t->rig.mono_ms = 1000;
+	t->rig.wall_us = 1700000000000000ull;
 	db = db_new(&cfg, err, sizeof(err));
 	assert_non_null(db);
 	t->db = db;
@@ -183,10 +161,10 @@ test_accept_reports_ref_after_sync(void **state)
 	(void)state;
 	connect_all(db);
 	assert_int_equal(accept_txn(db, 1, "t1", "ap-1"), DB_OK);
-	assert_int_equal(t.ndone, 0); /* nothing before the commit */
+	assert_int_equal(t.rig.ndone, 0); /* nothing before the commit */
 	pump(db);
-	assert_int_equal(t.ndone, 1);
-	assert_int_equal(t.rc[0], DB_OK);
+	assert_int_equal(t.rig.ndone, 1);
+	assert_int_equal(t.rig.rc[0], DB_OK);
 	assert_true(t.ref[0] > 0);
 	assert_int_equal(fake.nrows, 1);
 	assert_true(fake.rows[0].txn);
@@ -214,10 +192,10 @@ test_two_chains_per_lane(void **state)
 	advance(&t, 5);
 	db_on_tick(db);
 	pump(db);
-	assert_int_equal(t.ndone, 5);
+	assert_int_equal(t.rig.ndone, 5);
 	for (int i = 0; i < 5; i++) {
-		assert_int_equal(t.tag[i], (uint64_t)i + 1); /* append order */
-		assert_int_equal(t.rc[i], DB_OK);
+		assert_int_equal(t.rig.tag[i], (uint64_t)i + 1); /* append order */
+		assert_int_equal(t.rig.rc[i], DB_OK);
 	}
 	assert_chain_rows("n1/0", false, 2);
 	assert_chain_rows("n1/0", true, 3);
@@ -242,11 +220,11 @@ test_duplicate_ap_trans_id(void **state)
 	db_on_tick(db);
 	pump(db);
 	pump(db);
-	assert_int_equal(t.ndone, 3);
-	assert_int_equal(t.rc[0], DB_OK);
-	assert_int_equal(t.rc[1], DB_E_EXISTS);
+	assert_int_equal(t.rig.ndone, 3);
+	assert_int_equal(t.rig.rc[0], DB_OK);
+	assert_int_equal(t.rig.rc[1], DB_E_EXISTS);
 	assert_int_equal(t.ref[1], 0);
-	assert_int_equal(t.rc[2], DB_OK);
+	assert_int_equal(t.rig.rc[2], DB_OK);
 	assert_chain_rows("n1/0", true, 2);
 	db_free(db);
 }
@@ -270,11 +248,11 @@ test_stale_events(void **state)
 	pump(db);
 	assert_int_equal(event(db, 5, "nope", 2, "DONE"), DB_OK); /* unknown txn */
 	pump(db);
-	assert_int_equal(t.ndone, 5);
-	assert_int_equal(t.rc[1], DB_E_STALE);
-	assert_int_equal(t.rc[2], DB_OK);
-	assert_int_equal(t.rc[3], DB_E_STALE);
-	assert_int_equal(t.rc[4], DB_E_STALE);
+	assert_int_equal(t.rig.ndone, 5);
+	assert_int_equal(t.rig.rc[1], DB_E_STALE);
+	assert_int_equal(t.rig.rc[2], DB_OK);
+	assert_int_equal(t.rig.rc[3], DB_E_STALE);
+	assert_int_equal(t.rig.rc[4], DB_E_STALE);
 	assert_chain_rows("n1/0", true, 2);
 	db_free(db);
 }
@@ -320,8 +298,8 @@ test_listen_notifies(void **state)
 	struct db_config cfg = { .conninfo = "host=/nowhere",
 		                 .node_id = "n1",
 		                 .lanes = 2,
-		                 .clock = tclock,
-		                 .done = tdone,
+		                 .clock = rig_clock,
+		                 .done = rig_done,
 		                 .txn_done = ttxn_done,
 		                 .notify = tnotify,
 		                 .arg = &t };
@@ -332,7 +310,7 @@ test_listen_notifies(void **state)
 	(void)state;
 	fake_reset();
 	memset(&t, 0, sizeof(t));
-	t.mono_ms = 1000;
+	t.rig.mono_ms = 1000;
 	db = db_new(&cfg, err, sizeof(err));
 	assert_non_null(db);
 	assert_int_equal(db_conn_count(db), 4);
