@@ -157,6 +157,17 @@ db_admin_sim_import(struct db_admin *adm, const struct db_sim_rec *s, struct db_
 	return db__admin_end(adm, rc, errbuf, errlen);
 }
 
+enum db_err
+db_admin_directory_analyze(struct db_admin *adm, char *errbuf, size_t errlen)
+{
+	if (adm == NULL)
+		return DB_E_INVAL;
+	return db__admin_exec(adm,
+	                      "ANALYZE person, credential, sim_card, sim_keyset, role_assignment, "
+	                      "seal_assignment, delegation",
+	                      errbuf, errlen);
+}
+
 #define CREDENTIAL_COLUMNS                                                                         \
 	"c.id, c.org, c.person, c.type, c.device, c.msisdn, c.token_serial, c.subject, "           \
 	"c.display_name, c.serial_hex, c.not_before, c.not_after, c.key_alg, c.state, "            \

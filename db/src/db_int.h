@@ -115,7 +115,7 @@ struct db__item {
 	uint8_t prev[DB_HASH_LEN];
 	uint8_t hash[DB_HASH_LEN];
 	const char *kind, *peer, *client_id, *txn, *detail, *topic, *payload; /* into data[] */
-	const char *state, *row, *result; /* txn items, into data[] */
+	const char *state, *row; /* txn items, into data[] */
 	char data[];
 };
 /* Links items to their table's chain head (node_event or txn_event). */
@@ -212,6 +212,10 @@ struct db__reader {
 	uint64_t clients_due_ms;
 	db_outbox_fn *fetch_cb; /* set while a fetch is queued or in flight */
 	int64_t outbox_depth;
+	int fetch_max;             /* the limit of the fetch in flight */
+	bool fetch_full;           /* the last fetch came back with its limit: more wait */
+	bool fetch_counts;         /* the fetch in flight counts the backlog */
+	uint64_t depth_counted_ms; /* when the backlog was last counted */
 	db_clients_fn *clients_cb;
 	/* The signer lookups run as prepared statements, parsed and planned once per connection
 	 * instead of at each request (planning cost more than running them): prepared[i] is the
@@ -339,7 +343,7 @@ void db__reader_kick(struct db *db);
 struct db_admin {
 	PGconn *pq;
 };
-/* For the integration test only. */
+/* One statement without parameters or rows (the integration test, ANALYZE). */
 enum db_err db__admin_exec(struct db_admin *adm, const char *sql, char *errbuf,
                            size_t errlen) DB_MUSTCHECK;
 /* Runs one parameterised statement; NULL (errbuf says why) unless it returned rows or OK. */

@@ -43,7 +43,7 @@ static const char sql_txn_accept[] =
         "$11, $12::json)";
 static const char sql_txn_event[] =
         "SELECT kyso_txn_event($1, $2::bigint, $3, $4, $5::int, $6, $7::int, $8::int, "
-        "$9::bigint, $10::json, $11, $12, $13, $14, $15::json)";
+        "$9::bigint, $10::json, $11, $12, $13, $14)";
 
 #define BYTEAOID 17
 
@@ -136,7 +136,6 @@ spool_rec_of(const struct db__item *it, struct db_spool_rec *r)
 		.topic = it->topic,
 		.payload = it->payload,
 		.row = it->row,
-		.result = it->result,
 	};
 }
 
@@ -351,9 +350,9 @@ static bool
 txn_item_send(struct db *db, struct db__lane *l, const struct db__item *it)
 {
 	char pos[24], at[24], seq[16], st[16], sub[16];
-	const char *v[15];
-	int len[15] = { 0 }, fmt[15] = { 0 };
-	Oid types[15] = { 0 };
+	const char *v[14];
+	int len[14] = { 0 }, fmt[14] = { 0 };
+	Oid types[14] = { 0 };
 
 	snprintf(pos, sizeof(pos), "%lld", (long long)it->pos);
 	snprintf(at, sizeof(at), "%lld", (long long)it->at_us);
@@ -379,7 +378,7 @@ txn_item_send(struct db *db, struct db__lane *l, const struct db__item *it)
 	snprintf(seq, sizeof(seq), "%d", it->seq);
 	snprintf(st, sizeof(st), "%d", it->status);
 	snprintf(sub, sizeof(sub), "%d", it->sub);
-	const char *e[15] = { l->chain,
+	const char *e[14] = { l->chain,
 		              pos,
 		              db->node_id,
 		              it->txn,
@@ -392,13 +391,12 @@ txn_item_send(struct db *db, struct db__lane *l, const struct db__item *it)
 		              (const char *)it->prev,
 		              (const char *)it->hash,
 		              it->topic,
-		              it->payload,
-		              it->result };
+		              it->payload };
 	memcpy(v, e, sizeof(e));
 	len[10] = len[11] = DB_HASH_LEN;
 	fmt[10] = fmt[11] = 1;
 	types[10] = types[11] = BYTEAOID;
-	return PQsendQueryParams(l->c.pq, sql_txn_event, 15, types, v, len, fmt, 0) == 1;
+	return PQsendQueryParams(l->c.pq, sql_txn_event, 14, types, v, len, fmt, 0) == 1;
 }
 
 static bool

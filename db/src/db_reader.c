@@ -13,11 +13,17 @@ static const char sql_clients[] =
         "SELECT client_id, encode(key_hash, 'hex'), cert_sha256, role, orgs::text, "
         "display_prefix, destination, quota_inflight FROM ap_client "
         "WHERE revoked_at IS NULL ORDER BY client_id";
-/* The depth is an exact count(*) of this node's rows, computed once per fetch (an InitPlan):
- * cheap next to the fetch while the outbox is short, which it is unless the broker is down. */
-static const char sql_fetch[] =
-        "SELECT id, topic, payload, (SELECT count(*) FROM outbox WHERE node = $1) "
-        "FROM outbox WHERE node = $1 ORDER BY id LIMIT $2::int";
+/* The depth (/metrics) is the fetch's own row count when it came back short of its limit.
+ * Behind a full fetch more rows wait, and count(*) walks all of them: a backlog of thousands
+ * (the broker away, or publishing behind a burst) made each fetch cost milliseconds on the
+ * reader, ahead of the signer lookups and counter reservations queued there. So the backlog is
+ * counted with the fetch at most once per DEPTH_COUNT_MS while fetches come back full. */
+#define FETCH_SQL(depth)                                                                           \
+	"SELECT id, topic, payload, " depth " FROM outbox WHERE node = $1 ORDER BY id LIMIT "      \
+	                                    "$2::int"
+static const char sql_fetch[] = FETCH_SQL("0");
+static const char sql_fetch_count[] = FETCH_SQL("(SELECT count(*) FROM outbox WHERE node = $1)");
+#define DEPTH_COUNT_MS 1000
 static const char sql_delete[] = "DELETE FROM outbox WHERE node = $1 AND id = ANY($2::bigint[])";
 
 #define FETCH_MAX  10000
@@ -148,7 +154,12 @@ reader_kick(struct db *db)
 	case DB_RT_OUTBOX_FETCH:
 		snprintf(lim, sizeof(lim), "%d", t->max_rows);
 		v[1] = lim;
-		ok = PQsendQueryParams(r->c.pq, sql_fetch, 2, NULL, v, NULL, NULL, 0);
+		r->fetch_counts =
+		        r->fetch_full && db__now_ms(db) - r->depth_counted_ms >= DEPTH_COUNT_MS;
+		if (r->fetch_counts)
+			r->depth_counted_ms = db__now_ms(db);
+		ok = PQsendQueryParams(r->c.pq, r->fetch_counts ? sql_fetch_count : sql_fetch, 2,
+		                       NULL, v, NULL, NULL, 0);
 		break;
 	case DB_RT_OUTBOX_DELETE:
 		v[1] = t->ids_text;
@@ -271,7 +282,13 @@ on_fetch(struct db *db, const PGresult *res)
 		rows[i].payload = PQgetvalue(res, i, 2);
 		rows[i].payload_len = (size_t)PQgetlength(res, i, 2);
 	}
-	r->outbox_depth = n > 0 ? strtoll(PQgetvalue(res, 0, 3), NULL, 10) : 0;
+	r->fetch_full = n == r->fetch_max;
+	if (!r->fetch_full)
+		r->outbox_depth = n;
+	else if (r->fetch_counts)
+		r->outbox_depth = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+	else if (r->outbox_depth < n)
+		r->outbox_depth = n; /* at least: the next count is due within DEPTH_COUNT_MS */
 	rc = DB_OK;
 out:
 	if (cb != NULL)
@@ -497,6 +514,7 @@ db_outbox_fetch(struct db *db, int max_rows, db_outbox_fn *cb)
 		return DB_E_NOMEM;
 	t->kind = DB_RT_OUTBOX_FETCH;
 	t->max_rows = max_rows;
+	db->rd.fetch_max = max_rows;
 	if (!task_push(db, t)) {
 		free(t);
 		return DB_E_BUSY;

@@ -70,7 +70,7 @@ rec_strings(const struct db_spool_rec *r, const char *s[DB_SPOOL_NSTR])
 	s[3] = r->topic;
 	s[4] = r->payload;
 	s[5] = r->row;
-	s[6] = r->result;
+	s[6] = r->legacy_result;
 }
 
 #define BODY_FIXED (4 + 4 + 4 + 4 + 8)
@@ -164,7 +164,7 @@ static bool
 body_decode(const uint8_t *b, size_t len, struct db_spool_rec *r)
 {
 	const char **s[DB_SPOOL_NSTR] = { &r->txn,     &r->state, &r->detail, &r->topic,
-		                          &r->payload, &r->row,   &r->result };
+		                          &r->payload, &r->row,   &r->legacy_result };
 	size_t off = BODY_FIXED;
 
 	if (len < BODY_FIXED)

@@ -13,7 +13,9 @@
  *   u32 CRC32C over the 8 bytes before it and the body | body
  *   body: u32 lane_key | i32 seq | i32 status | i32 sub | i64 at_us |
  *         7 strings (txn, state, detail, topic, payload, row, result), each u32 n then n
- *         bytes: n == 0 is absent, else n - 1 characters and a NUL, no NUL before it. */
+ *         bytes: n == 0 is absent, else n - 1 characters and a NUL, no NUL before it.
+ *         result is written absent since migration 0008 (the final event's detail is the
+ *         result); a record from before carries the same bytes again there and it is ignored. */
 #ifndef KYSO_DB_SPOOL_H
 #define KYSO_DB_SPOOL_H
 
@@ -40,7 +42,8 @@ struct db_spool_rec {
 	uint32_t lane_key;
 	int32_t seq, status, sub;
 	int64_t at_us;
-	const char *txn, *state, *detail, *topic, *payload, *row, *result;
+	const char *txn, *state, *detail, *topic, *payload, *row;
+	const char *legacy_result; /* decoded, never replayed: see "result" above */
 };
 
 enum db_spool_dec {

@@ -13,11 +13,15 @@
 #define TXN_ID_MAX 64
 #define RELOAD_MAX 100000
 
+/* The result is the final event's detail (migration 0008: the txn row keeps no copy). */
+#define TXN_RESULT                                                                                 \
+	"(SELECT e.detail::text FROM txn_event e WHERE NOT txn.open AND e.txn = txn.id "           \
+	"AND e.seq = txn.last_seq)"
 #define TXN_COLS                                                                                   \
 	"id, ref, state, owner_node, "                                                             \
 	"(extract(epoch FROM deadline_at) * 1000000)::bigint, ap_client, ap_trans_id, org, "       \
 	"signer, encode(request_hash, 'hex'), verification_code, last_seq, status, sub, "          \
-	"request::text, result::text, display, credential, channel, "                              \
+	"request::text, " TXN_RESULT ", display, credential, channel, "                            \
 	"coalesce(extract(epoch FROM signing_time)::bigint, 0)"
 #define TXN_NCOLS 20
 
@@ -26,8 +30,7 @@ static const char sql_get_ref[] = "SELECT " TXN_COLS " FROM txn WHERE ref = $1::
 static const char sql_get_ap[] =
         "SELECT " TXN_COLS " FROM txn WHERE ap_client = $1 AND ap_trans_id = $2";
 /* The owner's open txns (the partial index txn_owner_open), in accepted order. */
-static const char sql_reload[] = "SELECT " TXN_COLS " FROM txn WHERE owner_node = $1 AND "
-                                 "state NOT IN ('DONE', 'FAILED', 'EXPIRED', 'CANCELLED') "
+static const char sql_reload[] = "SELECT " TXN_COLS " FROM txn WHERE owner_node = $1 AND open "
                                  "ORDER BY ref LIMIT $2::int";
 static const char sql_events[] =
         "SELECT seq, state, status, sub, (extract(epoch FROM at) * 1000000)::bigint, "
@@ -127,10 +130,10 @@ str_put(char **cur, const char *s)
 /* One allocation per item, its strings in data[] (like node events). */
 static struct db__item *
 txn_item_new(const char *txn, const char *state, const char *detail, const char *topic,
-             const char *payload, const char *row, const char *result)
+             const char *payload, const char *row)
 {
 	size_t n = str_size(txn) + str_size(state) + str_size(detail) + str_size(topic) +
-	           str_size(payload) + str_size(row) + str_size(result);
+	           str_size(payload) + str_size(row);
 	struct db__item *it = calloc(1, sizeof(*it) + n);
 	char *cur;
 
@@ -143,7 +146,6 @@ txn_item_new(const char *txn, const char *state, const char *detail, const char 
 	it->topic = str_put(&cur, topic);
 	it->payload = str_put(&cur, payload);
 	it->row = str_put(&cur, row);
-	it->result = str_put(&cur, result);
 	it->kind = "txn";
 	return it;
 }
@@ -177,7 +179,7 @@ db_txn_accept(struct db *db, uint64_t tag, const struct db_txn_accept *a)
 	if (!long_ok(a->row_json, DB_MAX_DETAIL, true))
 		return DB_E_INVAL;
 	it = txn_item_new(a->txn, a->state, a->detail_json, a->mqtt_topic, a->mqtt_payload,
-	                  a->row_json, NULL);
+	                  a->row_json);
 	if (it == NULL)
 		return DB_E_NOMEM;
 	it->tag = tag;
@@ -199,11 +201,10 @@ db_txn_event_append(struct db *db, uint64_t tag, const struct db_txn_event *ev)
 	                   ev->mqtt_payload);
 	if (rc != DB_OK)
 		return rc;
-	if (ev->seq < 2 || ev->status < 0 || ev->sub < 0 ||
-	    !long_ok(ev->result_json, DB_MAX_PAYLOAD, false))
+	if (ev->seq < 2 || ev->status < 0 || ev->sub < 0)
 		return DB_E_INVAL;
 	it = txn_item_new(ev->txn, ev->state, ev->detail_json, ev->mqtt_topic, ev->mqtt_payload,
-	                  NULL, ev->result_json);
+	                  NULL);
 	if (it == NULL)
 		return DB_E_NOMEM;
 	it->tag = tag;
@@ -218,7 +219,7 @@ struct db__item *
 db__txn_item_from_spool(const struct db_spool_rec *r)
 {
 	struct db__item *it =
-	        txn_item_new(r->txn, r->state, r->detail, r->topic, r->payload, r->row, r->result);
+	        txn_item_new(r->txn, r->state, r->detail, r->topic, r->payload, r->row);
 
 	if (it == NULL)
 		return NULL;

@@ -303,7 +303,6 @@ gw_eng_event(struct gw_txn *t, enum gw_txn_state to, int code, int sub, json_t *
 		.status = code,
 		.sub = sub,
 		.detail_json = detail,
-		.result_json = gw_txn_state_final(to) ? detail : NULL,
 		.mqtt_topic = topic,
 		.mqtt_payload = payload,
 		.lane_key = gw_eng_lane_key(t),

@@ -337,6 +337,9 @@ import_provision(struct kc *kc, const char *org, const char *path, const char *t
 	}
 	if (json_array_size(t.errors) > 0)
 		status = KC_REFUSED;
+	if (t.cred_new + t.card_new + t.people_new > 0 &&
+	    db_admin_directory_analyze(kc->adm, err, sizeof(err)) != DB_OK)
+		fprintf(stderr, "kysoctl: statistics not refreshed: %s\n", err);
 	if (kc->json)
 		(void)kc_print_obj(json_pack("{s:i, s:i, s:i, s:i, s:i, s:O}", "lines", t.lines,
 		                             "imported", t.imported, "credentials_new", t.cred_new,

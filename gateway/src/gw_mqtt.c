@@ -15,7 +15,12 @@
 
 #include "gw_int.h"
 
-#define FETCH_MAX 100 /* rows per outbox fetch: also our bound on unacknowledged publishes */
+/* Rows per outbox fetch, and so the bound on rows handed to libmosquitto and not yet
+ * acknowledged: at most mqtt.inflight of them are on the wire, the rest wait in its queue.
+ * Each fetch and delete is a statement on the reader connection, in line with the signer
+ * lookups and counter reservations: 100 rows a round let the outbox fall behind five events
+ * per signature under load (docs/performance.md). */
+#define FETCH_MAX 500
 
 struct inflight {
 	int mid;
@@ -36,6 +41,7 @@ struct gw_mqtt {
 	uint64_t next_connect_ms;
 	struct inflight batch[FETCH_MAX];
 	int nbatch, nacked;
+	int ack_hint;    /* where the next PUBACK's row probably is: they come in order */
 	bool batch_full; /* the last fetch filled FETCH_MAX: more may wait */
 	char health_topic[128];
 };
@@ -52,7 +58,8 @@ mqtt_drop_client(struct gw_mqtt *m)
 	m->mosq = NULL;
 	m->connected = false;
 	m->gw->metrics.mqtt_connected = 0;
-	m->nbatch = m->nacked = 0; /* unacknowledged rows stay in the outbox: sent again */
+	m->nbatch = m->nacked = m->ack_hint =
+	        0; /* unacknowledged rows stay in the outbox: sent again */
 }
 
 static void
@@ -105,11 +112,14 @@ on_publish(struct mosquitto *mosq, void *arg, int mid)
 	int64_t ids[FETCH_MAX];
 
 	(void)mosq;
-	for (int i = 0; i < m->nbatch; i++) {
+	for (int k = 0; k < m->nbatch; k++) {
+		int i = (m->ack_hint + k) % m->nbatch;
+
 		if (m->batch[i].mid == mid && !m->batch[i].acked) {
 			m->batch[i].acked = true;
 			m->nacked++;
 			m->gw->metrics.mqtt_published++;
+			m->ack_hint = i + 1;
 			break;
 		}
 	}
@@ -120,7 +130,7 @@ on_publish(struct mosquitto *mosq, void *arg, int mid)
 	if (db_outbox_delete(m->gw->db, ids, m->nbatch) != DB_OK)
 		gw_log(GW_LOG_WARN, "msg=\"outbox delete not queued\" rows=%d", m->nbatch);
 	gw_db_sync(m->gw);
-	m->nbatch = m->nacked = 0;
+	m->nbatch = m->nacked = m->ack_hint = 0;
 	if (m->batch_full)
 		m->kicked = true;
 }

@@ -86,8 +86,9 @@ test('PostgreSQL down, the SIM answers, gateway SIGKILLed: the signature is comm
                'DONE 502');
   assert.equal(stack.sql(`SELECT count(*) FROM txn_event WHERE txn = '${txn}' AND state IN ` +
                          FINAL), '1');
-  assert.equal(stack.sql(`SELECT result->>'signature' IS NOT NULL FROM txn WHERE id = '${txn}'`),
-               't');
+  // the result is the final event's detail (migration 0008)
+  assert.equal(stack.sql(`SELECT e.detail->>'signature' IS NOT NULL FROM txn t JOIN txn_event e ` +
+                         `ON e.txn = t.id AND e.seq = t.last_seq WHERE t.id = '${txn}'`), 't');
   assert.equal(statSync(spool).size, 0, 'emptied after the commit');
   assert.match(stack.gatewayLog(), /msg="spool read back" records=[1-9]/);
   const s = await waitFor('gateway back', () => connect(env).catch(() => null));

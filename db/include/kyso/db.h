@@ -334,15 +334,14 @@ struct db_txn_accept {
 enum db_err db_txn_accept(struct db *db, uint64_t tag, const struct db_txn_accept *a) DB_MUSTCHECK;
 
 /* Any later event: seq must be the txn's last + 1 and the txn not final, else DB_E_STALE (a
- * racing timer or node lost). result_json (the final answer) is stored on the txn row. */
+ * racing timer or node lost). A final event's detail is the txn's result (db_txn_row). */
 struct db_txn_event {
 	const char *txn;
 	int seq;
 	const char *state;
 	int status, sub; /* 0: none */
 	const char *detail_json;
-	const char *result_json; /* may be NULL */
-	const char *mqtt_topic;  /* may be NULL */
+	const char *mqtt_topic; /* may be NULL */
 	const char *mqtt_payload;
 	uint32_t lane_key;
 };
@@ -627,6 +626,11 @@ struct db_sim_result {
 enum db_err db_admin_sim_import(struct db_admin *adm, const struct db_sim_rec *s,
                                 struct db_sim_result *res, char *errbuf,
                                 size_t errlen) DB_MUSTCHECK;
+/* After a bulk import: refreshes the planner's statistics of the directory tables, so that the
+ * signer lookup's plan (prepared once per gateway connection) uses their indexes for the new
+ * rows at once instead of after the next autovacuum analyze. */
+enum db_err db_admin_directory_analyze(struct db_admin *adm, char *errbuf,
+                                       size_t errlen) DB_MUSTCHECK;
 /* org NULL: all. Never includes keys or the certificate bytes. */
 enum db_err db_admin_credential_list(struct db_admin *adm, const char *org, char **json,
                                      char *errbuf, size_t errlen) DB_MUSTCHECK;

@@ -32,6 +32,7 @@ struct fake_server {
 	int connects;       /* PQconnectStartParams calls */
 	int finishes;       /* PQfinish calls */
 	int outbox_rows;    /* rows the outbox fetch returns */
+	int outbox_more;    /* rows behind them, in a fetch that counts the backlog */
 };
 extern struct fake_server fake;
 

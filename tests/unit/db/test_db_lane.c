@@ -537,7 +537,7 @@ test_outbox(void **state)
 	assert_int_equal(t.nfetch, 1);
 	assert_int_equal(t.fetch_n, 3);
 	assert_int_equal(t.fetch_rc, DB_OK);
-	assert_int_equal(db_outbox_depth(db), 8);
+	assert_int_equal(db_outbox_depth(db), 3); /* short of its limit: all there is */
 	assert_int_equal(db_outbox_delete(db, ids, 2), DB_OK);
 	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_OK);
 	/* the reader drops with the fetch pending: it hears DB_E_CONN */
@@ -548,11 +548,47 @@ test_outbox(void **state)
 	db_free(db);
 }
 
+/* A full fetch means more rows wait; they are counted with a fetch, but not more than once a
+ * second, so a long backlog does not make every fetch walk it. */
+static void
+test_outbox_depth_counted_once_a_second(void **state)
+{
+	struct t t;
+	struct db *db = make(&t, 1, 50, 2, 100);
+
+	(void)state;
+	t.rig.mono_ms = 5000;
+	connect_all(db);
+	fake.outbox_rows = 10;
+	fake.outbox_more = 5;
+	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_OK);
+	pump(db);
+	assert_int_equal(db_outbox_depth(db), 10); /* full: at least these */
+	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_OK);
+	pump(db);
+	assert_int_equal(db_outbox_depth(db), 15); /* after a full one: counted */
+	fake.outbox_more = 2;
+	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_OK);
+	pump(db);
+	assert_int_equal(db_outbox_depth(db), 15); /* the same second: not counted again */
+	t.rig.mono_ms += 1000;
+	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_OK);
+	pump(db);
+	assert_int_equal(db_outbox_depth(db), 12); /* a second later: counted */
+	assert_int_equal(t.nfetch, 4);
+	fake.outbox_rows = 4;
+	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_OK);
+	pump(db);
+	assert_int_equal(db_outbox_depth(db), 4);
+	db_free(db);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connect_ready),
+		cmocka_unit_test(test_outbox_depth_counted_once_a_second),
 		cmocka_unit_test(test_schema_mismatch_not_ready),
 		cmocka_unit_test(test_idle_lane_flushes_at_once),
 		cmocka_unit_test(test_done_only_after_sync),

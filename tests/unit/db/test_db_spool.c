@@ -81,7 +81,7 @@ test_codec_round_trip(void **state)
 	r.at_us = -5; /* before the epoch still round-trips */
 	r.topic = "kyso/v1/txn/org/done";
 	r.payload = "{}";
-	r.result = "{\"r\":2}";
+	r.legacy_result = "{\"r\":2}";
 	n = db_spool_encode(&r, buf, sizeof(buf));
 	assert_int_equal(n, db_spool_rec_size(&r));
 	assert_int_equal(db_spool_decode(buf, n, &d, &used), DB_SPOOL_REC);
@@ -98,7 +98,7 @@ test_codec_round_trip(void **state)
 	assert_string_equal(d.topic, "kyso/v1/txn/org/done");
 	assert_string_equal(d.payload, "{}");
 	assert_null(d.row);
-	assert_string_equal(d.result, "{\"r\":2}");
+	assert_string_equal(d.legacy_result, "{\"r\":2}");
 	/* too small a buffer, a record without txn: nothing written */
 	assert_int_equal(db_spool_encode(&r, buf, n - 1), 0);
 	r.txn = NULL;
