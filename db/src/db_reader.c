@@ -20,7 +20,7 @@ static const char sql_clients[] =
  * counted with the fetch at most once per DEPTH_COUNT_MS while fetches come back full. */
 #define FETCH_SQL(depth)                                                                           \
 	"SELECT id, topic, payload, " depth " FROM outbox WHERE node = $1 ORDER BY id LIMIT "      \
-	                                    "$2::int"
+	"$2::int"
 static const char sql_fetch[] = FETCH_SQL("0");
 static const char sql_fetch_count[] = FETCH_SQL("(SELECT count(*) FROM outbox WHERE node = $1)");
 #define DEPTH_COUNT_MS 1000

@@ -163,7 +163,7 @@ take_str(const uint8_t *body, size_t len, size_t *off, const char **out)
 static bool
 body_decode(const uint8_t *b, size_t len, struct db_spool_rec *r)
 {
-	const char **s[DB_SPOOL_NSTR] = { &r->txn,     &r->state, &r->detail, &r->topic,
+	const char **s[DB_SPOOL_NSTR] = { &r->txn,     &r->state, &r->detail,       &r->topic,
 		                          &r->payload, &r->row,   &r->legacy_result };
 	size_t off = BODY_FIXED;
 
