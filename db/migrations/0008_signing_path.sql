@@ -9,12 +9,13 @@ CREATE INDEX seal_assignment_clerk ON seal_assignment (clerk);
 -- 2. Each txn row is updated about four times (one per event). A column in an index or in an
 -- index's predicate that changes makes an update write new entries into every index of the
 -- table; `state` was in the predicates of txn_owner_open and txn_signer_open, so every event
--- did. The predicate now reads a stored flag that changes once, at the final state, and the
--- pages keep room for the new row versions (fillfactor), so the steps in between are HOT
--- updates. txn_signer_open served no query (the per-signer queue is signer_queue).
-ALTER TABLE txn
-	ADD COLUMN open boolean NOT NULL
-		GENERATED ALWAYS AS (state NOT IN ('DONE', 'FAILED', 'EXPIRED', 'CANCELLED')) STORED;
+-- did. The predicate now reads a flag that changes once, at the final state, and the pages
+-- keep room for the new row versions (fillfactor), so the steps in between are HOT updates.
+-- kyso_txn_event, the one writer of txn.state, keeps the flag (a generated column would cost
+-- its expression's set-up on every update). txn_signer_open served no query (the per-signer
+-- queue is signer_queue).
+ALTER TABLE txn ADD COLUMN open boolean NOT NULL DEFAULT true;
+UPDATE txn SET open = false WHERE state IN ('DONE', 'FAILED', 'EXPIRED', 'CANCELLED');
 ALTER TABLE txn SET (fillfactor = 50);
 DROP INDEX txn_signer_open;
 DROP INDEX txn_owner_open;
@@ -30,9 +31,16 @@ ALTER TABLE txn_event SET (toast_tuple_target = 8160);
 
 -- 4. The replay check of 0007 ran before every event and accept; a replayed row is now
 -- recognised where it fails (the txn's seq already past it, or its id taken), which is the
--- only place it can be.
+-- only place it can be. The accepted request's fields come as jsonb: `->>` on json text parses
+-- the whole text again for every field. The two CHECK constraints of 0004 on columns only the
+-- accept writes are checked there: a table's CHECK constraints are set up and evaluated on
+-- every update of the row, four per signature, for columns an update never changes.
 DROP FUNCTION kyso_txn_event(text, bigint, text, text, int, text, int, int, bigint, json, bytea,
                              bytea, text, text, json);
+DROP FUNCTION kyso_txn_accept(text, bigint, text, text, text, bigint, json, bytea, bytea, text,
+                              text, json);
+ALTER TABLE txn DROP CONSTRAINT txn_format_check,
+                DROP CONSTRAINT txn_verification_code_check;
 
 CREATE FUNCTION kyso_txn_event(p_chain text, p_pos bigint, p_node text, p_txn text, p_seq int,
                                p_state text, p_status int, p_sub int, p_at_us bigint,
@@ -43,7 +51,8 @@ DECLARE
 	v_ref bigint;
 BEGIN
 	UPDATE txn SET state = p_state, last_seq = p_seq, updated_at = now(),
-	               status = COALESCE(p_status, status), sub = COALESCE(p_sub, sub)
+	               status = COALESCE(p_status, status), sub = COALESCE(p_sub, sub),
+	               open = p_state NOT IN ('DONE', 'FAILED', 'EXPIRED', 'CANCELLED')
 	 WHERE id = p_txn AND last_seq = p_seq - 1 AND open
 	RETURNING ref INTO v_ref;
 	IF v_ref IS NULL THEN
@@ -67,14 +76,21 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION kyso_txn_accept(p_chain text, p_pos bigint, p_node text, p_txn text,
-                                           p_state text, p_at_us bigint, p_detail json,
-                                           p_prev bytea, p_hash bytea, p_topic text,
-                                           p_payload text, p_row json)
+CREATE FUNCTION kyso_txn_accept(p_chain text, p_pos bigint, p_node text, p_txn text,
+                                p_state text, p_at_us bigint, p_detail json, p_prev bytea,
+                                p_hash bytea, p_topic text, p_payload text, p_row jsonb)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
 	v_ref bigint;
 BEGIN
+	IF NOT (p_row->>'format' IS NULL OR p_row->>'format' IN ('cms', 'pkcs1')) THEN
+		RAISE EXCEPTION 'kyso: txn % format %', p_txn, p_row->>'format'
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NOT (p_row->>'verification_code' IS NULL OR
+	        p_row->>'verification_code' ~ '^[0-9]{4}$') THEN
+		RAISE EXCEPTION 'kyso: txn % verification code', p_txn USING ERRCODE = 'check_violation';
+	END IF;
 	-- A repeated (ap_client, ap_trans_id) still fails with unique_violation (23505).
 	INSERT INTO txn (id, state, owner_node, deadline_at, ap_client, ap_trans_id, org,
 	                 credential, mode, request_hash, signer, channel, format, digest_alg,
@@ -85,7 +101,7 @@ BEGIN
 	        p_row->>'mode', decode(p_row->>'request_hash', 'hex'), p_row->>'signer',
 	        p_row->>'channel', p_row->>'format', p_row->>'digest_alg', p_row->>'digest',
 	        p_row->>'display', p_row->>'verification_code', (p_row->>'timeout_s')::int,
-	        p_row->'request', 1)
+	        (p_row->'request')::json, 1)
 	ON CONFLICT (id) DO NOTHING
 	RETURNING ref INTO v_ref;
 	IF v_ref IS NULL THEN

@@ -40,7 +40,7 @@ static const char sql_thead[] = "SELECT pos, encode(hash, 'hex') FROM txn_event 
  * batch's transaction; each returns the txn's ref. */
 static const char sql_txn_accept[] =
         "SELECT kyso_txn_accept($1, $2::bigint, $3, $4, $5, $6::bigint, $7::json, $8, $9, $10, "
-        "$11, $12::json)";
+        "$11, $12::jsonb)";
 static const char sql_txn_event[] =
         "SELECT kyso_txn_event($1, $2::bigint, $3, $4, $5::int, $6, $7::int, $8::int, "
         "$9::bigint, $10::json, $11, $12, $13, $14)";
