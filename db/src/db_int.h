@@ -200,7 +200,7 @@ struct db__rtask {
 /* Room for a burst of OTA counter reservations besides the reader's own few tasks. */
 #define DB_READER_QUEUE_MAX 4096
 
-#define DB_READER_PREPARED 4
+#define DB_READER_PREPARED 8
 
 struct db__reader {
 	struct db__conn c;
@@ -217,10 +217,12 @@ struct db__reader {
 	bool fetch_counts;         /* the fetch in flight counts the backlog */
 	uint64_t depth_counted_ms; /* when the backlog was last counted */
 	db_clients_fn *clients_cb;
-	/* The signer lookups run as prepared statements, parsed and planned once per connection
-	 * instead of at each request (planning cost more than running them): prepared[i] is the
-	 * text of statement "kyso_p<i>" on this connection. */
+	/* The statements of every signature (signer lookups, outbox fetch and delete) run
+	 * prepared, parsed and planned once per connection instead of at each
+	 * request (planning cost more than running them): prepared[i] is the text of statement
+	 * "kyso_p<i>" on this connection. */
 	const char *prepared[DB_READER_PREPARED];
+	const char *preparing_sql;
 	int npreparing; /* > 0: a prepare of statement npreparing - 1 is in flight */
 	bool prepare_failed;
 };
@@ -333,6 +335,9 @@ enum db_err db__listen_on_readable(struct db *db);
 void db__listen_on_drop(struct db *db);
 /* db_sim.c: the OTA counter reservation, run as a reader task. */
 int db__sim_send(struct db *db, struct db__rtask *t);
+/* Sends one statement on the reader: run by name once prepared on this connection (a first
+ * use sends the PREPARE; the task stays at the head and is sent again when it is done). */
+int db__reader_send(struct db *db, const char *sql, int nparam, const char *const *param);
 void db__sim_result(struct db *db, struct db__rtask *t, PGresult *res);
 /* The task dies unanswered (connection lost, db_free): its caller hears rc. */
 void db__sim_abort(struct db *db, struct db__rtask *t, enum db_err rc);

@@ -105,31 +105,27 @@ task_pop(struct db *db)
 	return t;
 }
 
-/* A signer lookup: its text is prepared on the connection's first use (reader_kick runs again
- * once the prepare's results are in, the task still at the head), then run by name; unnamed
- * once when the server refused the prepare (before the migrations ran, say) or no slot is
- * left. */
-static int
-send_signer(struct db__reader *r, struct db__rtask *t)
+int
+db__reader_send(struct db *db, const char *sql, int nparam, const char *const *param)
 {
+	struct db__reader *r = &db->rd;
 	char name[16];
 	int i, ok;
 
 	for (i = 0; i < DB_READER_PREPARED && r->prepared[i] != NULL; i++)
-		if (r->prepared[i] == t->sql)
+		if (r->prepared[i] == sql)
 			break;
 	snprintf(name, sizeof(name), "kyso_p%d", i);
-	if (i < DB_READER_PREPARED && r->prepared[i] == t->sql)
-		return PQsendQueryPrepared(r->c.pq, name, t->nparam, (const char *const *)t->param,
-		                           NULL, NULL, 0);
+	if (i < DB_READER_PREPARED && r->prepared[i] == sql)
+		return PQsendQueryPrepared(r->c.pq, name, nparam, param, NULL, NULL, 0);
 	if (i < DB_READER_PREPARED && !r->prepare_failed) {
-		ok = PQsendPrepare(r->c.pq, name, t->sql, t->nparam, NULL);
+		ok = PQsendPrepare(r->c.pq, name, sql, nparam, NULL);
 		r->npreparing = ok == 1 ? i + 1 : 0;
+		r->preparing_sql = sql;
 		return ok;
 	}
-	r->prepare_failed = false; /* the next lookup tries again (the schema may be ready) */
-	return PQsendQueryParams(r->c.pq, t->sql, t->nparam, NULL, (const char *const *)t->param,
-	                         NULL, NULL, 0);
+	r->prepare_failed = false; /* the next one tries again (the schema may be ready) */
+	return PQsendQueryParams(r->c.pq, sql, nparam, NULL, param, NULL, NULL, 0);
 }
 
 /* Starts the next task when the reader is free. */
@@ -154,22 +150,17 @@ reader_kick(struct db *db)
 	case DB_RT_OUTBOX_FETCH:
 		snprintf(lim, sizeof(lim), "%d", t->max_rows);
 		v[1] = lim;
-		r->fetch_counts =
-		        r->fetch_full && db__now_ms(db) - r->depth_counted_ms >= DEPTH_COUNT_MS;
-		if (r->fetch_counts)
-			r->depth_counted_ms = db__now_ms(db);
-		ok = PQsendQueryParams(r->c.pq, r->fetch_counts ? sql_fetch_count : sql_fetch, 2,
-		                       NULL, v, NULL, NULL, 0);
+		ok = db__reader_send(db, r->fetch_counts ? sql_fetch_count : sql_fetch, 2, v);
 		break;
 	case DB_RT_OUTBOX_DELETE:
 		v[1] = t->ids_text;
-		ok = PQsendQueryParams(r->c.pq, sql_delete, 2, NULL, v, NULL, NULL, 0);
+		ok = db__reader_send(db, sql_delete, 2, v);
 		break;
 	case DB_RT_CALL:
 		ok = PQsendQueryParams(r->c.pq, t->sql, t->nparams, NULL, t->params, NULL, NULL, 0);
 		break;
 	case DB_RT_SIGNER:
-		ok = send_signer(r, t);
+		ok = db__reader_send(db, t->sql, t->nparam, (const char *const *)t->param);
 		break;
 	case DB_RT_TXN_ROWS:
 	case DB_RT_TXN_EVENTS:
@@ -354,10 +345,10 @@ db__reader_on_readable(struct db *db)
 			continue;
 		}
 		if (r->npreparing > 0) {
-			/* A refused prepare is not the lookup's failure: it runs unnamed. */
+			/* A refused prepare is not the task's failure: it runs unnamed. */
 			r->prepare_failed = PQresultStatus(res) != PGRES_COMMAND_OK;
-			if (!r->prepare_failed && r->q_head != NULL)
-				r->prepared[r->npreparing - 1] = r->q_head->sql;
+			if (!r->prepare_failed)
+				r->prepared[r->npreparing - 1] = r->preparing_sql;
 			if (r->prepare_failed && db__conn_lost_error(res, r->c.pq)) {
 				PQclear(res);
 				reader_lost(db, "result");
@@ -515,6 +506,11 @@ db_outbox_fetch(struct db *db, int max_rows, db_outbox_fn *cb)
 	t->kind = DB_RT_OUTBOX_FETCH;
 	t->max_rows = max_rows;
 	db->rd.fetch_max = max_rows;
+	/* decided here, once: the task may be sent twice (its statement's PREPARE first) */
+	db->rd.fetch_counts =
+	        db->rd.fetch_full && db__now_ms(db) - db->rd.depth_counted_ms >= DEPTH_COUNT_MS;
+	if (db->rd.fetch_counts)
+		db->rd.depth_counted_ms = db__now_ms(db);
 	if (!task_push(db, t)) {
 		free(t);
 		return DB_E_BUSY;

@@ -13,7 +13,8 @@ struct fake_server fake;
 
 enum {
 	CMD_QUERY,
-	CMD_SYNC
+	CMD_SYNC,
+	CMD_PREPARE
 };
 struct cmd {
 	int kind;
@@ -41,6 +42,11 @@ struct fconn {
 	int nready, rpos;
 	struct fake_row staged[FAKE_MAX_ROWS];
 	int nstaged;
+	struct {
+		char name[16];
+		const char *sql;
+	} stmts[16]; /* prepared on this connection */
+	int nstmts;
 };
 
 static struct fconn conns[64];
@@ -346,6 +352,8 @@ fake_answer(int fd)
 			if (fake.hold_sync)
 				break;
 			sync_result(f);
+		} else if (c->kind == CMD_PREPARE) {
+			push_stmt(f, res_new(PGRES_COMMAND_OK));
 		} else if (!f->pipeline) {
 			reader_result(f, c);
 		} else if (f->aborted) {
@@ -432,6 +440,9 @@ int __wrap_PQsendQueryParams(PGconn *c, const char *q, int n, const Oid *t, cons
                              const int *l, const int *f, int rf);
 int __wrap_PQpipelineSync(PGconn *c);
 int __wrap_PQsendQuery(PGconn *c, const char *q);
+int __wrap_PQsendPrepare(PGconn *c, const char *name, const char *q, int n, const Oid *t);
+int __wrap_PQsendQueryPrepared(PGconn *c, const char *name, int n, const char *const *v,
+                               const int *l, const int *fm, int rf);
 PGnotify *__wrap_PQnotifies(PGconn *c);
 int __wrap_PQflush(PGconn *c);
 int __wrap_PQconsumeInput(PGconn *c);
@@ -561,6 +572,36 @@ __wrap_PQsendQueryParams(PGconn *c, const char *q, int n, const Oid *t, const ch
 		cmd->len[i] = (int)len;
 	}
 	return 1;
+}
+
+/* A prepare is answered COMMAND_OK; its statement then runs by name like the text itself. */
+int
+__wrap_PQsendPrepare(PGconn *c, const char *name, const char *q, int n, const Oid *t)
+{
+	struct fconn *f = F(c);
+
+	(void)n;
+	(void)t;
+	if (f->broken || f->nsent >= MAXQ || f->nstmts >= 16)
+		return 0;
+	snprintf(f->stmts[f->nstmts].name, sizeof(f->stmts[0].name), "%s", name);
+	f->stmts[f->nstmts++].sql = q;
+	f->sent[f->nsent].kind = CMD_PREPARE;
+	f->sent[f->nsent++].sql = q;
+	fake.prepares++;
+	return 1;
+}
+
+int
+__wrap_PQsendQueryPrepared(PGconn *c, const char *name, int n, const char *const *v, const int *l,
+                           const int *fm, int rf)
+{
+	struct fconn *f = F(c);
+
+	for (int i = 0; i < f->nstmts; i++)
+		if (strcmp(f->stmts[i].name, name) == 0)
+			return __wrap_PQsendQueryParams(c, f->stmts[i].sql, n, NULL, v, l, fm, rf);
+	return 0;
 }
 
 /* Plain PQsendQuery (LISTEN): recorded like a statement without parameters. */

@@ -33,6 +33,7 @@ struct fake_server {
 	int finishes;       /* PQfinish calls */
 	int outbox_rows;    /* rows the outbox fetch returns */
 	int outbox_more;    /* rows behind them, in a fetch that counts the backlog */
+	int prepares;       /* PQsendPrepare calls */
 };
 extern struct fake_server fake;
 

@@ -74,6 +74,15 @@ pump(struct db *db)
 	}
 }
 
+/* A reader statement's first use on a connection is its PREPARE, answered before the
+ * statement itself is sent: two rounds. */
+static void
+pump_first_use(struct db *db)
+{
+	pump(db);
+	pump(db);
+}
+
 /* Connecting connections complete their PQconnectPoll, then everything answers. */
 static void
 connect_all(struct db *db)
@@ -533,11 +542,12 @@ test_outbox(void **state)
 	fake.outbox_rows = 3;
 	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_OK);
 	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_E_BUSY);
-	pump(db);
+	pump_first_use(db);
 	assert_int_equal(t.nfetch, 1);
 	assert_int_equal(t.fetch_n, 3);
 	assert_int_equal(t.fetch_rc, DB_OK);
 	assert_int_equal(db_outbox_depth(db), 3); /* short of its limit: all there is */
+	assert_int_equal(fake.prepares, 1);       /* the fetch runs prepared from now on */
 	assert_int_equal(db_outbox_delete(db, ids, 2), DB_OK);
 	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_OK);
 	/* the reader drops with the fetch pending: it hears DB_E_CONN */
@@ -562,10 +572,10 @@ test_outbox_depth_counted_once_a_second(void **state)
 	fake.outbox_rows = 10;
 	fake.outbox_more = 5;
 	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_OK);
-	pump(db);
+	pump_first_use(db);
 	assert_int_equal(db_outbox_depth(db), 10); /* full: at least these */
 	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_OK);
-	pump(db);
+	pump_first_use(db);
 	assert_int_equal(db_outbox_depth(db), 15); /* after a full one: counted */
 	fake.outbox_more = 2;
 	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_OK);
@@ -575,6 +585,7 @@ test_outbox_depth_counted_once_a_second(void **state)
 	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_OK);
 	pump(db);
 	assert_int_equal(db_outbox_depth(db), 12); /* a second later: counted */
+	assert_int_equal(fake.prepares, 2);        /* the fetch and the counting fetch, once each */
 	assert_int_equal(t.nfetch, 4);
 	fake.outbox_rows = 4;
 	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_OK);
