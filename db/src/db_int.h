@@ -133,11 +133,17 @@ struct db__lane {
 	/* The batch in flight (at most one): items in append order, failed ones included. */
 	struct db__item *b_head, *b_tail;
 	int b_len;
-	bool b_sent;        /* statements and sync handed to libpq on this connection */
-	bool b_doubt;       /* the connection dropped after the send: resolve by the head */
-	int b_res;          /* statement results seen so far */
-	bool b_error;       /* a statement failed: settle re-sends */
-	bool b_retry;       /* a transient error: re-send the whole batch */
+	bool b_sent;  /* statements and sync handed to libpq on this connection */
+	bool b_doubt; /* the connection dropped after the send: resolve by the head */
+	int b_res;    /* statement results seen so far */
+	bool b_error; /* a statement failed: settle re-sends */
+	bool b_retry; /* a transient error: re-send the whole batch */
+	/* The two txn statements run prepared: their PREPAREs lead the first batch on each
+	 * connection (prep_left of their results still to come). A refused PREPARE (the schema
+	 * not migrated yet, say) makes that batch go out again with unnamed statements, and the
+	 * next connection tries again. */
+	bool prepared, prep_refused;
+	int prep_left;
 	bool await_null;    /* a statement result was read: its NULL follows */
 	uint64_t b_sent_us; /* wall clock at send, for the commit latency */
 	/* Heads of this lane's chains as committed (node_event, then txn_event: one chain id,

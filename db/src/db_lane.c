@@ -45,7 +45,29 @@ static const char sql_txn_event[] =
         "SELECT kyso_txn_event($1, $2::bigint, $3, $4, $5::int, $6, $7::int, $8::int, "
         "$9::bigint, $10::json, $11, $12, $13, $14)";
 
-#define BYTEAOID 17
+#define BYTEAOID    17
+#define STMT_ACCEPT "kyso_accept"
+#define STMT_EVENT  "kyso_event"
+
+/* The parameter types the txn statements are prepared with: the hashes are binary bytea. */
+static const Oid accept_types[12] = { [7] = BYTEAOID, [8] = BYTEAOID };
+static const Oid event_types[14] = { [10] = BYTEAOID, [11] = BYTEAOID };
+
+/* The txn statements are parsed and planned once per connection (docs/performance.md): their
+ * PREPAREs go first in the first batch that carries a txn item. */
+static bool
+lane_prepare(struct db__lane *l)
+{
+	l->prep_left = 0;
+	if (l->prepared || l->prep_refused)
+		return true;
+	if (PQsendPrepare(l->c.pq, STMT_ACCEPT, sql_txn_accept, 12, accept_types) != 1 ||
+	    PQsendPrepare(l->c.pq, STMT_EVENT, sql_txn_event, 14, event_types) != 1)
+		return false;
+	l->prepared = true;
+	l->prep_left = 2;
+	return true;
+}
 
 static void lane_lost(struct db *db, struct db__lane *l, const char *why);
 static void lane_send(struct db *db, struct db__lane *l);
@@ -373,7 +395,10 @@ txn_item_send(struct db *db, struct db__lane *l, const struct db__item *it)
 		len[7] = len[8] = DB_HASH_LEN;
 		fmt[7] = fmt[8] = 1;
 		types[7] = types[8] = BYTEAOID;
-		return PQsendQueryParams(l->c.pq, sql_txn_accept, 12, types, v, len, fmt, 0) == 1;
+		return l->prepared
+		               ? PQsendQueryPrepared(l->c.pq, STMT_ACCEPT, 12, v, len, fmt, 0) == 1
+		               : PQsendQueryParams(l->c.pq, sql_txn_accept, 12, types, v, len, fmt,
+		                                   0) == 1;
 	}
 	snprintf(seq, sizeof(seq), "%d", it->seq);
 	snprintf(st, sizeof(st), "%d", it->status);
@@ -396,7 +421,9 @@ txn_item_send(struct db *db, struct db__lane *l, const struct db__item *it)
 	len[10] = len[11] = DB_HASH_LEN;
 	fmt[10] = fmt[11] = 1;
 	types[10] = types[11] = BYTEAOID;
-	return PQsendQueryParams(l->c.pq, sql_txn_event, 14, types, v, len, fmt, 0) == 1;
+	return l->prepared
+	               ? PQsendQueryPrepared(l->c.pq, STMT_EVENT, 14, v, len, fmt, 0) == 1
+	               : PQsendQueryParams(l->c.pq, sql_txn_event, 14, types, v, len, fmt, 0) == 1;
 }
 
 static bool
@@ -451,6 +478,10 @@ lane_send(struct db *db, struct db__lane *l)
 	}
 	if (batch_link(db, l) != DB_OK)
 		return; /* no memory: db_on_tick tries again */
+	if (!lane_prepare(l)) {
+		lane_lost(db, l, "prepare");
+		return;
+	}
 	for (it = l->b_head; it != NULL; it = it->next) {
 		if (!it->failed && !item_send(db, l, it)) {
 			lane_lost(db, l, "send");
@@ -663,6 +694,20 @@ batch_result(struct db *db, struct db__lane *l, const PGresult *res)
 {
 	const char *state;
 
+	if (l->prep_left > 0 && PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+		l->prep_left--;
+		l->await_null = true;
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			return true;
+		if (PQresultStatus(res) != PGRES_PIPELINE_ABORTED &&
+		    db__conn_lost_error(res, l->c.pq))
+			return false;
+		/* refused, or skipped after the first one was: the batch goes out again unnamed */
+		l->prepared = false;
+		l->prep_refused = true;
+		l->b_retry = true;
+		return true;
+	}
 	switch (PQresultStatus(res)) {
 	case PGRES_PIPELINE_SYNC:
 		lane_settle(db, l, true);
@@ -742,6 +787,8 @@ db__lane_on_up(struct db *db, struct db__lane *l)
 	l->head_known = false;
 	l->await_null = false;
 	l->head_res = 0;
+	l->prepared = l->prep_refused = false; /* prepared statements die with their connection */
+	l->prep_left = 0;
 	if (PQsendQueryParams(l->c.pq, sql_head, 1, NULL, v, NULL, NULL, 0) != 1 ||
 	    PQsendQueryParams(l->c.pq, sql_thead, 1, NULL, v, NULL, NULL, 0) != 1 ||
 	    PQpipelineSync(l->c.pq) != 1) {

@@ -352,6 +352,11 @@ fake_answer(int fd)
 			if (fake.hold_sync)
 				break;
 			sync_result(f);
+		} else if (c->kind == CMD_PREPARE && f->pipeline && f->aborted) {
+			push_stmt(f, res_new(PGRES_PIPELINE_ABORTED));
+		} else if (c->kind == CMD_PREPARE && fake.refuse_prepare > 0) {
+			fake.refuse_prepare--;
+			fail_stmt(f, "42883"); /* undefined_function: the schema not migrated */
 		} else if (c->kind == CMD_PREPARE) {
 			push_stmt(f, res_new(PGRES_COMMAND_OK));
 		} else if (!f->pipeline) {

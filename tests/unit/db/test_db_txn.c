@@ -172,6 +172,54 @@ test_accept_reports_ref_after_sync(void **state)
 	db_free(db);
 }
 
+/* The txn statements are prepared once per connection, ahead of the first batch; a refused
+ * PREPARE costs that batch one more trip, unnamed, and nothing is lost or failed. */
+static void
+test_txn_statements_prepared_once(void **state)
+{
+	struct t t;
+	struct db *db = make(&t, 1, 50, 2, 100);
+
+	(void)state;
+	connect_all(db);
+	assert_int_equal(accept_txn(db, 1, "t1", "ap-1"), DB_OK);
+	pump(db);
+	assert_int_equal(fake.prepares, 2);
+	assert_int_equal(event(db, 2, "t1", 2, "DISPATCHED"), DB_OK);
+	pump(db);
+	assert_int_equal(fake.prepares, 2); /* not again on this connection */
+	assert_int_equal(t.rig.ndone, 2);
+	assert_int_equal(t.rig.rc[0], DB_OK);
+	assert_int_equal(t.rig.rc[1], DB_OK);
+	assert_int_equal(fake.nrows, 2);
+	db_free(db);
+}
+
+static void
+test_refused_prepare_batch_goes_out_unnamed(void **state)
+{
+	struct t t;
+	struct db *db = make(&t, 1, 50, 2, 100);
+
+	(void)state;
+	connect_all(db);
+	fake.refuse_prepare = 1;
+	assert_int_equal(accept_txn(db, 1, "t1", "ap-1"), DB_OK);
+	pump(db); /* refused: the batch comes back aborted and goes out again */
+	assert_int_equal(t.rig.ndone, 0);
+	pump(db);
+	assert_int_equal(t.rig.ndone, 1);
+	assert_int_equal(t.rig.rc[0], DB_OK);
+	assert_int_equal(fake.nrows, 1);
+	assert_int_equal(event(db, 2, "t1", 2, "DISPATCHED"), DB_OK);
+	pump(db);
+	assert_int_equal(fake.prepares, 2); /* not tried again on this connection */
+	assert_int_equal(t.rig.ndone, 2);
+	assert_int_equal(t.rig.rc[1], DB_OK);
+	assert_chain_rows("n1/0", true, 2);
+	db_free(db);
+}
+
 /* Node and txn events of one lane share its chain id but chain separately per table, each
  * from position 1 (docs/audit.md: audit verify walks each table's chains). */
 static void
@@ -336,6 +384,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accept_reports_ref_after_sync),
+		cmocka_unit_test(test_txn_statements_prepared_once),
+		cmocka_unit_test(test_refused_prepare_batch_goes_out_unnamed),
 		cmocka_unit_test(test_two_chains_per_lane),
 		cmocka_unit_test(test_duplicate_ap_trans_id),
 		cmocka_unit_test(test_stale_events),
