@@ -16,6 +16,7 @@
 #include <openssl/pkcs7.h>
 
 #include "gw_cms.h"
+#include "gw_der.h"
 #include "pki_fixture.h"
 
 #define DAY (24 * 3600)
@@ -401,6 +402,40 @@ test_cms_from_attrs(void **state)
 	sk_X509_free(extra);
 }
 
+/* The writer's length forms (X.690 8.1.3: short below 128, then the fewest octets) and a value
+ * that does not fit: ok turns false and nothing more is written. */
+static void
+test_der_writer(void **state)
+{
+	static const uint8_t zeros[300];
+	uint8_t buf[320];
+	struct gw_der d = { .buf = buf, .pos = sizeof(buf), .ok = true };
+	size_t end;
+
+	(void)state;
+	assert_int_equal(gw_der_header_len(0x7F), 2);
+	assert_int_equal(gw_der_header_len(0x80), 3);
+	assert_int_equal(gw_der_header_len(0xFF), 3);
+	assert_int_equal(gw_der_header_len(0x100), 4);
+	gw_der_prim(&d, GW_DER_OCTET_STRING, zeros, 0x80);
+	assert_true(d.ok);
+	assert_int_equal(d.pos, sizeof(buf) - 0x80 - 3);
+	assert_memory_equal(buf + d.pos, ((const uint8_t[]){ 0x04, 0x81, 0x80 }), 3);
+	end = d.pos;
+	gw_der_small_int(&d, 1);
+	gw_der_close(&d, GW_DER_SEQUENCE, end);
+	assert_memory_equal(buf + d.pos, ((const uint8_t[]){ 0x30, 0x03, 0x02, 0x01, 0x01 }), 5);
+	d = (struct gw_der){ .buf = buf, .pos = sizeof(buf), .ok = true };
+	gw_der_prim(&d, GW_DER_OCTET_STRING, zeros, 0x100);
+	assert_memory_equal(buf + d.pos, ((const uint8_t[]){ 0x04, 0x82, 0x01, 0x00 }), 4);
+	end = d.pos;
+	gw_der_prim(&d, GW_DER_OCTET_STRING, zeros, 0x100);
+	assert_false(d.ok);
+	assert_int_equal(d.pos, end);
+	gw_der_small_int(&d, 1);
+	assert_int_equal(d.pos, end);
+}
+
 static void
 test_cms_inputs(void **state)
 {
@@ -486,6 +521,7 @@ main(void)
 		cmocka_unit_test(test_cms_rebuilt_same_attributes),
 		cmocka_unit_test(test_cms_matrix),
 		cmocka_unit_test(test_cms_from_attrs),
+		cmocka_unit_test(test_der_writer),
 		cmocka_unit_test(test_cms_inputs),
 		cmocka_unit_test(test_digestinfo),
 		cmocka_unit_test(test_digestinfo_signature),
