@@ -39,7 +39,7 @@ struct gw_txn {
 	struct gw_channel *chan;
 	json_t *policy; /* {"decision", "rules"} for the result */
 	/* What the device was asked to sign. For cms the signed attributes' DER (gw_cms_attrs,
-	 * exact size, ~300 bytes) is kept with it while the device works, not the CMS structure
+	 * exact size, 250-400 bytes) is kept with it while the device works, not the CMS structure
 	 * (PERFORMANCE.md G2, G5): the SignedData is assembled around them at the answer. A node
 	 * that did not send the request rebuilds them from signing_time (gw_eng_to_sign).
 	 * tbs_len 0: nothing prepared yet. */
