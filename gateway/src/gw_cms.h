@@ -9,6 +9,11 @@
  *   2. gw_cms_finish(prep, raw signature) checks the signature against the certificate, puts
  *      it into the SignerInfo (ECDSA r||s becomes DER) and returns the DER ContentInfo of a
  *      detached SignedData that `openssl cms -verify -binary -content DOC -CAfile ROOT` accepts.
+ *   A caller that must stay small while the device works (the transaction engine, PERFORMANCE.md
+ *   G2/G5) keeps only the attributes' DER from gw_cms_attrs and makes the prep from them at the
+ *   answer with gw_cms_prepare_from_attrs: nothing is encoded twice.
+ * Everything is written directly in DER (SET OF sorted, X.690 11.6); the attributes and
+ * algorithm identifiers are those OpenSSL's CMS_sign with CMS_CADES gives (docs/verification.md).
  * format "pkcs1": gw_cms_digestinfo() gives the DER DigestInfo of the document digest, what an
  *   RSA device signs with PKCS#1 v1.5; the raw signature goes back to the AP as is.
  *
@@ -46,6 +51,18 @@ struct gw_cms_prep;
 enum gw_cms_err gw_cms_prepare(X509 *cert, STACK_OF(X509) * extra, const uint8_t *doc_digest,
                                size_t digest_len, time_t signing_time, struct gw_cms_prep **out,
                                uint8_t *tbs, size_t tbs_cap, size_t *tbs_len);
+
+/* Step 1 alone: the signed attributes as their DER SET OF (tag 0x31; *attrs exact size,
+ * OPENSSL_malloc'ed, the caller's) and the digest over it, what the device signs. */
+enum gw_cms_err gw_cms_attrs(X509 *cert, const uint8_t *doc_digest, size_t digest_len,
+                             time_t signing_time, uint8_t **attrs, size_t *attrs_len, uint8_t *tbs,
+                             size_t tbs_cap, size_t *tbs_len);
+/* The prep of gw_cms_prepare from attributes gw_cms_attrs gave (copied; digest_len names the
+ * hash as it did there): gw_cms_prep_tbs is their digest again, for the caller to compare with
+ * what the device was given. */
+enum gw_cms_err gw_cms_prepare_from_attrs(X509 *cert, STACK_OF(X509) * extra, const uint8_t *attrs,
+                                          size_t attrs_len, size_t digest_len,
+                                          struct gw_cms_prep **out);
 
 /* The digest to sign again (e.g. after a restart reloaded the transaction it belongs to). */
 const uint8_t *gw_cms_prep_tbs(const struct gw_cms_prep *p, size_t *len);

@@ -115,6 +115,7 @@ txn_free(struct gw_engine *e, struct gw_txn *t)
 	}
 	free(t->last_frame);
 	free(t->shown);
+	OPENSSL_free(t->cms_attrs);
 	X509_free(t->cert);
 	gw_eng_held_free(t->held);
 	json_decref(t->policy);

@@ -38,11 +38,15 @@ struct gw_txn {
 	uv_timer_t *timer;    /* heap: outlives uv_close */
 	struct gw_channel *chan;
 	json_t *policy; /* {"decision", "rules"} for the result */
-	/* What the device was asked to sign. For cms only these bytes and the signing-time are kept
-	 * while the device works (not the CMS structure, PERFORMANCE.md G5): the attributes are
-	 * built again at the answer and must digest to tbs. tbs_len 0: nothing prepared yet. */
+	/* What the device was asked to sign. For cms the signed attributes' DER (gw_cms_attrs,
+	 * exact size, 250-400 bytes) is kept with it while the device works, not the CMS structure
+	 * (PERFORMANCE.md G2, G5): the SignedData is assembled around them at the answer. A node
+	 * that did not send the request rebuilds them from signing_time (gw_eng_to_sign).
+	 * tbs_len 0: nothing prepared yet. */
 	uint8_t tbs[64];
 	size_t tbs_len;
+	uint8_t *cms_attrs; /* OPENSSL_malloc'ed, NULL: none */
+	size_t cms_attrs_len;
 	uint64_t subs[GW_ENG_SUBS];
 	char *last_frame;     /* the latest committed frame, for `status` */
 	int64_t signing_time; /* cms: the signed attributes' signing-time (Unix s), 0 unset */

@@ -22,8 +22,6 @@ cert_of(const struct gw_txn *t)
 	return t->cert != NULL && X509_up_ref(t->cert) ? t->cert : NULL;
 }
 
-/* What the device signs (PROTOCOL.md 4.1 `format`): pkcs1 the document digest; cms the digest
- * of the DER signed attributes that gw_cms_prepare builds (signing-time from this clock). */
 /* The signer's issuing CA when it is an intermediate (not the anchor), so that a verifier
  * holding only the root builds the path from the SignedData alone. NULL: none or unknown. */
 static STACK_OF(X509) * issuer_chain(struct gw *gw, X509 *cert)
@@ -45,23 +43,29 @@ static STACK_OF(X509) * issuer_chain(struct gw *gw, X509 *cert)
 	return sk;
 }
 
-/* The signed attributes of t at its signing time: their digest must be what the device was
- * given (tbs), since only the time is kept while the device works (G5). */
+/* The signed attributes of t at its signing time, kept on t, and their digest: what the device
+ * signs. The same inputs give the same bytes, so any node rebuilds them from signing_time. */
 static enum gw_cms_err
-cms_build(struct gw_txn *t, X509 *cert, struct gw_cms_prep **prep, uint8_t *tbs, size_t *len)
+cms_attrs_build(struct gw_txn *t, X509 *cert, uint8_t tbs[64], size_t *len)
 {
-	STACK_OF(X509) *extra = issuer_chain(t->eng->gw, cert);
-	enum gw_cms_err rc = gw_cms_prepare(cert, extra, t->digest, t->digest_len,
-	                                    (time_t)t->signing_time, prep, tbs, 64, len);
+	uint8_t *attrs = NULL;
+	size_t attrs_len = 0;
+	enum gw_cms_err rc = gw_cms_attrs(cert, t->digest, t->digest_len, (time_t)t->signing_time,
+	                                  &attrs, &attrs_len, tbs, 64, len);
 
-	sk_X509_pop_free(extra, X509_free);
+	if (rc == GW_CMS_OK) {
+		OPENSSL_free(t->cms_attrs);
+		t->cms_attrs = attrs;
+		t->cms_attrs_len = attrs_len;
+	}
 	return rc;
 }
 
+/* What the device signs (PROTOCOL.md 4.1 `format`): pkcs1 the document digest; cms the digest
+ * of the DER signed attributes that gw_cms_attrs builds (signing-time from this clock). */
 bool
 gw_eng_to_sign(struct gw_txn *t, uint8_t out[64], size_t *len, char *why, size_t whylen)
 {
-	struct gw_cms_prep *prep = NULL;
 	X509 *cert;
 	enum gw_cms_err rc;
 
@@ -72,7 +76,7 @@ gw_eng_to_sign(struct gw_txn *t, uint8_t out[64], size_t *len, char *why, size_t
 	if (strcmp(t->format, "pkcs1") == 0) {
 		memcpy(out, t->digest, t->digest_len);
 		*len = t->digest_len;
-	} else if (t->tbs_len != 0) {
+	} else if (t->tbs_len != 0 && t->cms_attrs != NULL) {
 		memcpy(out, t->tbs, t->tbs_len); /* a resend: the same attributes */
 		*len = t->tbs_len;
 	} else {
@@ -91,8 +95,7 @@ gw_eng_to_sign(struct gw_txn *t, uint8_t out[64], size_t *len, char *why, size_t
 				gw_log(GW_LOG_WARN, "msg=\"signing time not recorded\" txn=%s",
 				       t->id);
 		}
-		rc = cms_build(t, cert, &prep, out, len);
-		gw_cms_prep_free(prep);
+		rc = cms_attrs_build(t, cert, out, len);
 		X509_free(cert);
 		if (rc != GW_CMS_OK) {
 			snprintf(why, whylen, "signed attributes: %s", gw_cms_strerror(rc));
@@ -144,23 +147,28 @@ scheme_of(X509 *cert)
 	return k != NULL && EVP_PKEY_base_id(k) == EVP_PKEY_RSA ? GW_SIG_RSA_PKCS1 : GW_SIG_ECDSA;
 }
 
-/* The detached SignedData of t's answer: the attributes built again at their signing time
- * (the same bytes, or no CMS), then the signature set in. */
+/* The detached SignedData of t's answer: assembled around the attributes kept since dispatch,
+ * which must still digest to what the device was given (tbs), then the signature set in. */
 static bool
 cms_of(struct gw_txn *t, X509 *cert, const uint8_t *sig, size_t sig_len, bool sig_ok, uint8_t **der,
        size_t *der_len)
 {
+	STACK_OF(X509) *extra = issuer_chain(t->eng->gw, cert);
 	struct gw_cms_prep *prep = NULL;
-	uint8_t tbs[64];
+	const uint8_t *tbs;
 	size_t len = 0;
 	bool ok =
-	        cms_build(t, cert, &prep, tbs, &len) == GW_CMS_OK && len == t->tbs_len &&
+	        t->cms_attrs != NULL &&
+	        gw_cms_prepare_from_attrs(cert, extra, t->cms_attrs, t->cms_attrs_len,
+	                                  t->digest_len, &prep) == GW_CMS_OK &&
+	        (tbs = gw_cms_prep_tbs(prep, &len)) != NULL && len == t->tbs_len &&
 	        memcmp(tbs, t->tbs, len) == 0 &&
 	        /* sig_ok: verified over t->tbs, the same bytes, with this certificate's key */
 	        (sig_ok ? gw_cms_finish_verified(prep, scheme_of(cert), sig, sig_len, der, der_len)
 	                : gw_cms_finish(prep, scheme_of(cert), sig, sig_len, der, der_len)) ==
 	                GW_CMS_OK;
 
+	sk_X509_pop_free(extra, X509_free);
 	gw_cms_prep_free(prep);
 	return ok;
 }
