@@ -561,6 +561,12 @@ db__reader_kick(struct db *db)
 	reader_kick(db);
 }
 
+bool
+db_reader_crowded(const struct db *db)
+{
+	return db != NULL && db->rd.q_len >= DB_READER_QUEUE_MAX / 2;
+}
+
 int64_t
 db_outbox_depth(const struct db *db)
 {

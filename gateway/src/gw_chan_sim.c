@@ -322,6 +322,7 @@ sim_start(void *self, const struct gw_chan_request *req, int *status, int *sub)
 	struct gw_sim *sim = self;
 	const struct smsc_carrier *car;
 	struct sim_txn *t;
+	int rc;
 
 	*status = 209;
 	*sub = 2093; /* no route, number unusable: "delivery failed" */
@@ -350,10 +351,11 @@ sim_start(void *self, const struct gw_chan_request *req, int *status, int *sub)
 	}
 	txn_link(sim, t);
 	t->reserving = true;
-	if (sim->ops.reserve(sim->ops.ctx, (uint64_t)t->ref << 1, t->msisdn, 1) != 0) {
+	if ((rc = sim->ops.reserve(sim->ops.ctx, (uint64_t)t->ref << 1, t->msisdn, 1)) != 0) {
 		txn_release(sim, t, false);
 		*status = 900;
-		*sub = 9002; /* the counter cannot be written ahead: never submit without it */
+		/* the counter cannot be written ahead: never submit without it */
+		*sub = rc == -2 ? 9005 : 9002;
 		return -1;
 	}
 	sim->st.started++;

@@ -231,6 +231,13 @@ gw_engine_sign(struct gw_engine *e, struct gw_session *s, const char *id, json_t
 		gw_status_set(&st, 900, 9002, "database unavailable, retry later");
 		goto refused;
 	}
+	/* Admission before any database work (PERFORMANCE.md section 3, "Overload"): a request
+	 * taken now needs the reader again at dispatch (signing-time, counter), and an accepted
+	 * transaction must find room there rather than fail. */
+	if (db_reader_crowded(e->gw->db)) {
+		gw_status_set(&st, 900, 9005, "overloaded, retry later");
+		goto refused;
+	}
 	p->request = json_deep_copy(root);
 	json_object_del(p->request, "id");
 	snprintf(p->by, sizeof(p->by), "%s", by[p->req.signer_kind]);

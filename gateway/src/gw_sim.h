@@ -39,7 +39,8 @@ struct gw_sim_ops {
 	void *ctx;
 	/* Reserve `step` counter values of the card behind msisdn (E.164 digits) and answer with
 	 * gw_sim_on_reserved(op, ...) later (or from inside this call); step 0 only reads the
-	 * keyset and its counter. 0 queued, -1 refused. */
+	 * keyset and its counter. 0 queued, -1 refused (database unavailable), -2 refused for now
+	 * (its queue full). */
 	int (*reserve)(void *ctx, uint64_t op, const char *msisdn, uint32_t step);
 	/* Queue one submit_sm on the carrier's link. 0 queued, -1 refused (no link, queue full). */
 	int (*submit)(void *ctx, const char *carrier, uint64_t tag, const struct smsc_submit *m);

@@ -426,7 +426,7 @@ op_reserve(void *ctx, uint64_t op, const char *msisdn, uint32_t step)
 		return -1;
 	rc = db_sim_counter_reserve(s->gw->db, op, msisdn, step, on_reserved);
 	gw_db_sync(s->gw);
-	return rc == DB_OK ? 0 : -1;
+	return rc == DB_OK ? 0 : rc == DB_E_BUSY ? -2 : -1;
 }
 
 /* The carrier's bind with the least work queued; a link that is not bound keeps the submit

@@ -212,6 +212,10 @@ struct db_stats {
 	uint64_t spool_refused; /* txn items refused (DB_E_BUSY) because the spool was full */
 };
 void db_stats_get(const struct db *db, struct db_stats *out);
+/* The reader connection's queue is more than half full: new work should be refused before it
+ * queues lookups there, so that work already accepted finds room for the reader tasks it still
+ * needs (signing-time, counter reservation). */
+bool db_reader_crowded(const struct db *db);
 
 /* ---- Recovery cases (REGULATION.md B14-B18, PROTOCOL.md section 9, docs/recovery.md) ----
  * Asynchronous, through the reader connection (one query at a time, bounded task queue: these

@@ -558,6 +558,32 @@ test_outbox(void **state)
 	db_free(db);
 }
 
+/* The reader's queue half full refuses new work (the gateway's admission), before the queue
+ * itself would refuse the tasks that accepted work still needs. */
+static void
+test_reader_crowded_at_half_its_queue(void **state)
+{
+	struct t t;
+	struct db *db = make(&t, 1, 50, 2, 100);
+	int64_t id = 1;
+	int n = 0;
+
+	(void)state;
+	connect_all(db);
+	assert_false(db_reader_crowded(db));
+	while (!db_reader_crowded(db) && n < 10000) {
+		assert_int_equal(db_outbox_delete(db, &id, 1), DB_OK);
+		n++;
+	}
+	assert_true(db_reader_crowded(db));
+	assert_in_range(n, 2040, 2050); /* half of DB_READER_QUEUE_MAX (4096) */
+	assert_int_equal(db_outbox_delete(db, &id, 1), DB_OK); /* the queue still takes work */
+	for (int i = 0; i < 3000 && db_reader_crowded(db); i++)
+		pump(db);
+	assert_false(db_reader_crowded(db));
+	db_free(db);
+}
+
 /* A full fetch means more rows wait; they are counted with a fetch, but not more than once a
  * second, so a long backlog does not make every fetch walk it. */
 static void
@@ -600,6 +626,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connect_ready),
 		cmocka_unit_test(test_outbox_depth_counted_once_a_second),
+		cmocka_unit_test(test_reader_crowded_at_half_its_queue),
 		cmocka_unit_test(test_schema_mismatch_not_ready),
 		cmocka_unit_test(test_idle_lane_flushes_at_once),
 		cmocka_unit_test(test_done_only_after_sync),

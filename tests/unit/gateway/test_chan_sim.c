@@ -80,6 +80,7 @@ struct world {
 	uint32_t pending_step;
 	int reserves;
 	bool store_down;
+	bool store_busy; /* the reservation refused for now: its queue full */
 	/* engine */
 	struct ev_copy ev[MAX_EV];
 	size_t nev;
@@ -119,6 +120,8 @@ op_reserve(void *ctx, uint64_t op, const char *msisdn, uint32_t step)
 	assert_string_equal(msisdn, MSISDN);
 	if (w->store_down)
 		return -1;
+	if (w->store_busy)
+		return -2;
 	w->pending_op = op;
 	w->pending_step = step;
 	w->reserves++;
@@ -598,6 +601,12 @@ test_start_refusals(void **state)
 	assert_int_equal(start(&w, 6, MSISDN, &st, &sub), -1);
 	assert_int_equal(st, 900);
 	assert_int_equal(sub, 9002);
+	/* its queue full: overloaded, retry later (PERFORMANCE.md section 3), nothing sent */
+	w.store_down = false;
+	w.store_busy = true;
+	assert_int_equal(start(&w, 7, MSISDN, &st, &sub), -1);
+	assert_int_equal(st, 900);
+	assert_int_equal(sub, 9005);
 	assert_int_equal(smsc_round(&w, 0), 0);
 	assert_int_equal(gw_sim_waiting(w.sim), 0);
 	teardown_world(&w);
