@@ -7,6 +7,7 @@
 #include "gw_approval.h"
 #include "gw_engine.h"
 #include "gw_int.h"
+#include "gw_jtext.h"
 #include "gw_sign.h"
 #include "gw_txn.h"
 
@@ -120,6 +121,10 @@ void gw_eng_txn_discard(struct gw_engine *e, struct gw_txn *t);
 void gw_eng_arm(struct gw_txn *t);
 uint32_t gw_eng_lane_key(const struct gw_txn *t);
 bool gw_eng_event(struct gw_txn *t, enum gw_txn_state to, int code, int sub, json_t *frame);
+/* The same with members already in text (more: NULL or not) added to the serialised frame. */
+bool gw_eng_event_more(struct gw_txn *t, enum gw_txn_state to, int code, int sub, json_t *frame,
+                       const struct gw_jtext *more);
+struct gw_signer_slot *gw_eng_signer_slot(struct gw_engine *e, const char *signer, bool create);
 bool gw_eng_finish(struct gw_txn *t, enum gw_txn_state to, int code, int sub, const char *detail);
 json_t *gw_eng_progress(const struct gw_txn *t, enum gw_txn_state s);
 json_t *gw_eng_result(const struct gw_txn *t, int code, int sub, const char *detail);

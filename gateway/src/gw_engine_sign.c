@@ -590,6 +590,7 @@ gw_eng_accept_done(struct gw_engine *e, struct gw_commit *c, enum db_err rc, int
 	struct gw_pending *p = c->pending;
 	struct gw_status st;
 	struct gw_repeat *r;
+	struct gw_signer_slot *q;
 
 	for (struct gw_txn *x = e->all; x != NULL; x = x->next)
 		if (x->key == c->txn_key)
@@ -626,17 +627,11 @@ gw_eng_accept_done(struct gw_engine *e, struct gw_commit *c, enum db_err rc, int
 	if (gw_mqtt_kick_ok(e->gw))
 		gw_mqtt_kick(e->gw->mqtt);
 	e->gw->metrics.txn_accepted++;
-	{
-		struct gw_signer_slot *q;
-
-		for (q = e->signers; q != NULL; q = q->next)
-			if (strcmp(q->signer, t->signer) == 0)
-				break;
-		if (q != NULL && q->q.n > 0 && q->q.item[0] == t->key)
-			gw_eng_dispatch(t);
-		else
-			(void)gw_eng_event(t, GW_TS_QUEUED, 0, 0, gw_eng_progress(t, GW_TS_QUEUED));
-	}
+	q = gw_eng_signer_slot(e, t->signer, false);
+	if (q != NULL && q->q.n > 0 && q->q.item[0] == t->key)
+		gw_eng_dispatch(t);
+	else
+		(void)gw_eng_event(t, GW_TS_QUEUED, 0, 0, gw_eng_progress(t, GW_TS_QUEUED));
 }
 
 /* ---- status, cancel, subscribe ---- */
