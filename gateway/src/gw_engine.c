@@ -454,7 +454,6 @@ gw_commit_free(struct gw_commit *c)
 		json_decref(c->pending->request);
 		free(c->pending);
 	}
-	json_decref(c->accepted);
 	free(c);
 }
 

@@ -110,7 +110,6 @@ struct gw_commit {
 	char *frame;                /* event: the frame to push once committed */
 	char *row;                  /* accept: the row JSON */
 	struct gw_pending *pending; /* accept: the request */
-	json_t *accepted;           /* accept: the `accepted` frame without id */
 };
 void gw_commit_free(struct gw_commit *c);
 
@@ -200,8 +199,7 @@ json_t *gw_eng_signed_frame(const struct gw_txn *t, const uint8_t *sig, size_t s
 /* 402/4021 from the device: the credential is locked and a recovery case opened. */
 void gw_eng_device_blocked(struct gw_txn *t);
 
-/* gw_server.c: sessions by id. */
-struct gw_session *gw_session_find(struct gw *gw, uint64_t id);
+/* gw_server.c: sessions (gw_session_find: gw_int.h). */
 uint64_t gw_session_id(const struct gw_session *s);
 const struct gw_principal *gw_session_who(const struct gw_session *s);
 void gw_session_send(struct gw_session *s, const char *txt, size_t len);

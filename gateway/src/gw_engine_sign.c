@@ -379,6 +379,7 @@ accept_commit(struct gw_engine *e, struct gw_accepting *a, bool status_unknown,
 	}
 	t->policy = policy;
 	detail = acc != NULL ? json_dumps(acc, JSON_COMPACT) : NULL;
+	json_decref(acc); /* the frame lives on as text: stored, then sent with the id added */
 	row = row_json(p, t, deadline_us, a->queued);
 	mq = json_pack("{s:s, s:s, s:s, s:i}", "txn", t->id, "org", t->org, "state", "accepted",
 	               "seq", 1);
@@ -389,7 +390,6 @@ accept_commit(struct gw_engine *e, struct gw_accepting *a, bool status_unknown,
 		free(detail);
 		free(row);
 		free(payload);
-		json_decref(acc);
 		gw_status_set(st, 900, 9005, "overloaded, retry later");
 		return false;
 	}
@@ -399,7 +399,6 @@ accept_commit(struct gw_engine *e, struct gw_accepting *a, bool status_unknown,
 	c->seq = 1;
 	c->state = GW_TS_PERSISTED;
 	c->pending = p;
-	c->accepted = acc;
 	c->frame = detail;
 	c->row = row;
 	struct db_txn_accept da = {
@@ -583,6 +582,24 @@ out:
 	free(r);
 }
 
+/* The `accepted` frame is the stored one with the request's id added: its one serialisation
+ * at the commit serves here too. */
+static void
+accepted_to_session(struct gw_engine *e, const struct gw_txn *t, const struct gw_pending *p)
+{
+	struct gw_session *s = gw_session_find(e->gw, p->session);
+	struct gw_jtext id = { 0 };
+	char *txt;
+
+	if (s == NULL)
+		return;
+	gw_jtext_str(&id, "id", p->req_id);
+	if ((txt = gw_jtext_splice(strdup(t->last_frame), &id)) != NULL)
+		gw_session_send(s, txt, strlen(txt));
+	free(txt);
+	gw_jtext_free(&id);
+}
+
 void
 gw_eng_accept_done(struct gw_engine *e, struct gw_commit *c, enum db_err rc, int64_t ref)
 {
@@ -622,8 +639,7 @@ gw_eng_accept_done(struct gw_engine *e, struct gw_commit *c, enum db_err rc, int
 	c->frame = NULL;
 	gw_eng_arm(t);
 	gw_eng_subscribe(t, p->session);
-	json_object_set_new(c->accepted, "id", json_string(p->req_id));
-	gw_eng_send_json(e, p->session, c->accepted);
+	accepted_to_session(e, t, p);
 	if (gw_mqtt_kick_ok(e->gw))
 		gw_mqtt_kick(e->gw->mqtt);
 	e->gw->metrics.txn_accepted++;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "gw_jtext.h"
@@ -88,6 +89,22 @@ gw_jtext_b64(struct gw_jtext *j, const char *key, const uint8_t *bin, size_t n)
 {
 	put_key(j, key);
 	put_b64(j, bin, n);
+}
+
+void
+gw_jtext_str(struct gw_jtext *j, const char *key, const char *value)
+{
+	json_t *v = json_string(value);
+	char *txt = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	json_decref(v);
+	if (txt == NULL) {
+		j->failed = true;
+		return;
+	}
+	put_key(j, key);
+	put_str(j, txt);
+	free(txt);
 }
 
 void

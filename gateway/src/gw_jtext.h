@@ -25,6 +25,10 @@ void gw_jtext_free(struct gw_jtext *j);
 /* `,"key":"<base64 of bin>"`. key: a constant that needs no escaping. */
 void gw_jtext_b64(struct gw_jtext *j, const char *key, const uint8_t *bin, size_t n);
 
+/* `,"key":"<value, JSON-escaped>"`, for short strings. value must be UTF-8 (as any string
+ * jansson parsed is); otherwise the text fails. */
+void gw_jtext_str(struct gw_jtext *j, const char *key, const char *value);
+
 /* `,"key":[` ... `]` around gw_jtext_b64_item() calls: an array of base64 strings. */
 void gw_jtext_array_open(struct gw_jtext *j, const char *key);
 void gw_jtext_b64_item(struct gw_jtext *j, const uint8_t *bin, size_t n);

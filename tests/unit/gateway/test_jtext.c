@@ -93,6 +93,30 @@ splice_adds_members_jansson_reads_back(void **state)
 	gw_jtext_free(&j);
 }
 
+/* A short string member is escaped as jansson escapes it; text that is not UTF-8 fails. */
+static void
+string_members_are_escaped(void **state)
+{
+	struct gw_jtext j = { 0 };
+	char *txt;
+	json_t *o;
+
+	(void)state;
+	gw_jtext_str(&j, "id", "c-\"1\"\\\n\xc3\xa1");
+	assert_false(j.failed);
+	assert_string_equal(j.buf, ",\"id\":\"c-\\\"1\\\"\\\\\\n\xc3\xa1\"");
+	txt = gw_jtext_splice(dup_text("{\"type\":\"accepted\"}"), &j);
+	o = json_loads(txt, 0, NULL);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "id")), "c-\"1\"\\\n\xc3\xa1");
+	json_decref(o);
+	free(txt);
+	gw_jtext_free(&j);
+	gw_jtext_str(&j, "id", "\xff");
+	assert_true(j.failed);
+	gw_jtext_free(&j);
+}
+
 static void
 splice_of_nothing_is_the_object(void **state)
 {
@@ -177,6 +201,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(members_are_base64_text),
 		cmocka_unit_test(splice_adds_members_jansson_reads_back),
+		cmocka_unit_test(string_members_are_escaped),
 		cmocka_unit_test(splice_of_nothing_is_the_object),
 		cmocka_unit_test(splice_refuses_what_is_not_an_object),
 		cmocka_unit_test(large_members_grow_the_buffer),
