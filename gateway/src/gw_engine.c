@@ -63,8 +63,8 @@ find_key(struct gw_engine *e, uint64_t key)
 	return NULL;
 }
 
-static struct gw_signer_slot *
-signer_slot(struct gw_engine *e, const char *signer, bool create)
+struct gw_signer_slot *
+gw_eng_signer_slot(struct gw_engine *e, const char *signer, bool create)
 {
 	struct gw_signer_slot **head = &e->signers_by[hash_str(signer) % GW_ENG_BUCKETS], *q;
 
@@ -274,6 +274,15 @@ set_evidence(json_t *frame, const struct gw_txn *t, int seq)
 bool
 gw_eng_event(struct gw_txn *t, enum gw_txn_state to, int code, int sub, json_t *frame)
 {
+	return gw_eng_event_more(t, to, code, sub, frame, NULL);
+}
+
+/* One serialisation of the frame serves the event row, the txn row's result and the frames
+ * pushed to the sessions. */
+bool
+gw_eng_event_more(struct gw_txn *t, enum gw_txn_state to, int code, int sub, json_t *frame,
+                  const struct gw_jtext *more)
+{
 	struct gw_engine *e = t->eng;
 	struct gw_commit *c = NULL;
 	char topic[160];
@@ -289,6 +298,8 @@ gw_eng_event(struct gw_txn *t, enum gw_txn_state to, int code, int sub, json_t *
 	set_evidence(frame, t, t->next_seq + 1);
 	snprintf(topic, sizeof(topic), "kyso/v1/txn/%s/%s", t->org, gw_txn_state_mqtt(to));
 	detail = json_dumps(frame, JSON_COMPACT);
+	if (more != NULL)
+		detail = gw_jtext_splice(detail, more);
 	payload = mqtt_payload(t, gw_txn_state_mqtt(to), t->next_seq + 1, code, sub);
 	if (detail == NULL || payload == NULL || (c = calloc(1, sizeof(*c))) == NULL)
 		goto out;
@@ -364,7 +375,7 @@ gw_eng_finish(struct gw_txn *t, enum gw_txn_state to, int code, int sub, const c
 static void
 queue_release(struct gw_engine *e, struct gw_txn *t)
 {
-	struct gw_signer_slot *q = signer_slot(e, t->signer, false);
+	struct gw_signer_slot *q = gw_eng_signer_slot(e, t->signer, false);
 	uint64_t next;
 	struct gw_txn *n;
 
@@ -443,7 +454,6 @@ gw_commit_free(struct gw_commit *c)
 		json_decref(c->pending->request);
 		free(c->pending);
 	}
-	json_decref(c->accepted);
 	free(c);
 }
 
@@ -697,7 +707,7 @@ gw_engine_pending(const struct gw_engine *e)
 enum gw_queue_rc
 gw_eng_queue_add(struct gw_engine *e, struct gw_txn *t)
 {
-	struct gw_signer_slot *q = signer_slot(e, t->signer, true);
+	struct gw_signer_slot *q = gw_eng_signer_slot(e, t->signer, true);
 
 	if (q == NULL)
 		return GW_Q_FULL;
@@ -707,7 +717,7 @@ gw_eng_queue_add(struct gw_engine *e, struct gw_txn *t)
 bool
 gw_eng_queue_full(struct gw_engine *e, const char *signer)
 {
-	struct gw_signer_slot *q = signer_slot(e, signer, false);
+	struct gw_signer_slot *q = gw_eng_signer_slot(e, signer, false);
 
 	return q != NULL && q->q.n >= e->gw->cfg.signer_queue;
 }
@@ -715,7 +725,7 @@ gw_eng_queue_full(struct gw_engine *e, const char *signer)
 void
 gw_eng_queue_drop(struct gw_engine *e, struct gw_txn *t)
 {
-	struct gw_signer_slot *q = signer_slot(e, t->signer, false);
+	struct gw_signer_slot *q = gw_eng_signer_slot(e, t->signer, false);
 
 	if (q != NULL)
 		(void)gw_queue_remove(&q->q, t->key);

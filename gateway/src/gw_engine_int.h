@@ -7,6 +7,7 @@
 #include "gw_approval.h"
 #include "gw_engine.h"
 #include "gw_int.h"
+#include "gw_jtext.h"
 #include "gw_sign.h"
 #include "gw_txn.h"
 
@@ -113,7 +114,6 @@ struct gw_commit {
 	char *frame;                /* event: the frame to push once committed */
 	char *row;                  /* accept: the row JSON */
 	struct gw_pending *pending; /* accept: the request */
-	json_t *accepted;           /* accept: the `accepted` frame without id */
 };
 void gw_commit_free(struct gw_commit *c);
 
@@ -124,6 +124,10 @@ void gw_eng_txn_discard(struct gw_engine *e, struct gw_txn *t);
 void gw_eng_arm(struct gw_txn *t);
 uint32_t gw_eng_lane_key(const struct gw_txn *t);
 bool gw_eng_event(struct gw_txn *t, enum gw_txn_state to, int code, int sub, json_t *frame);
+/* The same with members already in text (more: NULL or not) added to the serialised frame. */
+bool gw_eng_event_more(struct gw_txn *t, enum gw_txn_state to, int code, int sub, json_t *frame,
+                       const struct gw_jtext *more);
+struct gw_signer_slot *gw_eng_signer_slot(struct gw_engine *e, const char *signer, bool create);
 bool gw_eng_finish(struct gw_txn *t, enum gw_txn_state to, int code, int sub, const char *detail);
 json_t *gw_eng_progress(const struct gw_txn *t, enum gw_txn_state s);
 json_t *gw_eng_result(const struct gw_txn *t, int code, int sub, const char *detail);
@@ -199,8 +203,7 @@ json_t *gw_eng_signed_frame(const struct gw_txn *t, const uint8_t *sig, size_t s
 /* 402/4021 from the device: the credential is locked and a recovery case opened. */
 void gw_eng_device_blocked(struct gw_txn *t);
 
-/* gw_server.c: sessions by id. */
-struct gw_session *gw_session_find(struct gw *gw, uint64_t id);
+/* gw_server.c: sessions (gw_session_find: gw_int.h). */
 uint64_t gw_session_id(const struct gw_session *s);
 const struct gw_principal *gw_session_who(const struct gw_session *s);
 void gw_session_send(struct gw_session *s, const char *txt, size_t len);

@@ -127,18 +127,6 @@ set_b64(json_t *r, const char *key, const uint8_t *b, size_t n)
 	free(txt);
 }
 
-/* The certificate's DER: OpenSSL keeps the encoding it was parsed from. */
-static void
-set_cert_b64(json_t *r, const char *key, X509 *cert)
-{
-	uint8_t *der = NULL;
-	int n = i2d_X509(cert, &der);
-
-	if (n > 0)
-		set_b64(r, key, der, (size_t)n);
-	OPENSSL_free(der);
-}
-
 static enum gw_vfy_scheme
 scheme_of(X509 *cert)
 {
@@ -199,27 +187,34 @@ struct gw_signed {
 	time_t signed_at;
 };
 
-/* `chain`: the CA certificates the verification went through, issuer first, base64 DER. */
+/* A certificate's DER as base64 text (OpenSSL keeps the encoding it was parsed from): the
+ * member key, or the next item of an open array when key is NULL. */
 static void
-set_chain(json_t *r, const struct gw_vfy_result *res)
+cert_text(struct gw_jtext *j, const char *key, X509 *cert)
 {
-	json_t *a = json_array();
-	unsigned char *der;
-	char *txt;
-	int i, n;
+	unsigned char *der = NULL;
+	int n = i2d_X509(cert, &der);
 
-	for (i = 0; a != NULL && i < res->chain_len; i++) {
-		der = NULL;
-		txt = (n = i2d_X509(res->chain[i], &der)) > 0 ? b64(der, (size_t)n) : NULL;
-		if (txt != NULL)
-			json_array_append_new(a, json_string(txt));
-		free(txt);
-		OPENSSL_free(der);
-	}
-	if (a != NULL && json_array_size(a) > 0)
-		json_object_set_new(r, "chain", a);
-	else
-		json_decref(a);
+	if (n > 0 && key != NULL)
+		gw_jtext_b64(j, key, der, (size_t)n);
+	else if (n > 0)
+		gw_jtext_b64_item(j, der, (size_t)n);
+	OPENSSL_free(der);
+}
+
+/* `signer_cert` and `chain` (the CA certificates the verification went through, issuer
+ * first), base64 DER, as members text. */
+static void
+certs_text(struct gw_jtext *j, X509 *cert, const struct gw_vfy_result *res)
+{
+	if (cert != NULL)
+		cert_text(j, "signer_cert", cert);
+	if (res->chain_len <= 0)
+		return;
+	gw_jtext_array_open(j, "chain");
+	for (int i = 0; i < res->chain_len; i++)
+		cert_text(j, NULL, res->chain[i]);
+	gw_jtext_array_close(j);
 }
 
 /* `revocation`: status, source and, when the answer said, when it was produced. */
@@ -250,6 +245,7 @@ finish_signed(struct gw_txn *t, const struct gw_vfy_result *res, const uint8_t *
 	size_t der_len = 0;
 	char at[40];
 	X509 *cert = cert_of(t);
+	struct gw_jtext big = { 0 };
 	json_t *r;
 
 	if (strcmp(t->format, "cms") == 0 && t->tbs_len != 0 && cert != NULL &&
@@ -264,12 +260,11 @@ finish_signed(struct gw_txn *t, const struct gw_vfy_result *res, const uint8_t *
 			w = gw_vfy_wire(GW_VFY_INTERNAL, true);
 	}
 	r = gw_eng_result(t, w.code, w.sub, res->detail);
-	set_b64(r, "signature", sig, sig_len);
+	/* the large members (CMS, certificates) go in as text, encoded once (gw_jtext.h) */
+	gw_jtext_b64(&big, "signature", sig, sig_len);
 	if (der != NULL)
-		set_b64(r, "cms", der, der_len);
-	if (cert != NULL)
-		set_cert_b64(r, "signer_cert", cert);
-	set_chain(r, res);
+		gw_jtext_b64(&big, "cms", der, der_len);
+	certs_text(&big, cert, res);
 	if (res->rev_checked || w.warning)
 		json_object_set_new(r, "revocation", revocation_obj(&res->rev));
 	if (w.warning)
@@ -278,7 +273,8 @@ finish_signed(struct gw_txn *t, const struct gw_vfy_result *res, const uint8_t *
 		        json_pack("[{s:s, s:s}]", "rule", "D3", "reason", "STATUS_UNKNOWN"));
 	gw_proto_time(at, sizeof(at), (uint64_t)signed_at * 1000000u);
 	json_object_set_new(r, "signed_at", json_string(at));
-	(void)gw_eng_event(t, to, w.code, w.sub, r);
+	(void)gw_eng_event_more(t, to, w.code, w.sub, r, &big);
+	gw_jtext_free(&big);
 	OPENSSL_free(der);
 	X509_free(cert);
 }

@@ -386,6 +386,7 @@ accept_commit(struct gw_engine *e, struct gw_accepting *a, bool status_unknown,
 	}
 	t->policy = policy;
 	detail = acc != NULL ? json_dumps(acc, JSON_COMPACT) : NULL;
+	json_decref(acc); /* the frame lives on as text: stored, then sent with the id added */
 	row = row_json(p, t, deadline_us, a->queued);
 	mq = json_pack("{s:s, s:s, s:s, s:i}", "txn", t->id, "org", t->org, "state", "accepted",
 	               "seq", 1);
@@ -396,7 +397,6 @@ accept_commit(struct gw_engine *e, struct gw_accepting *a, bool status_unknown,
 		free(detail);
 		free(row);
 		free(payload);
-		json_decref(acc);
 		gw_status_set(st, 900, 9005, "overloaded, retry later");
 		return false;
 	}
@@ -406,7 +406,6 @@ accept_commit(struct gw_engine *e, struct gw_accepting *a, bool status_unknown,
 	c->seq = 1;
 	c->state = GW_TS_PERSISTED;
 	c->pending = p;
-	c->accepted = acc;
 	c->frame = detail;
 	c->row = row;
 	struct db_txn_accept da = {
@@ -590,6 +589,24 @@ out:
 	free(r);
 }
 
+/* The `accepted` frame is the stored one with the request's id added: its one serialisation
+ * at the commit serves here too. */
+static void
+accepted_to_session(struct gw_engine *e, const struct gw_txn *t, const struct gw_pending *p)
+{
+	struct gw_session *s = gw_session_find(e->gw, p->session);
+	struct gw_jtext id = { 0 };
+	char *txt;
+
+	if (s == NULL)
+		return;
+	gw_jtext_str(&id, "id", p->req_id);
+	if ((txt = gw_jtext_splice(strdup(t->last_frame), &id)) != NULL)
+		gw_session_send(s, txt, strlen(txt));
+	free(txt);
+	gw_jtext_free(&id);
+}
+
 void
 gw_eng_accept_done(struct gw_engine *e, struct gw_commit *c, enum db_err rc, int64_t ref)
 {
@@ -597,6 +614,7 @@ gw_eng_accept_done(struct gw_engine *e, struct gw_commit *c, enum db_err rc, int
 	struct gw_pending *p = c->pending;
 	struct gw_status st;
 	struct gw_repeat *r;
+	struct gw_signer_slot *q;
 
 	for (struct gw_txn *x = e->all; x != NULL; x = x->next)
 		if (x->key == c->txn_key)
@@ -628,22 +646,15 @@ gw_eng_accept_done(struct gw_engine *e, struct gw_commit *c, enum db_err rc, int
 	c->frame = NULL;
 	gw_eng_arm(t);
 	gw_eng_subscribe(t, p->session);
-	json_object_set_new(c->accepted, "id", json_string(p->req_id));
-	gw_eng_send_json(e, p->session, c->accepted);
+	accepted_to_session(e, t, p);
 	if (gw_mqtt_kick_ok(e->gw))
 		gw_mqtt_kick(e->gw->mqtt);
 	e->gw->metrics.txn_accepted++;
-	{
-		struct gw_signer_slot *q;
-
-		for (q = e->signers; q != NULL; q = q->next)
-			if (strcmp(q->signer, t->signer) == 0)
-				break;
-		if (q != NULL && q->q.n > 0 && q->q.item[0] == t->key)
-			gw_eng_dispatch(t);
-		else
-			(void)gw_eng_event(t, GW_TS_QUEUED, 0, 0, gw_eng_progress(t, GW_TS_QUEUED));
-	}
+	q = gw_eng_signer_slot(e, t->signer, false);
+	if (q != NULL && q->q.n > 0 && q->q.item[0] == t->key)
+		gw_eng_dispatch(t);
+	else
+		(void)gw_eng_event(t, GW_TS_QUEUED, 0, 0, gw_eng_progress(t, GW_TS_QUEUED));
 }
 
 /* ---- status, cancel, subscribe ---- */

@@ -19,7 +19,8 @@
 #include "gw_metrics.h"
 #include "gw_proto.h"
 
-#define GW_REST_POLL_BUCKETS 256 /* waiting long polls by txn id */
+#define GW_REST_POLL_BUCKETS 256  /* waiting long polls by txn id */
+#define GW_SESSION_BUCKETS   1024 /* sessions by id: the engine finds one per frame it sends */
 
 /* One uv_poll on a socket some library owns (STYLE.md 2.2). */
 struct gw_fdwatch {
@@ -43,6 +44,7 @@ struct gw_outmsg {
 /* Per-connection data of /v1/ws, allocated and zeroed by lws (per_session_data_size). */
 struct gw_session {
 	struct gw_session *next, *prev; /* gw->sessions: to close them all on drain */
+	struct gw_session *hnext;       /* gw->session_by bucket */
 	struct lws *wsi;
 	uint64_t id;
 	struct gw_principal who;
@@ -106,6 +108,7 @@ struct gw {
 	struct gw_recovery *recovery; /* the recovery connector, NULL once stopped */
 	struct gw_metrics metrics;
 	struct gw_session *sessions;
+	struct gw_session *session_by[GW_SESSION_BUCKETS]; /* the same, by id */
 	uint64_t next_session_id;
 	struct gw_agentsrv *agents; /* /v1/agent sessions and the token channel (gw_agent.c) */
 	uv_signal_t sig_term, sig_int, sig_hup;
@@ -163,6 +166,13 @@ int gw_recovery_device_blocked(struct gw *gw, int64_t credential, const char *tx
  * flight): the engine counts the credential as locked meanwhile (B14), so that a request
  * looked up before that transaction commits meets no device either. */
 bool gw_recovery_blocking(const struct gw *gw, int64_t credential);
+
+/* gw_sessions.c: the node's sessions, listed and by id. link gives s its id; unlink leaves
+ * s out of both and may be called for a session that was never linked only when zeroed. */
+void gw_session_link(struct gw *gw, struct gw_session *s);
+void gw_session_unlink(struct gw *gw, struct gw_session *s);
+/* The open session with that id, NULL when gone or closing. */
+struct gw_session *gw_session_find(struct gw *gw, uint64_t id);
 
 /* gw_server.c: lws on the loop, HTTP endpoints and /v1/ws. */
 /* A complete HTTP response from WRITEABLE: status, JSON or text body (consumed), and one

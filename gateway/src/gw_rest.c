@@ -77,13 +77,7 @@ unlink_sess(struct gw *gw, struct gw_http *h)
 
 	if (!h->linked)
 		return;
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else if (gw->sessions == s)
-		gw->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	s->next = s->prev = NULL;
+	gw_session_unlink(gw, s);
 	h->linked = false;
 }
 
@@ -94,13 +88,8 @@ link_sess(struct gw *gw, struct gw_http *h, struct lws *wsi)
 
 	s->wsi = wsi;
 	s->rest = true;
-	s->id = ++gw->next_session_id;
+	gw_session_link(gw, s);
 	lws_get_peer_simple(wsi, s->peer, sizeof(s->peer));
-	s->next = gw->sessions;
-	s->prev = NULL;
-	if (gw->sessions != NULL)
-		gw->sessions->prev = s;
-	gw->sessions = s;
 	h->linked = true;
 }
 

@@ -79,15 +79,6 @@ session_error(struct gw_session *s, const char *id, const struct gw_status *st)
 	gw_event_node(gw, "error", "error", s->peer, s->who.client_id, detail);
 }
 
-struct gw_session *
-gw_session_find(struct gw *gw, uint64_t id)
-{
-	for (struct gw_session *s = gw->sessions; s != NULL; s = s->next)
-		if (s->id == id && !s->closing)
-			return s;
-	return NULL;
-}
-
 uint64_t
 gw_session_id(const struct gw_session *s)
 {
@@ -241,12 +232,8 @@ session_open(struct gw_session *s, struct lws *wsi)
 	struct gw *gw = gw_of(wsi);
 
 	s->wsi = wsi;
-	s->id = ++gw->next_session_id;
+	gw_session_link(gw, s);
 	lws_get_peer_simple(wsi, s->peer, sizeof(s->peer));
-	s->next = gw->sessions;
-	if (gw->sessions != NULL)
-		gw->sessions->prev = s;
-	gw->sessions = s;
 	gw->metrics.conns_open++;
 	gw->metrics.conns_total++;
 	gw_event_node(gw, "conn.open", "conn", s->peer, s->who.client_id,
@@ -259,12 +246,7 @@ session_close(struct gw_session *s)
 {
 	struct gw *gw = gw_of(s->wsi);
 
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else if (gw->sessions == s)
-		gw->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
+	gw_session_unlink(gw, s);
 	while (s->out_head != NULL) {
 		struct gw_outmsg *m = s->out_head;
 
