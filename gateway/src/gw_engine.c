@@ -277,8 +277,8 @@ gw_eng_event(struct gw_txn *t, enum gw_txn_state to, int code, int sub, json_t *
 	return gw_eng_event_more(t, to, code, sub, frame, NULL);
 }
 
-/* One serialisation of the frame serves the event row, the txn row's result and the frames
- * pushed to the sessions. */
+/* One serialisation of the frame serves the event row (a final event's detail is the txn's
+ * result) and the frames pushed to the sessions. */
 bool
 gw_eng_event_more(struct gw_txn *t, enum gw_txn_state to, int code, int sub, json_t *frame,
                   const struct gw_jtext *more)
