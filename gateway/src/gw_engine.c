@@ -116,7 +116,7 @@ txn_free(struct gw_engine *e, struct gw_txn *t)
 	free(t->last_frame);
 	free(t->shown);
 	OPENSSL_free(t->cms_attrs);
-	X509_free(t->cert);
+	free(t->cert_der);
 	gw_eng_held_free(t->held);
 	json_decref(t->policy);
 	free(t);
@@ -640,7 +640,7 @@ channel_event(void *engine, const struct gw_chan_event *ev)
 		break;
 	case GW_CHAN_SIGNED:
 		/* reloaded after a restart or taken over: certificate and signed bytes first */
-		if (t->cert == NULL || t->tbs_len == 0)
+		if (t->cert_der == NULL || t->tbs_len == 0)
 			gw_eng_answer_unloaded(t, ev);
 		else
 			gw_eng_answer(t, ev);

@@ -216,8 +216,8 @@ on_cred(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, en
 	}
 	if (t->msisdn[0] == '\0')
 		snprintf(t->msisdn, sizeof(t->msisdn), "%s", c->msisdn != NULL ? c->msisdn : "");
-	if (t->cert == NULL)
-		t->cert = gw_cert_cache_get(t->eng->gw->certs, c->cert_der, c->cert_der_len);
+	if (t->cert_der == NULL)
+		(void)gw_eng_set_cert(t, c->cert_der, c->cert_der_len);
 	apply_held(t);
 }
 

@@ -33,8 +33,13 @@ struct gw_txn {
 	int64_t cred_id;
 	uint8_t digest[64];
 	size_t digest_len;
-	X509 *cert;  /* the signer's certificate, shared (gw_cert_cache) and up-referenced */
-	char *shown; /* what the device shows: prefix, code, display (exact size) */
+	/* The signer's certificate as DER (exact size), parsed through the shared gw_cert_cache
+	 * when a step needs it (gw_eng_cert). A parsed X509 with its key is 4-5 KiB: held by every
+	 * pending txn it was most of a txn's memory once signers are distinct (G5, 10,000 pending
+	 * on 10,000 SIMs). NULL: not known yet (an adopted or reloaded txn before its lookup). */
+	uint8_t *cert_der;
+	size_t cert_der_len;
+	char *shown;          /* what the device shows: prefix, code, display (exact size) */
 	uint64_t deadline_ms; /* gw_mono_ms() */
 	uv_timer_t *timer;    /* heap: outlives uv_close */
 	struct gw_channel *chan;
@@ -60,6 +65,11 @@ struct gw_txn {
 
 struct gw_cms_prep;
 struct gw_held;
+
+/* t's certificate, up-referenced (X509_free it), or NULL: none known or it does not parse. */
+X509 *gw_eng_cert(const struct gw_txn *t);
+/* Keeps a copy of der as t's certificate; false (t's unchanged) when out of memory. */
+bool gw_eng_set_cert(struct gw_txn *t, const uint8_t *der, size_t len);
 
 struct gw_signer_slot {
 	struct gw_signer_slot *next;

@@ -16,10 +16,26 @@
 #include "gw_engine_int.h"
 #include "gw_verify.h"
 
-static X509 *
-cert_of(const struct gw_txn *t)
+X509 *
+gw_eng_cert(const struct gw_txn *t)
 {
-	return t->cert != NULL && X509_up_ref(t->cert) ? t->cert : NULL;
+	if (t->cert_der == NULL)
+		return NULL;
+	return gw_cert_cache_get(t->eng->gw->certs, t->cert_der, t->cert_der_len);
+}
+
+bool
+gw_eng_set_cert(struct gw_txn *t, const uint8_t *der, size_t len)
+{
+	uint8_t *copy;
+
+	if (der == NULL || len == 0 || (copy = malloc(len)) == NULL)
+		return false;
+	memcpy(copy, der, len);
+	free(t->cert_der);
+	t->cert_der = copy;
+	t->cert_der_len = len;
+	return true;
 }
 
 /* The signer's issuing CA when it is an intermediate (not the anchor), so that a verifier
@@ -80,7 +96,7 @@ gw_eng_to_sign(struct gw_txn *t, uint8_t out[64], size_t *len, char *why, size_t
 		memcpy(out, t->tbs, t->tbs_len); /* a resend: the same attributes */
 		*len = t->tbs_len;
 	} else {
-		if ((cert = cert_of(t)) == NULL) {
+		if ((cert = gw_eng_cert(t)) == NULL) {
 			snprintf(why, whylen, "no certificate to build the signed attributes");
 			return false;
 		}
@@ -244,7 +260,7 @@ finish_signed(struct gw_txn *t, const struct gw_vfy_result *res, const uint8_t *
 	uint8_t *der = NULL;
 	size_t der_len = 0;
 	char at[40];
-	X509 *cert = cert_of(t);
+	X509 *cert = gw_eng_cert(t);
 	struct gw_jtext big = { 0 };
 	json_t *r;
 
@@ -303,7 +319,7 @@ gw_eng_signed(struct gw_txn *t, const uint8_t *sig, size_t sig_len)
 	struct gw_verifier *v = t->eng->gw->verifier;
 	struct gw_vfy_result off = { .reason = GW_VFY_STATUS_UNKNOWN };
 	struct gw_signed *g = NULL;
-	X509 *cert = cert_of(t);
+	X509 *cert = gw_eng_cert(t);
 	int rc = -1;
 
 	snprintf(off.detail, sizeof(off.detail), "verification is off (no trust anchors)");
@@ -384,8 +400,7 @@ on_cred(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, en
 	snprintf(t->msisdn, sizeof(t->msisdn), "%s", rows[0].msisdn != NULL ? rows[0].msisdn : "");
 	snprintf(t->token_serial, sizeof(t->token_serial), "%s",
 	         rows[0].token_serial != NULL ? rows[0].token_serial : "");
-	X509_free(t->cert);
-	t->cert = gw_cert_cache_get(e->gw->certs, rows[0].cert_der, rows[0].cert_der_len);
+	(void)gw_eng_set_cert(t, rows[0].cert_der, rows[0].cert_der_len);
 	if (gw_eng_queue_add(e, t) == GW_Q_RUN_NOW)
 		gw_eng_dispatch(t);
 }

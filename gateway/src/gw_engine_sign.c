@@ -303,7 +303,9 @@ txn_fill(struct gw_txn *t, const struct gw_pending *p, const struct db_signer_cr
 	memcpy(t->digest, p->req.digest, p->req.digest_len);
 	t->digest_len = p->req.digest_len;
 	t->cred_id = c->id;
-	t->cert = gw_cert_cache_get(t->eng->gw->certs, c->cert_der, c->cert_der_len);
+	if (c->cert_der != NULL && c->cert_der_len > 0 &&
+	    !gw_eng_set_cert(t, c->cert_der, c->cert_der_len))
+		return false; /* out of memory (no certificate at all: the precheck says so) */
 	return t->shown != NULL;
 }
 
@@ -514,7 +516,7 @@ on_signer(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, 
 	a->queued = q == GW_Q_WAIT;
 	a->seal_mode = strcmp(p->req.mode, "approve") != 0 && strcmp(p->req.mode, "system") != 0;
 	if (gw->verifier != NULL) {
-		cert = t->cert != NULL && X509_up_ref(t->cert) ? t->cert : NULL;
+		cert = gw_eng_cert(t);
 		if (cert != NULL &&
 		    gw_verifier_precheck(gw->verifier, cert, time(NULL), on_precheck, a) == 0) {
 			X509_free(cert); /* the verifier up-referenced what it keeps */
