@@ -45,22 +45,52 @@ gw_eng_find(struct gw_engine *e, const char *id)
 	return NULL;
 }
 
+static uint32_t
+int_bucket(uint64_t v)
+{
+	return (uint32_t)((v * 0x9E3779B97F4A7C15ull) >> 40) % GW_ENG_BUCKETS;
+}
+
 static struct gw_txn *
 find_ref(struct gw_engine *e, int64_t ref)
 {
-	for (struct gw_txn *t = e->all; t != NULL; t = t->next)
+	for (struct gw_txn *t = e->by_ref[int_bucket((uint64_t)ref)]; t != NULL; t = t->rnext)
 		if (t->ref == ref)
 			return t;
 	return NULL;
 }
 
-static struct gw_txn *
-find_key(struct gw_engine *e, uint64_t key)
+struct gw_txn *
+gw_eng_txn_by_key(struct gw_engine *e, uint64_t key)
 {
-	for (struct gw_txn *t = e->all; t != NULL; t = t->next)
+	for (struct gw_txn *t = e->by_key[int_bucket(key)]; t != NULL; t = t->knext)
 		if (t->key == key)
 			return t;
 	return NULL;
+}
+
+static void
+unlink_ref(struct gw_engine *e, struct gw_txn *t)
+{
+	struct gw_txn **pp = &e->by_ref[int_bucket((uint64_t)t->ref)];
+
+	while (*pp != NULL && *pp != t)
+		pp = &(*pp)->rnext;
+	if (*pp == t)
+		*pp = t->rnext;
+}
+
+void
+gw_eng_set_ref(struct gw_txn *t, int64_t ref)
+{
+	struct gw_engine *e = t->eng;
+	uint32_t b = int_bucket((uint64_t)ref);
+
+	if (t->ref != 0)
+		unlink_ref(e, t);
+	t->ref = ref;
+	t->rnext = e->by_ref[b];
+	e->by_ref[b] = t;
 }
 
 struct gw_signer_slot *
@@ -96,6 +126,12 @@ txn_unlink(struct gw_engine *e, struct gw_txn *t)
 		pp = &(*pp)->hnext;
 	if (*pp == t)
 		*pp = t->hnext;
+	for (pp = &e->by_key[int_bucket(t->key)]; *pp != NULL && *pp != t;)
+		pp = &(*pp)->knext;
+	if (*pp == t)
+		*pp = t->knext;
+	if (t->ref != 0)
+		unlink_ref(e, t);
 	if (t->prev != NULL)
 		t->prev->next = t->next;
 	else
@@ -144,6 +180,9 @@ gw_eng_txn_new(struct gw_engine *e, const char *id)
 	b = hash_str(t->id) % GW_ENG_BUCKETS;
 	t->hnext = e->by_id[b];
 	e->by_id[b] = t;
+	b = int_bucket(t->key);
+	t->knext = e->by_key[b];
+	e->by_key[b] = t;
 	t->next = e->all;
 	if (e->all != NULL)
 		e->all->prev = t;
@@ -382,14 +421,14 @@ queue_release(struct gw_engine *e, struct gw_txn *t)
 	if (q == NULL)
 		return;
 	next = gw_queue_remove(&q->q, t->key);
-	if (next != 0 && (n = find_key(e, next)) != NULL)
+	if (next != 0 && (n = gw_eng_txn_by_key(e, next)) != NULL)
 		gw_eng_dispatch(n);
 }
 
 static void
 event_committed(struct gw_engine *e, struct gw_commit *c)
 {
-	struct gw_txn *t = find_key(e, c->txn_key);
+	struct gw_txn *t = gw_eng_txn_by_key(e, c->txn_key);
 
 	if (t == NULL)
 		return;

@@ -128,15 +128,6 @@ gw_eng_answer_elsewhere(struct gw_engine *e, const struct gw_chan_event *ev)
 	find_by_ref(e, h);
 }
 
-static struct gw_txn *
-by_key(struct gw_engine *e, uint64_t key)
-{
-	for (struct gw_txn *t = e->all; t != NULL; t = t->next)
-		if (t->key == key)
-			return t;
-	return NULL;
-}
-
 /* The same number written with or without "+". */
 static bool
 same_number(const char *a, const char *b)
@@ -201,7 +192,8 @@ on_cred(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, en
 	const struct db_signer_cred *c;
 	struct gw_txn *t;
 
-	if (gw->engine == NULL || (t = by_key(gw->engine, cookie)) == NULL || t->held == NULL)
+	if (gw->engine == NULL || (t = gw_eng_txn_by_key(gw->engine, cookie)) == NULL ||
+	    t->held == NULL)
 		return;
 	if (rc != DB_OK || (c = cred_of(t, rows, n)) == NULL) {
 		give_up(t, "the transaction's credential is not readable");
@@ -292,7 +284,7 @@ on_row(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n, enum db
 void
 gw_eng_event_refused(struct gw_engine *e, struct gw_commit *c, enum db_err rc)
 {
-	struct gw_txn *t = by_key(e, c->txn_key);
+	struct gw_txn *t = gw_eng_txn_by_key(e, c->txn_key);
 	struct gw_held *h;
 
 	gw_log(GW_LOG_WARN, "msg=\"txn event not stored\" seq=%d rc=%s", c->seq, db_strerror(rc));
@@ -343,8 +335,8 @@ on_signed_events(void *arg, uint64_t cookie, const char *txn, const struct db_tx
 	struct gw_txn *t;
 
 	(void)txn;
-	if (gw->engine == NULL || (t = by_key(gw->engine, cookie)) == NULL || t->final_queued ||
-	    t->held != NULL)
+	if (gw->engine == NULL || (t = gw_eng_txn_by_key(gw->engine, cookie)) == NULL ||
+	    t->final_queued || t->held != NULL)
 		return;
 	if (rc != DB_OK || (ev = last_signed(rows, n)) == NULL ||
 	    !gw_txn_signed_sig(ev->detail, sig, sizeof(sig), &sig_len)) {

@@ -18,6 +18,8 @@
 /* A transaction this node runs (ARCHITECTURE.md section 6: the owner runs its timers). */
 struct gw_txn {
 	struct gw_txn *hnext;       /* by_id bucket */
+	struct gw_txn *knext;       /* by_key bucket */
+	struct gw_txn *rnext;       /* by_ref bucket, once ref is known */
 	struct gw_txn *prev, *next; /* all */
 	struct gw_engine *eng;
 	uint64_t key; /* local, for the signer queue */
@@ -66,6 +68,11 @@ struct gw_txn {
 struct gw_cms_prep;
 struct gw_held;
 
+/* The open txn with this local key / ref, or NULL. */
+struct gw_txn *gw_eng_txn_by_key(struct gw_engine *e, uint64_t key);
+/* Records t's ref (from its accepted commit or its stored row) and indexes t by it. */
+void gw_eng_set_ref(struct gw_txn *t, int64_t ref);
+
 /* t's certificate, up-referenced (X509_free it), or NULL: none known or it does not parse. */
 X509 *gw_eng_cert(const struct gw_txn *t);
 /* Keeps a copy of der as t's certificate; false (t's unchanged) when out of memory. */
@@ -81,6 +88,10 @@ struct gw_signer_slot {
 struct gw_engine {
 	struct gw *gw;
 	struct gw_txn *by_id[GW_ENG_BUCKETS];
+	/* by key (callbacks name a txn by its local key) and by ref (channel answers): a walk of
+	 * every open txn was linear in them, 10,000 at G6 */
+	struct gw_txn *by_key[GW_ENG_BUCKETS];
+	struct gw_txn *by_ref[GW_ENG_BUCKETS];
 	struct gw_txn *all;
 	int npending;
 	uint64_t next_key;

@@ -45,15 +45,6 @@ on_takeover(void *arg, void *ctx, enum db_err rc, int64_t taken)
 	gw_eng_reload(e);
 }
 
-static struct gw_txn *
-by_key(struct gw_engine *e, uint64_t key)
-{
-	for (struct gw_txn *t = e->all; t != NULL; t = t->next)
-		if (t->key == key)
-			return t;
-	return NULL;
-}
-
 /* After a lapse: a transaction another node took over leaves this node (that node runs its
  * timer and device dialogue now; a device answer reaching this node is handed on by ref), and
  * the sessions here follow it like any other node's transaction. */
@@ -64,8 +55,8 @@ on_owner(void *arg, uint64_t cookie, const struct db_txn_row *rows, int n, enum 
 	struct gw_engine *e = gw->engine;
 	struct gw_txn *t;
 
-	if (e == NULL || rc != DB_OK || n != 1 || (t = by_key(e, cookie)) == NULL || t->adopted ||
-	    strcmp(rows[0].owner_node, gw->cfg.node_id) == 0)
+	if (e == NULL || rc != DB_OK || n != 1 || (t = gw_eng_txn_by_key(e, cookie)) == NULL ||
+	    t->adopted || strcmp(rows[0].owner_node, gw->cfg.node_id) == 0)
 		return;
 	gw_log(GW_LOG_WARN, "msg=\"transaction taken over by another node\" txn=%s owner=%s", t->id,
 	       rows[0].owner_node);

@@ -70,15 +70,6 @@ has_remote(const struct gw_engine *e, const char *txn)
 	return false;
 }
 
-static struct gw_txn *
-by_key(struct gw_engine *e, uint64_t key)
-{
-	for (struct gw_txn *t = e->all; t != NULL; t = t->next)
-		if (t->key == key)
-			return t;
-	return NULL;
-}
-
 static void
 local_take(struct gw_engine *e, struct gw_txn *t, const struct db_txn_event_row *rows, int n)
 {
@@ -116,7 +107,7 @@ on_events(void *arg, uint64_t cookie, const char *txn, const struct db_txn_event
 	struct gw_txn *t;
 
 	if (e != NULL && rc == DB_OK) {
-		if (c->local && (t = by_key(e, c->txn_key)) != NULL)
+		if (c->local && (t = gw_eng_txn_by_key(e, c->txn_key)) != NULL)
 			local_take(e, t, rows, n);
 		remote_push(e, txn, rows, n);
 	}

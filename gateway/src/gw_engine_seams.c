@@ -301,9 +301,7 @@ on_checked(void *arg, const struct gw_vfy_result *res)
 	struct gw_signed *g = arg;
 	struct gw_txn *t = NULL;
 
-	for (struct gw_txn *x = g->eng->all; x != NULL; x = x->next)
-		if (x->key == g->key)
-			t = x;
+	t = gw_eng_txn_by_key(g->eng, g->key);
 	if (t != NULL && !t->final_queued)
 		finish_signed(t, res, g->sig, g->sig_len, g->signed_at);
 	free(g->sig);
@@ -387,9 +385,7 @@ on_cred(void *arg, uint64_t cookie, const struct db_signer_cred *rows, int n, en
 
 	if (e == NULL)
 		return;
-	for (struct gw_txn *x = e->all; x != NULL; x = x->next)
-		if (x->key == cookie)
-			t = x;
+	t = gw_eng_txn_by_key(e, cookie);
 	if (t == NULL || t->final_queued)
 		return;
 	if (rc != DB_OK || n < 1) {
@@ -414,7 +410,7 @@ gw_eng_fill_from_row(struct gw_txn *t, const struct db_txn_row *r)
 	int64_t left_ms;
 	bool parsed;
 
-	t->ref = r->ref;
+	gw_eng_set_ref(t, r->ref);
 	t->seq = t->next_seq = r->last_seq;
 	if (gw_txn_state_parse(r->state, &t->state))
 		t->want = t->state;

@@ -322,12 +322,11 @@ struct gw_accepting {
 static void
 drop_txn(struct gw_engine *e, uint64_t key)
 {
-	for (struct gw_txn *t = e->all; t != NULL; t = t->next) {
-		if (t->key == key) {
-			gw_eng_queue_drop(e, t);
-			gw_eng_txn_discard(e, t);
-			return;
-		}
+	struct gw_txn *t = gw_eng_txn_by_key(e, key);
+
+	if (t != NULL) {
+		gw_eng_queue_drop(e, t);
+		gw_eng_txn_discard(e, t);
 	}
 }
 
@@ -358,9 +357,7 @@ accept_commit(struct gw_engine *e, struct gw_accepting *a, bool status_unknown,
 	uint64_t deadline_us;
 	enum db_err rc;
 
-	for (struct gw_txn *x = e->all; x != NULL; x = x->next)
-		if (x->key == a->txn_key)
-			t = x;
+	t = gw_eng_txn_by_key(e, a->txn_key);
 	if (t == NULL) {
 		gw_status_set(st, 900, 9001, "transaction vanished before its commit");
 		return false;
@@ -618,9 +615,7 @@ gw_eng_accept_done(struct gw_engine *e, struct gw_commit *c, enum db_err rc, int
 	struct gw_repeat *r;
 	struct gw_signer_slot *q;
 
-	for (struct gw_txn *x = e->all; x != NULL; x = x->next)
-		if (x->key == c->txn_key)
-			t = x;
+	t = gw_eng_txn_by_key(e, c->txn_key);
 	if (t == NULL)
 		return;
 	if (rc != DB_OK) {
@@ -641,7 +636,7 @@ gw_eng_accept_done(struct gw_engine *e, struct gw_commit *c, enum db_err rc, int
 		gw_eng_error(e, p->session, p->req_id, &st);
 		return;
 	}
-	t->ref = ref;
+	gw_eng_set_ref(t, ref);
 	t->seq = 1;
 	t->state = t->want = GW_TS_PERSISTED;
 	t->last_frame = c->frame;
