@@ -50,29 +50,50 @@ msisdn_ok(const char *m)
 	return n >= 6;
 }
 
+/* A reservation task for the reader (a counter, or a signing-time riding with the counters);
+ * NULL with *rc set when the reader cannot take one. */
+static struct db__rtask *
+reserve_task(struct db *db, enum db_err *rc)
+{
+	struct db__rtask *t;
+
+	*rc = DB_E_CONN;
+	if (db->closing || db->rd.c.state != DB_CONN_UP)
+		return NULL;
+	*rc = DB_E_NOMEM;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->kind = DB_RT_SIM_RESERVE;
+	*rc = DB_OK;
+	return t;
+}
+
+/* Queues t on the reader (which starts it when free); DB_E_BUSY (t freed) when full. */
+static enum db_err
+reserve_push(struct db *db, struct db__rtask *t)
+{
+	if (db__reader_push(db, t))
+		return DB_OK;
+	free(t);
+	return DB_E_BUSY;
+}
+
 enum db_err
 db_sim_counter_reserve(struct db *db, uint64_t tag, const char *msisdn, uint32_t step,
                        db_sim_reserve_fn *cb)
 {
 	struct db__rtask *t;
+	enum db_err rc;
 
 	if (db == NULL || msisdn == NULL || cb == NULL || step > 1000000 || !msisdn_ok(msisdn))
 		return DB_E_INVAL;
-	if (db->closing || db->rd.c.state != DB_CONN_UP)
-		return DB_E_CONN;
-	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return DB_E_NOMEM;
-	t->kind = DB_RT_SIM_RESERVE;
+	if ((t = reserve_task(db, &rc)) == NULL)
+		return rc;
 	t->tag = tag;
 	t->step = step;
 	t->sim_cb = cb;
 	snprintf(t->msisdn, sizeof(t->msisdn), "%s", msisdn);
-	if (!db__reader_push(db, t)) {
-		free(t);
-		return DB_E_BUSY;
-	}
-	db__reader_kick(db);
-	return DB_OK;
+	return reserve_push(db, t);
 }
 
 /* txn ids are ULID or UUID text: letters, digits and '-' need no quoting in an array. */
@@ -92,23 +113,16 @@ enum db_err
 db_txn_signing_time(struct db *db, const char *txn, int64_t unix_s)
 {
 	struct db__rtask *t;
+	enum db_err rc;
 
 	if (db == NULL || txn == NULL || !txn_id_ok(txn) || unix_s < 1)
 		return DB_E_INVAL;
-	if (db->closing || db->rd.c.state != DB_CONN_UP)
-		return DB_E_CONN;
-	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return DB_E_NOMEM;
-	t->kind = DB_RT_SIM_RESERVE;
+	if ((t = reserve_task(db, &rc)) == NULL)
+		return rc;
 	t->sim_answered = true; /* no callback to call */
 	snprintf(t->txn, sizeof(t->txn), "%s", txn);
 	t->at = unix_s;
-	if (!db__reader_push(db, t)) {
-		free(t);
-		return DB_E_BUSY;
-	}
-	db__reader_kick(db);
-	return DB_OK;
+	return reserve_push(db, t);
 }
 
 /* A reservation for this number is in the batch already (one UPDATE row per card). */
