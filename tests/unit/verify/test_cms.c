@@ -180,12 +180,30 @@ test_cms_bad_signature(void **state)
 /* The engine keeps only the signing time while the device works and builds the attributes
  * again at the answer: the same inputs must give the same bytes, and the CMS finished without
  * a second check (the verifier checked the signature) must be the same CMS. */
+/* p1 finished with the check, p2 without (the caller verified): the same bytes. Returns the
+ * second DER (OPENSSL_free it). */
+static uint8_t *
+finish_both_same(struct gw_cms_prep *p1, struct gw_cms_prep *p2, enum gw_vfy_scheme scheme,
+                 const uint8_t *sig, size_t sig_len, size_t *len)
+{
+	uint8_t *d1 = NULL, *d2 = NULL;
+	size_t n1 = 0, n2 = 0;
+
+	assert_int_equal(gw_cms_finish(p1, scheme, sig, sig_len, &d1, &n1), GW_CMS_OK);
+	assert_int_equal(gw_cms_finish_verified(p2, scheme, sig, sig_len, &d2, &n2), GW_CMS_OK);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(d1, d2, n1);
+	OPENSSL_free(d1);
+	*len = n2;
+	return d2;
+}
+
 static void
 test_cms_rebuilt_same_attributes(void **state)
 {
 	uint8_t digest[32], tbs1[GW_CMS_DIGEST_MAX], tbs2[GW_CMS_DIGEST_MAX], sig[512];
-	uint8_t *der1 = NULL, *der2 = NULL;
-	size_t n1 = 0, n2 = 0, sig_len, d1 = 0, d2 = 0;
+	uint8_t *der2;
+	size_t n1 = 0, n2 = 0, sig_len, d2 = 0;
 	unsigned int dlen = 0;
 	struct gw_cms_prep *p1 = NULL, *p2 = NULL;
 	STACK_OF(X509) *extra = sk_X509_new_null();
@@ -204,16 +222,11 @@ test_cms_rebuilt_same_attributes(void **state)
 	assert_int_equal(n1, n2);
 	assert_memory_equal(tbs1, tbs2, n1);
 	sig_len = fx_sign(ec_k, "ecdsa-raw", EVP_sha256(), tbs1, n1, sig, sizeof(sig));
-	assert_int_equal(gw_cms_finish(p1, GW_SIG_ECDSA, sig, sig_len, &der1, &d1), GW_CMS_OK);
-	assert_int_equal(gw_cms_finish_verified(p2, GW_SIG_ECDSA, sig, sig_len, &der2, &d2),
-	                 GW_CMS_OK);
-	assert_int_equal(d1, d2);
-	assert_memory_equal(der1, der2, d1);
+	der2 = finish_both_same(p1, p2, GW_SIG_ECDSA, sig, sig_len, &d2);
 	q = der2;
 	assert_non_null(cms = d2i_CMS_ContentInfo(NULL, &q, (long)d2));
 	verify_with_openssl(cms);
 	CMS_ContentInfo_free(cms);
-	OPENSSL_free(der1);
 	OPENSSL_free(der2);
 	gw_cms_prep_free(p1);
 	gw_cms_prep_free(p2);
@@ -360,8 +373,8 @@ test_cms_matrix(void **state)
 static void
 test_cms_from_attrs(void **state)
 {
-	uint8_t digest[48], tbs[GW_CMS_DIGEST_MAX], sig[512], *attrs = NULL, *d1 = NULL, *d2 = NULL;
-	size_t tbs_len = 0, attrs_len = 0, sig_len, n1 = 0, n2 = 0, len = 0;
+	uint8_t digest[48], tbs[GW_CMS_DIGEST_MAX], sig[512], *attrs = NULL, *d2;
+	size_t tbs_len = 0, attrs_len = 0, sig_len, n2 = 0, len = 0;
 	unsigned int dlen = 0;
 	struct gw_cms_prep *p1 = NULL, *p2 = NULL;
 	STACK_OF(X509) *extra = sk_X509_new_null();
@@ -382,11 +395,7 @@ test_cms_from_attrs(void **state)
 	        gw_cms_prepare(rsa_leaf, extra, digest, dlen, now, &p2, tbs, sizeof(tbs), &tbs_len),
 	        GW_CMS_OK);
 	sig_len = fx_sign(rsa_k, "pkcs1", EVP_sha384(), tbs, tbs_len, sig, sizeof(sig));
-	assert_int_equal(gw_cms_finish(p1, GW_SIG_RSA_PKCS1, sig, sig_len, &d1, &n1), GW_CMS_OK);
-	assert_int_equal(gw_cms_finish_verified(p2, GW_SIG_RSA_PKCS1, sig, sig_len, &d2, &n2),
-	                 GW_CMS_OK);
-	assert_int_equal(n1, n2);
-	assert_memory_equal(d1, d2, n1);
+	d2 = finish_both_same(p1, p2, GW_SIG_RSA_PKCS1, sig, sig_len, &n2);
 	gw_cms_prep_free(p1);
 	p1 = NULL;
 	attrs[0] = 0xA0;
@@ -396,7 +405,6 @@ test_cms_from_attrs(void **state)
 	                 GW_CMS_E_INPUT);
 	assert_null(p1);
 	OPENSSL_free(attrs);
-	OPENSSL_free(d1);
 	OPENSSL_free(d2);
 	gw_cms_prep_free(p2);
 	sk_X509_free(extra);
