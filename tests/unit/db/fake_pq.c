@@ -603,9 +603,12 @@ __wrap_PQsendQueryPrepared(PGconn *c, const char *name, int n, const char *const
 {
 	struct fconn *f = F(c);
 
-	for (int i = 0; i < f->nstmts; i++)
-		if (strcmp(f->stmts[i].name, name) == 0)
+	for (int i = 0; i < f->nstmts; i++) {
+		if (strcmp(f->stmts[i].name, name) == 0) {
+			fake.by_name++;
 			return __wrap_PQsendQueryParams(c, f->stmts[i].sql, n, NULL, v, l, fm, rf);
+		}
+	}
 	return 0;
 }
 

@@ -34,6 +34,7 @@ struct fake_server {
 	int outbox_rows;    /* rows the outbox fetch returns */
 	int outbox_more;    /* rows behind them, in a fetch that counts the backlog */
 	int prepares;       /* PQsendPrepare calls */
+	int by_name;        /* statements run through PQsendQueryPrepared */
 	int refuse_prepare; /* the next n PREPAREs fail (a pipeline's rest is then aborted) */
 };
 extern struct fake_server fake;

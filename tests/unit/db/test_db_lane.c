@@ -548,6 +548,7 @@ test_outbox(void **state)
 	assert_int_equal(t.fetch_rc, DB_OK);
 	assert_int_equal(db_outbox_depth(db), 3); /* short of its limit: all there is */
 	assert_int_equal(fake.prepares, 1);       /* the fetch runs prepared from now on */
+	assert_int_equal(fake.by_name, 1);
 	assert_int_equal(db_outbox_delete(db, ids, 2), DB_OK);
 	assert_int_equal(db_outbox_fetch(db, 10, on_fetch), DB_OK);
 	/* the reader drops with the fetch pending: it hears DB_E_CONN */

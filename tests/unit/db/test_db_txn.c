@@ -188,6 +188,7 @@ test_txn_statements_prepared_once(void **state)
 	assert_int_equal(event(db, 2, "t1", 2, "DISPATCHED"), DB_OK);
 	pump(db);
 	assert_int_equal(fake.prepares, 2); /* not again on this connection */
+	assert_int_equal(fake.by_name, 2);  /* the accept and the event ran by name */
 	assert_int_equal(t.rig.ndone, 2);
 	assert_int_equal(t.rig.rc[0], DB_OK);
 	assert_int_equal(t.rig.rc[1], DB_OK);
@@ -207,6 +208,7 @@ test_refused_prepare_batch_goes_out_unnamed(void **state)
 	assert_int_equal(accept_txn(db, 1, "t1", "ap-1"), DB_OK);
 	pump(db); /* refused: the batch comes back aborted and goes out again */
 	assert_int_equal(t.rig.ndone, 0);
+	assert_int_equal(fake.by_name, 1); /* the aborted statement behind the PREPAREs */
 	pump(db);
 	assert_int_equal(t.rig.ndone, 1);
 	assert_int_equal(t.rig.rc[0], DB_OK);
@@ -214,6 +216,7 @@ test_refused_prepare_batch_goes_out_unnamed(void **state)
 	assert_int_equal(event(db, 2, "t1", 2, "DISPATCHED"), DB_OK);
 	pump(db);
 	assert_int_equal(fake.prepares, 2); /* not tried again on this connection */
+	assert_int_equal(fake.by_name, 1);  /* since the refusal every one went out unnamed */
 	assert_int_equal(t.rig.ndone, 2);
 	assert_int_equal(t.rig.rc[1], DB_OK);
 	assert_chain_rows("n1/0", true, 2);
