@@ -198,6 +198,7 @@ signed_time(const struct gw_txn *t)
 struct gw_signed {
 	struct gw_engine *eng;
 	uint64_t key;
+	X509 *cert; /* the one the signature is checked against: the CMS names the same */
 	uint8_t *sig;
 	size_t sig_len;
 	time_t signed_at;
@@ -252,15 +253,14 @@ revocation_obj(const struct gw_rev_result *rev)
 
 /* The final result of a signature: verification outcome, CMS for format cms. */
 static void
-finish_signed(struct gw_txn *t, const struct gw_vfy_result *res, const uint8_t *sig, size_t sig_len,
-              time_t signed_at)
+finish_signed(struct gw_txn *t, X509 *cert, const struct gw_vfy_result *res, const uint8_t *sig,
+              size_t sig_len, time_t signed_at)
 {
 	struct gw_vfy_wire w = gw_vfy_wire(res->reason, true);
 	enum gw_txn_state to = GW_TS_DONE;
 	uint8_t *der = NULL;
 	size_t der_len = 0;
 	char at[40];
-	X509 *cert = gw_eng_cert(t);
 	struct gw_jtext big = { 0 };
 	json_t *r;
 
@@ -292,7 +292,6 @@ finish_signed(struct gw_txn *t, const struct gw_vfy_result *res, const uint8_t *
 	(void)gw_eng_event_more(t, to, w.code, w.sub, r, &big);
 	gw_jtext_free(&big);
 	OPENSSL_free(der);
-	X509_free(cert);
 }
 
 static void
@@ -303,7 +302,8 @@ on_checked(void *arg, const struct gw_vfy_result *res)
 
 	t = gw_eng_txn_by_key(g->eng, g->key);
 	if (t != NULL && !t->final_queued)
-		finish_signed(t, res, g->sig, g->sig_len, g->signed_at);
+		finish_signed(t, g->cert, res, g->sig, g->sig_len, g->signed_at);
+	X509_free(g->cert);
 	free(g->sig);
 	free(g);
 }
@@ -336,12 +336,12 @@ gw_eng_signed(struct gw_txn *t, const uint8_t *sig, size_t sig_len)
 		g->eng = t->eng;
 		g->key = t->key;
 		g->signed_at = signed_time(t);
+		g->cert = cert;
 		rc = gw_verifier_check(v, cert, scheme_of(cert), t->tbs, t->tbs_len, sig, sig_len,
 		                       g->signed_at, on_checked, g);
+		if (rc == 0)
+			return; /* on_checked finishes, and frees g with the certificate */
 	}
-	X509_free(cert);
-	if (rc == 0)
-		return;
 	if (g != NULL) {
 		free(g->sig);
 		free(g);
@@ -350,10 +350,11 @@ gw_eng_signed(struct gw_txn *t, const uint8_t *sig, size_t sig_len)
 		struct gw_vfy_result err = { .reason = GW_VFY_INTERNAL };
 
 		snprintf(err.detail, sizeof(err.detail), "verification could not start");
-		finish_signed(t, &err, sig, sig_len, signed_time(t));
-		return;
+		finish_signed(t, cert, &err, sig, sig_len, signed_time(t));
+	} else {
+		finish_signed(t, cert, &off, sig, sig_len, signed_time(t));
 	}
-	finish_signed(t, &off, sig, sig_len, signed_time(t));
+	X509_free(cert);
 }
 
 /* 402/4021: a node event names the credential, and the recovery entry point locks it and opens
