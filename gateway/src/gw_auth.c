@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 
 #include "gw_auth.h"
+#include "gw_hash.h"
 
 #define LIMIT_SLOTS 4096 /* distinct addresses tracked; the oldest window is reused */
 #define WINDOW_MS   60000
@@ -229,11 +230,9 @@ static struct limit_slot *
 slot_for(struct gw_auth *a, const char *peer, bool create, uint64_t now_ms)
 {
 	/* FNV-1a: a fixed table with open addressing over 8 probes, the stalest replaced. */
-	uint32_t h = 2166136261u;
+	uint32_t h = gw_hash_str(peer);
 	struct limit_slot *victim = NULL;
 
-	for (const char *p = peer; *p != '\0'; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
 	for (int i = 0; i < 8; i++) {
 		struct limit_slot *s = &a->slots[(h + (uint32_t)i) % LIMIT_SLOTS];
 

@@ -17,6 +17,7 @@
 
 #include <openssl/crypto.h>
 
+#include "gw_hash.h"
 #include "gw_sim.h"
 #include "gw_sim_map.h"
 
@@ -104,17 +105,13 @@ struct gw_sim {
 static size_t
 ref_bucket(int64_t ref)
 {
-	return (size_t)(((uint64_t)ref * 0x9E3779B97F4A7C15ull) >> 52) % REF_BUCKETS;
+	return gw_hash_u64((uint64_t)ref) % REF_BUCKETS;
 }
 
 static size_t
 msisdn_bucket(const char *m)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *m != '\0'; m++)
-		h = (h ^ (uint8_t)*m) * 16777619u;
-	return h % REF_BUCKETS;
+	return gw_hash_str(m) % REF_BUCKETS;
 }
 
 static struct sim_txn *

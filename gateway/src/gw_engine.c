@@ -16,6 +16,7 @@
 
 #include "gw_cms.h"
 #include "gw_engine_int.h"
+#include "gw_hash.h"
 
 /* The configuration's hard caps are the sizes the engine was built with (PROTOCOL.md 3). */
 _Static_assert(GW_CFG_DISPLAY_HARD == GW_DISPLAY_HARD, "limits.display_chars cap");
@@ -24,22 +25,12 @@ _Static_assert(GW_CFG_SMS_HARD == SMSC_SEG_MAX, "sim.max_sms cap");
 
 /* ---- registry ---- */
 
-static uint32_t
-hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
 struct gw_txn *
 gw_eng_find(struct gw_engine *e, const char *id)
 {
 	struct gw_txn *t;
 
-	for (t = e->by_id[hash_str(id) % GW_ENG_BUCKETS]; t != NULL; t = t->hnext)
+	for (t = e->by_id[gw_hash_str(id) % GW_ENG_BUCKETS]; t != NULL; t = t->hnext)
 		if (strcmp(t->id, id) == 0)
 			return t;
 	return NULL;
@@ -48,7 +39,7 @@ gw_eng_find(struct gw_engine *e, const char *id)
 static uint32_t
 int_bucket(uint64_t v)
 {
-	return (uint32_t)((v * 0x9E3779B97F4A7C15ull) >> 40) % GW_ENG_BUCKETS;
+	return gw_hash_u64(v) % GW_ENG_BUCKETS;
 }
 
 static struct gw_txn *
@@ -96,7 +87,7 @@ gw_eng_set_ref(struct gw_txn *t, int64_t ref)
 struct gw_signer_slot *
 gw_eng_signer_slot(struct gw_engine *e, const char *signer, bool create)
 {
-	struct gw_signer_slot **head = &e->signers_by[hash_str(signer) % GW_ENG_BUCKETS], *q;
+	struct gw_signer_slot **head = &e->signers_by[gw_hash_str(signer) % GW_ENG_BUCKETS], *q;
 
 	for (q = *head; q != NULL; q = q->hnext)
 		if (strcmp(q->signer, signer) == 0)
@@ -120,7 +111,7 @@ timer_closed(uv_handle_t *h)
 static void
 txn_unlink(struct gw_engine *e, struct gw_txn *t)
 {
-	struct gw_txn **pp = &e->by_id[hash_str(t->id) % GW_ENG_BUCKETS];
+	struct gw_txn **pp = &e->by_id[gw_hash_str(t->id) % GW_ENG_BUCKETS];
 
 	while (*pp != NULL && *pp != t)
 		pp = &(*pp)->hnext;
@@ -177,7 +168,7 @@ gw_eng_txn_new(struct gw_engine *e, const char *id)
 	t->eng = e;
 	t->key = ++e->next_key;
 	snprintf(t->id, sizeof(t->id), "%s", id);
-	b = hash_str(t->id) % GW_ENG_BUCKETS;
+	b = gw_hash_str(t->id) % GW_ENG_BUCKETS;
 	t->hnext = e->by_id[b];
 	e->by_id[b] = t;
 	b = int_bucket(t->key);
@@ -291,7 +282,7 @@ mqtt_payload(const struct gw_txn *t, const char *state, int seq, int code, int s
 uint32_t
 gw_eng_lane_key(const struct gw_txn *t)
 {
-	return (uint32_t)(t->cred_id * 2654435761u) ^ hash_str(t->signer);
+	return (uint32_t)(t->cred_id * 2654435761u) ^ gw_hash_str(t->signer);
 }
 
 /* Queues the next event of t. frame: the progress or result object (consumed), its seq is

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_hash.h"
 #include "gw_int.h"
 
 void
@@ -25,11 +26,7 @@ gw_event_done(void *arg, uint64_t tag, enum db_err rc)
 static uint32_t
 lane_key(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; s != NULL && *s != '\0'; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
+	return gw_hash_str(s);
 }
 
 /* One node event with its MQTT topic. */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "gw_engine_int.h"
+#include "gw_hash.h"
 
 #define REST_ID "rest" /* the request id the engine echoes; removed from the response */
 /* lws closes a waiting request this long after its wait, should our timer not answer it. */
@@ -139,11 +140,7 @@ answer_frame(struct gw *gw, struct gw_http *h, json_t *f)
 static size_t
 poll_bucket(const char *txn)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *txn != '\0'; txn++)
-		h = (h ^ (uint8_t)*txn) * 16777619u;
-	return h % GW_REST_POLL_BUCKETS;
+	return gw_hash_str(txn) % GW_REST_POLL_BUCKETS;
 }
 
 static void
