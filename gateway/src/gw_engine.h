@@ -47,8 +47,11 @@ void gw_engine_watch(struct gw_engine *e, const char *txn, uint64_t session, int
 void gw_engine_txn_done(void *arg, uint64_t tag, enum db_err rc, int64_t ref);
 /* NOTIFY kyso_txn from any node (gw_engine_notify.c). */
 void gw_engine_notify(void *arg, const char *txn, int seq);
-/* The database became ready: reload this node's open transactions once. */
+/* The database became ready: write this node's lease row (the first time) and reload its
+ * open transactions (once). */
 void gw_engine_db_ready(struct gw_engine *e);
+/* This node's lease row exists: it may accept transactions (gw_engine_lease.c). */
+bool gw_engine_leased(const struct gw_engine *e);
 
 /* For /metrics and the drain. */
 int gw_engine_pending(const struct gw_engine *e);

@@ -104,6 +104,9 @@ struct gw_engine {
 	struct pol_config pol;        /* policy defaults (REGULATION.md section 9) */
 	uv_timer_t *lease_timer;      /* heartbeat and takeover (gw_engine_lease.c) */
 	bool lease_busy;              /* a heartbeat or takeover is on its way */
+	/* This node's row in `node` exists (a heartbeat committed): only then does it accept
+	 * transactions, which another node can take over only through that row. */
+	bool leased;
 };
 
 /* A sign waiting for the directory or its accepted commit. */
@@ -187,6 +190,8 @@ void gw_eng_resume_signed(struct gw_txn *t);
 /* gw_engine_lease.c: the node's lease and the takeover of expired ones. */
 void gw_eng_lease_start(struct gw_engine *e);
 void gw_eng_lease_stop(struct gw_engine *e);
+/* A heartbeat now (the database just became ready), not at the next period. */
+void gw_eng_lease_now(struct gw_engine *e);
 
 /* gw_engine_seams.c: a txn's facts from its stored row (reload, takeover, adoption). */
 void gw_eng_fill_from_row(struct gw_txn *t, const struct db_txn_row *r);

@@ -9,6 +9,11 @@
  * A node whose lease had run out (its first heartbeat after a lapse says so) reads the owner
  * of each transaction it holds and lets go of those another node took meanwhile.
  *
+ * A node accepts transactions only once its first heartbeat has committed (`leased`): the
+ * takeover finds a dead node's transactions through its `node` row, so a node that died
+ * before writing one would leave them open for good. The first heartbeat goes out as soon as
+ * the database is ready (gw_eng_lease_now), not one period later.
+ *
  * Takeover waits for this node's own reload, so that a restarted node first takes back its
  * own transactions, and for a heartbeat that found the lease still held (after the database
  * was away, every node's lease has run out until it renews). Times are real (the lease is
@@ -92,6 +97,7 @@ on_heartbeat(void *arg, void *ctx, enum db_err rc, int64_t held)
 		e->lease_busy = false;
 		return;
 	}
+	e->leased = true;
 	if (held == 0 && e->npending > 0) {
 		/* Away longer than the lease: other nodes may have taken transactions held here
 		 * (their conditional commits keep each to one final result meanwhile). */
@@ -108,10 +114,9 @@ on_heartbeat(void *arg, void *ctx, enum db_err rc, int64_t held)
 	gw_db_sync(gw);
 }
 
-static void
-lease_tick(uv_timer_t *h)
+void
+gw_eng_lease_now(struct gw_engine *e)
 {
-	struct gw_engine *e = h->data;
 	struct gw *gw = e->gw;
 
 	if (e->lease_busy || gw->db == NULL || !db_ready(gw->db))
@@ -120,6 +125,12 @@ lease_tick(uv_timer_t *h)
 		return;
 	e->lease_busy = true;
 	gw_db_sync(gw);
+}
+
+static void
+lease_tick(uv_timer_t *h)
+{
+	gw_eng_lease_now(h->data);
 }
 
 void

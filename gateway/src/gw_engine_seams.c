@@ -501,9 +501,17 @@ gw_eng_reload(struct gw_engine *e)
 	gw_db_sync(e->gw);
 }
 
+bool
+gw_engine_leased(const struct gw_engine *e)
+{
+	return e != NULL && e->leased;
+}
+
 void
 gw_engine_db_ready(struct gw_engine *e)
 {
+	if (e != NULL && !e->leased)
+		gw_eng_lease_now(e);
 	if (e == NULL || e->reloaded)
 		return;
 	e->reloaded = true;

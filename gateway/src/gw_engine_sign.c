@@ -227,7 +227,7 @@ gw_engine_sign(struct gw_engine *e, struct gw_session *s, const char *id, json_t
 	if (!compose_display(&p->who, &p->req, p->code, e->gw->cfg.sim_max_sms, p->shown,
 	                     sizeof(p->shown), &st))
 		goto refused;
-	if (!db_ready(e->gw->db)) {
+	if (!db_ready(e->gw->db) || !e->leased) {
 		gw_status_set(&st, 900, 9002, "database unavailable, retry later");
 		goto refused;
 	}

@@ -693,7 +693,7 @@ gw_server_start(struct gw *gw, char *err, size_t errlen)
 bool
 gw_server_ready(const struct gw *gw)
 {
-	return !gw->draining && gw->db != NULL && db_ready(gw->db);
+	return !gw->draining && gw->db != NULL && db_ready(gw->db) && gw_engine_leased(gw->engine);
 }
 
 void

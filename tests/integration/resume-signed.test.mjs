@@ -61,6 +61,10 @@ async function signedThenKilled(id, msisdn, format) {
   assert.match(sig, /^[A-Za-z0-9+/]+=*$/); // the signature is in the SIGNED event's detail
   assert.match(stack.gatewayLog(), new RegExp(`dev.exit_after_signed: killing this node" ` +
                                               `txn=${a.txn}`));
+  // It lived less than one heartbeat period, yet its lease row exists: a node accepts only
+  // after its first heartbeat commits, or no lease of its would ever run out for node 2 to
+  // take the transaction over (docs/transactions.md "Owner and lease").
+  assert.equal(stack.sql("SELECT count(*) FROM node WHERE node_id = 'node-1'"), '1');
   return a.txn;
 }
 
