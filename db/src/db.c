@@ -41,6 +41,8 @@ db_strerror(enum db_err rc)
 		return "state forbids it";
 	case DB_E_STALE:
 		return "transaction final or event out of order";
+	case DB_E_LOCKED:
+		return "device held by another node's transaction";
 	}
 	return "unknown error";
 }

@@ -23,18 +23,39 @@
 
 /* Each card's newest keyset (highest KVN); the keyset's TAR wins over the card's. The
  * signing-times first; only the first value counts (a dispatch again after a restart reuses
- * the stored one). */
+ * the stored one).
+ *
+ * The card lock (db_sim_counter_reserve): `lk` takes each card asked for with a txn ($5) that
+ * is free; `busy` are those it could not take, with their holder as the statement's snapshot
+ * saw it ('' when none: a set holder is what marks the row busy). A busy card's counter is
+ * left alone. A holder counts as gone only when its row is seen closed (or owned by this
+ * node). When two nodes take one card at once, the second waits for the row and re-checks
+ * it; the first's transaction, accepted after the second's snapshot, is not seen at all, so
+ * the card stays busy for the second (its retry sees the holder). */
 static const char sql_reserve[] =
         "WITH st AS (UPDATE txn t SET signing_time = to_timestamp(s.at) "
         "FROM unnest($3::text[], $4::bigint[]) AS s(id, at) "
-        "WHERE t.id = s.id AND t.signing_time IS NULL) "
-        "UPDATE sim_keyset k SET counter = k.counter + v.step "
-        "FROM sim_card c, unnest($1::text[], $2::bigint[]) AS v(msisdn, step) "
+        "WHERE t.id = s.id AND t.signing_time IS NULL), "
+        "v AS (SELECT * FROM unnest($1::text[], $2::bigint[], $5::text[]) AS v(msisdn, step, "
+        "txn)), "
+        "lk AS (UPDATE sim_card c SET locked_txn = v.txn FROM v "
+        "WHERE c.msisdn = v.msisdn AND v.txn IS NOT NULL "
+        "AND (c.locked_txn IS NULL OR EXISTS (SELECT 1 FROM txn o WHERE o.id = c.locked_txn "
+        "AND (NOT o.open OR o.owner_node = $6))) RETURNING c.msisdn), "
+        "busy AS (SELECT c.msisdn, c.locked_txn FROM sim_card c JOIN v ON c.msisdn = v.msisdn "
+        "WHERE v.txn IS NOT NULL AND c.locked_txn IS DISTINCT FROM v.txn "
+        "AND c.msisdn NOT IN (SELECT msisdn FROM lk)), "
+        "ks AS (UPDATE sim_keyset k SET counter = k.counter + v.step FROM sim_card c, v "
         "WHERE c.msisdn = v.msisdn AND k.iccid = c.iccid "
         "AND k.kvn = (SELECT max(kvn) FROM sim_keyset x WHERE x.iccid = c.iccid) "
+        "AND c.msisdn NOT IN (SELECT msisdn FROM busy) "
         "RETURNING c.msisdn, k.iccid, k.kvn, k.kic_alg, encode(k.kic, 'hex'), k.kid_alg, "
-        "encode(k.kid, 'hex'), coalesce(k.tar, c.tar, ''), k.counter";
-#define NCOLS 9
+        "encode(k.kid, 'hex'), coalesce(k.tar, c.tar, ''), k.counter) "
+        "SELECT *, NULL::text FROM ks UNION ALL "
+        "SELECT msisdn, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, coalesce(locked_txn, '') "
+        "FROM busy";
+#define NCOLS      10
+#define COL_HOLDER 9
 
 #define KEY_MAX   32
 #define BATCH_MAX 256
@@ -78,24 +99,6 @@ reserve_push(struct db *db, struct db__rtask *t)
 	return DB_E_BUSY;
 }
 
-enum db_err
-db_sim_counter_reserve(struct db *db, uint64_t tag, const char *msisdn, uint32_t step,
-                       db_sim_reserve_fn *cb)
-{
-	struct db__rtask *t;
-	enum db_err rc;
-
-	if (db == NULL || msisdn == NULL || cb == NULL || step > 1000000 || !msisdn_ok(msisdn))
-		return DB_E_INVAL;
-	if ((t = reserve_task(db, &rc)) == NULL)
-		return rc;
-	t->tag = tag;
-	t->step = step;
-	t->sim_cb = cb;
-	snprintf(t->msisdn, sizeof(t->msisdn), "%s", msisdn);
-	return reserve_push(db, t);
-}
-
 /* txn ids are ULID or UUID text: letters, digits and '-' need no quoting in an array. */
 static bool
 txn_id_ok(const char *id)
@@ -107,6 +110,27 @@ txn_id_ok(const char *id)
 		                 (id[n] >= 'A' && id[n] <= 'Z') || id[n] == '-'))
 			return false;
 	return n > 0;
+}
+
+enum db_err
+db_sim_counter_reserve(struct db *db, uint64_t tag, const char *msisdn, uint32_t step,
+                       const char *lock_txn, db_sim_reserve_fn *cb)
+{
+	struct db__rtask *t;
+	enum db_err rc;
+
+	if (db == NULL || msisdn == NULL || cb == NULL || step > 1000000 || !msisdn_ok(msisdn) ||
+	    (lock_txn != NULL && !txn_id_ok(lock_txn)))
+		return DB_E_INVAL;
+	if ((t = reserve_task(db, &rc)) == NULL)
+		return rc;
+	t->tag = tag;
+	t->step = step;
+	t->sim_cb = cb;
+	snprintf(t->msisdn, sizeof(t->msisdn), "%s", msisdn);
+	if (lock_txn != NULL)
+		snprintf(t->txn, sizeof(t->txn), "%s", lock_txn);
+	return reserve_push(db, t);
 }
 
 enum db_err
@@ -176,16 +200,16 @@ lit_add(char *b, size_t cap, size_t *len, bool *first, const char *text)
 int
 db__sim_send(struct db *db, struct db__rtask *t)
 {
-	size_t n = gather(db, t), cap = n * 70 + 3, len[4] = { 1, 1, 1, 1 };
-	char *lit[4] = { malloc(cap), malloc(cap), malloc(cap), malloc(cap) };
-	bool first[4] = { true, true, true, true };
+	size_t n = gather(db, t), cap = n * 70 + 3, len[5] = { 1, 1, 1, 1, 1 };
+	char *lit[6] = { malloc(cap), malloc(cap), malloc(cap), malloc(cap), malloc(cap), NULL };
+	bool first[5] = { true, true, true, true, true };
 	char num[24];
 	int ok = 0, i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		if (lit[i] == NULL)
 			goto out;
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		lit[i][0] = '{';
 	for (const struct db__rtask *m = t; m != NULL; m = m->sim_batch) {
 		/* digits and id characters only (checked when queued): no quoting needed */
@@ -193,20 +217,23 @@ db__sim_send(struct db *db, struct db__rtask *t)
 			lit_add(lit[0], cap, &len[0], &first[0], m->msisdn);
 			snprintf(num, sizeof(num), "%u", m->step);
 			lit_add(lit[1], cap, &len[1], &first[1], num);
+			lit_add(lit[4], cap, &len[4], &first[4],
+			        m->txn[0] != '\0' ? m->txn : "NULL");
 		} else {
 			lit_add(lit[2], cap, &len[2], &first[2], m->txn);
 			snprintf(num, sizeof(num), "%lld", (long long)m->at);
 			lit_add(lit[3], cap, &len[3], &first[3], num);
 		}
 	}
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		snprintf(lit[i] + len[i], cap - len[i], "}");
+	lit[5] = (char *)db->node_id;
 	/* Unnamed: the arrays' sizes change the plan (the generic plan of the unnest join took
 	 * more than ten times as long as a custom one, measured). */
-	ok = PQsendQueryParams(db->rd.c.pq, sql_reserve, 4, NULL, (const char *const *)lit, NULL,
+	ok = PQsendQueryParams(db->rd.c.pq, sql_reserve, 6, NULL, (const char *const *)lit, NULL,
 	                       NULL, 0);
 out:
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		free(lit[i]);
 	return ok;
 }
@@ -251,6 +278,14 @@ answer_row(struct db *db, struct db__rtask *m, PGresult *res, int i)
 	OPENSSL_cleanse(kid, sizeof(kid));
 }
 
+/* The card is on another node's open transaction: nothing was reserved. */
+static void
+answer_locked(struct db *db, struct db__rtask *m)
+{
+	m->sim_answered = true;
+	m->sim_cb(db->arg, m->tag, DB_E_LOCKED, NULL);
+}
+
 void
 db__sim_result(struct db *db, struct db__rtask *t, PGresult *res)
 {
@@ -263,7 +298,10 @@ db__sim_result(struct db *db, struct db__rtask *t, PGresult *res)
 		for (struct db__rtask *m = t; m != NULL; m = m->sim_batch)
 			if (!m->sim_answered && m->sim_cb != NULL &&
 			    strcmp(m->msisdn, msisdn) == 0) {
-				answer_row(db, m, res, i);
+				if (PQgetisnull(res, i, COL_HOLDER))
+					answer_row(db, m, res, i);
+				else
+					answer_locked(db, m);
 				break;
 			}
 		wipe_value(res, i, 4);

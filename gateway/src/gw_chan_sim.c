@@ -29,6 +29,7 @@
 #define SIG_DER_MAX 600u
 #define CARRIER_MAX 32u
 #define MSISDN_MAX  21u
+#define TXN_ID_MAX  65u
 #define FOREIGN_MAX 64u          /* answers waiting for their card's keyset */
 #define FOREIGN_OP  (1ull << 63) /* reserve ops of those (a txn's op is ref << 1 | attempt) */
 
@@ -36,6 +37,7 @@ struct sim_txn {
 	struct sim_txn *next_ref;          /* chain of its ref bucket */
 	struct sim_txn *ms_prev, *ms_next; /* chain of its MSISDN bucket (MO correlation) */
 	int64_t ref;
+	char txn_id[TXN_ID_MAX]; /* the card is taken for it across nodes (ops.reserve) */
 	char carrier[CARRIER_MAX];
 	char msisdn[MSISDN_MAX]; /* E.164 digits */
 	char mo_addr[MSISDN_MAX];
@@ -238,6 +240,18 @@ fail(struct gw_sim *sim, struct sim_txn *t, int status, int sub, const char *det
 		sim->chan->on_event(sim->chan->engine, &ev);
 }
 
+/* The card is on another node's request: nothing was sent, the engine starts this one again
+ * later (ARCHITECTURE.md section 6, one request on a device at a time). */
+static void
+busy(struct gw_sim *sim, struct sim_txn *t)
+{
+	int64_t ref = t->ref;
+
+	sim->st.busy++;
+	txn_release(sim, t, false);
+	emit(sim, GW_CHAN_BUSY, ref, "the card is on another node's request");
+}
+
 static void
 late(struct gw_sim *sim, int64_t ref, const char *detail)
 {
@@ -337,6 +351,7 @@ sim_start(void *self, const struct gw_chan_request *req, int *status, int *sub)
 		return -1;
 	}
 	t->ref = req->ref;
+	snprintf(t->txn_id, sizeof(t->txn_id), "%s", req->txn_id);
 	t->deadline_ms = req->deadline_ms;
 	snprintf(t->carrier, sizeof(t->carrier), "%s", car->name);
 	snprintf(t->mo_addr, sizeof(t->mo_addr), "%s", car->mo_addr);
@@ -348,7 +363,8 @@ sim_start(void *self, const struct gw_chan_request *req, int *status, int *sub)
 	}
 	txn_link(sim, t);
 	t->reserving = true;
-	if ((rc = sim->ops.reserve(sim->ops.ctx, (uint64_t)t->ref << 1, t->msisdn, 1)) != 0) {
+	if ((rc = sim->ops.reserve(sim->ops.ctx, (uint64_t)t->ref << 1, t->msisdn, 1, t->txn_id)) !=
+	    0) {
 		txn_release(sim, t, false);
 		*status = 900;
 		/* the counter cannot be written ahead: never submit without it */
@@ -463,6 +479,10 @@ gw_sim_on_reserved(struct gw_sim *sim, uint64_t op, enum gw_sim_store_rc rc,
 	if (t == NULL || !t->reserving || (op & 1u) != t->attempt)
 		return; /* abandoned meanwhile: the reserved value is simply skipped (mode 10) */
 	t->reserving = false;
+	if (rc == GW_SIM_STORE_LOCKED) {
+		busy(sim, t);
+		return;
+	}
 	if (rc == GW_SIM_STORE_UNKNOWN) {
 		fail(sim, t, 209, 2093, "no OTA keyset for this number");
 		return;
@@ -494,7 +514,7 @@ resync(struct gw_sim *sim, struct sim_txn *t)
 	t->dispatched = false;
 	sim->st.resyncs++;
 	if (sim->ops.reserve(sim->ops.ctx, (uint64_t)t->ref << 1 | 1u, t->msisdn,
-	                     sim->cfg.resync_step) != 0)
+	                     sim->cfg.resync_step, t->txn_id) != 0)
 		fail(sim, t, 900, 9002, "OTA counter not persisted");
 }
 
@@ -704,7 +724,7 @@ foreign_start(struct gw_sim *sim, const char *msisdn, const uint8_t *pkt, size_t
 	snprintf(f->msisdn, sizeof(f->msisdn), "%s", msisdn);
 	memcpy(f->pkt, pkt, len);
 	f->len = len;
-	if (sim->ops.reserve(sim->ops.ctx, FOREIGN_OP | f->id, msisdn, 0) != 0) {
+	if (sim->ops.reserve(sim->ops.ctx, FOREIGN_OP | f->id, msisdn, 0, NULL) != 0) {
 		OPENSSL_cleanse(f, sizeof(*f));
 		return false;
 	}

@@ -21,6 +21,8 @@ enum gw_chan_event_kind {
 	GW_CHAN_LATE,          /* an answer for a ref the channel no longer waits for */
 	GW_CHAN_PARTIAL,       /* SIM: part of a concatenated answer came, the rest not yet; at the
 	                          deadline it ends 209/2093 (TELECOM.md 4: answer incomplete) */
+	GW_CHAN_BUSY, /* SIM: the card is on another node's request; nothing was sent and the
+	                 engine starts this one again later (ARCHITECTURE.md section 6) */
 };
 
 struct gw_chan_event {

@@ -108,6 +108,16 @@ timer_closed(uv_handle_t *h)
 	free(h);
 }
 
+void
+gw_eng_timer_free(uv_timer_t **h)
+{
+	if (*h == NULL)
+		return;
+	uv_timer_stop(*h);
+	uv_close((uv_handle_t *)*h, timer_closed);
+	*h = NULL;
+}
+
 static void
 txn_unlink(struct gw_engine *e, struct gw_txn *t)
 {
@@ -136,10 +146,7 @@ static void
 txn_free(struct gw_engine *e, struct gw_txn *t)
 {
 	txn_unlink(e, t);
-	if (t->timer != NULL) {
-		uv_timer_stop(t->timer);
-		uv_close((uv_handle_t *)t->timer, timer_closed);
-	}
+	gw_eng_timer_free(&t->timer);
 	free(t->last_frame);
 	free(t->shown);
 	OPENSSL_free(t->cms_attrs);
@@ -678,6 +685,9 @@ channel_event(void *engine, const struct gw_chan_event *ev)
 	case GW_CHAN_FAILED:
 		gw_eng_answer(t, ev);
 		break;
+	case GW_CHAN_BUSY:
+		gw_eng_card_busy(t);
+		break;
 	case GW_CHAN_LATE:
 		break;
 	}
@@ -716,6 +726,7 @@ gw_engine_free(struct gw_engine *e)
 	if (e == NULL)
 		return;
 	gw_eng_lease_stop(e);
+	gw_eng_card_stop(e);
 	while (e->all != NULL)
 		txn_free(e, e->all);
 	while ((q = e->signers) != NULL) {

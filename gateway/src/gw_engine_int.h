@@ -63,6 +63,7 @@ struct gw_txn {
 	struct gw_held *held; /* an answer waiting for the facts that finish it */
 	int64_t signed_at;    /* Unix s the SIGNED event was recorded (read back), 0: now */
 	bool exit_on_signed;  /* dev.exit_after_signed: die once this SIGNED commits */
+	bool card_wait;       /* its card is on another node's request (gw_engine_card.c) */
 };
 
 struct gw_cms_prep;
@@ -107,6 +108,7 @@ struct gw_engine {
 	/* This node's row in `node` exists (a heartbeat committed): only then does it accept
 	 * transactions, which another node can take over only through that row. */
 	bool leased;
+	uv_timer_t *card_timer; /* starts again txns whose card was busy (gw_engine_card.c) */
 };
 
 /* A sign waiting for the directory or its accepted commit. */
@@ -188,10 +190,16 @@ void gw_eng_held_free(struct gw_held *h);
 void gw_eng_resume_signed(struct gw_txn *t);
 
 /* gw_engine_lease.c: the node's lease and the takeover of expired ones. */
+/* Stops a heap timer of the engine and frees it once libuv has closed it; *h becomes NULL. */
+void gw_eng_timer_free(uv_timer_t **h);
 void gw_eng_lease_start(struct gw_engine *e);
 void gw_eng_lease_stop(struct gw_engine *e);
 /* A heartbeat now (the database just became ready), not at the next period. */
 void gw_eng_lease_now(struct gw_engine *e);
+/* The channel found t's card on another node's request: t waits, `queued`, and is dispatched
+ * again later. */
+void gw_eng_card_busy(struct gw_txn *t);
+void gw_eng_card_stop(struct gw_engine *e);
 
 /* gw_engine_seams.c: a txn's facts from its stored row (reload, takeover, adoption). */
 void gw_eng_fill_from_row(struct gw_txn *t, const struct db_txn_row *r);

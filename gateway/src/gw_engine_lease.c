@@ -28,12 +28,6 @@
 #define TAKEOVER_MAX   10000
 
 static void
-timer_closed(uv_handle_t *h)
-{
-	free(h);
-}
-
-static void
 on_takeover(void *arg, void *ctx, enum db_err rc, int64_t taken)
 {
 	struct gw *gw = arg;
@@ -146,9 +140,5 @@ gw_eng_lease_start(struct gw_engine *e)
 void
 gw_eng_lease_stop(struct gw_engine *e)
 {
-	if (e->lease_timer == NULL)
-		return;
-	uv_timer_stop(e->lease_timer);
-	uv_close((uv_handle_t *)e->lease_timer, timer_closed);
-	e->lease_timer = NULL;
+	gw_eng_timer_free(&e->lease_timer);
 }

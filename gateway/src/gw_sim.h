@@ -33,15 +33,18 @@ enum gw_sim_store_rc {
 	GW_SIM_STORE_OK = 0,
 	GW_SIM_STORE_UNKNOWN = 1, /* no sim_card / sim_keyset row for this number */
 	GW_SIM_STORE_DOWN = 2,    /* the counter could not be made durable */
+	GW_SIM_STORE_LOCKED = 3,  /* the card is on another node's open transaction */
 };
 
 struct gw_sim_ops {
 	void *ctx;
 	/* Reserve `step` counter values of the card behind msisdn (E.164 digits) and answer with
 	 * gw_sim_on_reserved(op, ...) later (or from inside this call); step 0 only reads the
-	 * keyset and its counter. 0 queued, -1 refused (database unavailable), -2 refused for now
-	 * (its queue full). */
-	int (*reserve)(void *ctx, uint64_t op, const char *msisdn, uint32_t step);
+	 * keyset and its counter. lock_txn (NULL: none) also takes the card for that transaction
+	 * across nodes; GW_SIM_STORE_LOCKED when another node's holds it (nothing reserved).
+	 * 0 queued, -1 refused (database unavailable), -2 refused for now (its queue full). */
+	int (*reserve)(void *ctx, uint64_t op, const char *msisdn, uint32_t step,
+	               const char *lock_txn);
 	/* Queue one submit_sm on the carrier's link. 0 queued, -1 refused (no link, queue full). */
 	int (*submit)(void *ctx, const char *carrier, uint64_t tag, const struct smsc_submit *m);
 	/* Drop a submit still queued on the carrier's link (abandon). */
@@ -64,6 +67,7 @@ struct gw_sim_stats {
 	uint64_t started, submits, dispatched, delivered, signed_, failed, late, resyncs;
 	uint64_t mos, mos_dup, mos_dropped, dlrs, pors_bad;
 	uint64_t foreign; /* answers to requests another node sent, handed to the engine */
+	uint64_t busy;    /* requests not sent: the card was on another node's request */
 };
 
 /* routes is borrowed and must outlive the core. NULL on bad config or no memory. */

@@ -395,6 +395,8 @@ on_reserved(void *arg, uint64_t tag, enum db_err rc, const struct db_sim_keyset 
 	memset(&ks, 0, sizeof(ks));
 	if (rc == DB_E_NOTFOUND) {
 		src = GW_SIM_STORE_UNKNOWN;
+	} else if (rc == DB_E_LOCKED) {
+		src = GW_SIM_STORE_LOCKED;
 	} else if (rc == DB_OK && k != NULL && k->kic_len <= sizeof(ks.keys.kic) &&
 	           k->kid_len <= sizeof(ks.keys.kid) && alg_parse(k->kic_alg, &ks.kic_alg) &&
 	           alg_parse(k->kid_alg, &ks.kid_alg) && tar_parse(k->tar, ks.tar) &&
@@ -417,14 +419,14 @@ on_reserved(void *arg, uint64_t tag, enum db_err rc, const struct db_sim_keyset 
 }
 
 static int
-op_reserve(void *ctx, uint64_t op, const char *msisdn, uint32_t step)
+op_reserve(void *ctx, uint64_t op, const char *msisdn, uint32_t step, const char *lock_txn)
 {
 	struct gw_smsc *s = ctx;
 	enum db_err rc;
 
 	if (s->gw->db == NULL)
 		return -1;
-	rc = db_sim_counter_reserve(s->gw->db, op, msisdn, step, on_reserved);
+	rc = db_sim_counter_reserve(s->gw->db, op, msisdn, step, lock_txn, on_reserved);
 	gw_db_sync(s->gw);
 	return rc == DB_OK ? 0 : rc == DB_E_BUSY ? -2 : -1;
 }

@@ -152,6 +152,37 @@ test('the same signer twice: the second waits on node 1 and goes once node 2 end
   await c.close();
 });
 
+test('the same signer on two nodes: the card is never on two requests; node 2\'s waits, ' +
+     'queued, until node 1\'s has ended', async () => {
+  // 2 s here per answer: node 2's request arrives while node 1's is on the card.
+  ctl({ cmd: 'sim.set', msisdn: '84900100007', delay_ms: 20000 });
+  const c1 = await connect(env);
+  const c2 = await connect(env2);
+  c1.send(sign('x-n1', '84900100007'));
+  let t1;
+  for (;;) {
+    const f = await c1.next(20000);
+    if (f.type === 'error') throw new Error(JSON.stringify(f));
+    if (f.type === 'accepted') t1 = f.txn;
+    if (f.type === 'progress' && f.state === 'submitted' && f.txn === t1) break;
+  }
+  c2.send(sign('x-n2', '84900100007'));
+  const { txn: t2, frames } = await framesUntilResult(c2, 'x-n2');
+  assert.equal(frames[frames.length - 1].status.code, 502, JSON.stringify(frames));
+  assert.deepEqual(frames.slice(0, 3).map((f) => f.state || f.type),
+                   ['accepted', 'queued', 'submitted']);
+  assertOnce(frames);
+  assert.equal(stack.sql(`SELECT state || ' ' || status FROM txn WHERE id = '${t1}'`), 'DONE 502');
+  // node 2 sent its request only after node 1's ended (the lock lapses with txn.open)
+  assert.equal(stack.sql(
+    `SELECT (SELECT min(at) FROM txn_event WHERE txn = '${t2}' AND state = 'DISPATCHED') > ` +
+    `(SELECT at FROM txn_event WHERE txn = '${t1}' AND state IN ${FINALS})`), 't');
+  assert.match(readFileSync(path.join(stack.dir, 'gateway-2.log'), 'utf8'),
+               new RegExp(`card on another node's request, waiting" txn=${t2}`));
+  await c1.close();
+  await c2.close();
+});
+
 // Sends sign requests on c and waits until each is on the card ('submitted'); their txn ids.
 async function submitted(c, plan) {
   const txns = [];

@@ -38,6 +38,7 @@ enum db_err { /* append only: values are stored in audit rows and logs */
 	DB_E_CLOSED = 10, /* db_free() ran while the item was queued */
 	DB_E_STATE = 11,  /* the row's state forbids it (e.g. recovery for a revoked credential) */
 	DB_E_STALE = 12,  /* txn event: the txn is final already or seq is out of order */
+	DB_E_LOCKED = 13, /* SIM reservation: the card is on another node's open transaction */
 };
 const char *db_strerror(enum db_err rc);
 
@@ -178,7 +179,8 @@ struct db_sim_keyset {
 	const char *tar; /* 6 hex digits: the keyset's TAR, else the card's */
 	int64_t counter; /* the value reserved for this packet, already committed */
 };
-/* rc: DB_OK (ks set), DB_E_NOTFOUND (no card or keyset for the number), DB_E_CONN (the
+/* rc: DB_OK (ks set), DB_E_NOTFOUND (no card or keyset for the number), DB_E_LOCKED (the card
+ * is held by an open transaction another node owns: nothing reserved), DB_E_CONN (the
  * connection dropped: the value may have been consumed, it is never handed out twice),
  * DB_E_QUERY, DB_E_CLOSED. */
 typedef void db_sim_reserve_fn(void *arg, uint64_t tag, enum db_err rc,
@@ -187,11 +189,19 @@ typedef void db_sim_reserve_fn(void *arg, uint64_t tag, enum db_err rc,
  * the highest KVN) in one autocommitted statement on the reader connection, so the answer comes
  * only once the new value is durable: the caller submits only then (write-ahead, a crash may
  * skip values, never reuse one). step 0 reserves nothing: it reads the keyset and the value
- * last written ahead (an answer arriving on a node that did not send the request). DB_E_CONN when
- * the reader is down, DB_E_BUSY when its queue is full, DB_E_INVAL on a bad argument; cb is called
- * only when DB_OK is returned. */
+ * last written ahead (an answer arriving on a node that did not send the request).
+ *
+ * lock_txn (a txn id, or NULL) also takes the card for that transaction in the same statement
+ * (sim_card.locked_txn, ARCHITECTURE.md section 6: one request on a device at a time across
+ * nodes). The card is free when it names no transaction, this one, a transaction no longer
+ * open, or one this node owns (its own signer queue orders those). Otherwise the answer is
+ * DB_E_LOCKED and the counter is left alone. The lock is never released by a write: it lapses
+ * when its transaction's final event clears txn.open.
+ *
+ * DB_E_CONN when the reader is down, DB_E_BUSY when its queue is full, DB_E_INVAL on a bad
+ * argument; cb is called only when DB_OK is returned. */
 enum db_err db_sim_counter_reserve(struct db *db, uint64_t tag, const char *msisdn, uint32_t step,
-                                   db_sim_reserve_fn *cb) DB_MUSTCHECK;
+                                   const char *lock_txn, db_sim_reserve_fn *cb) DB_MUSTCHECK;
 
 /* Figures for /metrics. Commit latency: from a batch's send to its sync result. */
 #define DB_LAT_BUCKETS 12

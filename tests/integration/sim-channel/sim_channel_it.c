@@ -117,6 +117,10 @@ on_event(void *engine, const struct gw_chan_event *ev)
 		r->sub = ev->sub;
 		r->blocked = ev->device_blocked;
 		break;
+	case GW_CHAN_BUSY: /* one node only: no card is ever on another node's request */
+		r->done = true;
+		r->status = -1;
+		break;
 	case GW_CHAN_LATE:
 	case GW_CHAN_PARTIAL:
 		break;

@@ -80,7 +80,8 @@ struct world {
 	uint32_t pending_step;
 	int reserves;
 	bool store_down;
-	bool store_busy; /* the reservation refused for now: its queue full */
+	bool store_busy;   /* the reservation refused for now: its queue full */
+	char lock_txn[40]; /* the txn the last reservation took the card for ("" none) */
 	/* engine */
 	struct ev_copy ev[MAX_EV];
 	size_t nev;
@@ -113,11 +114,12 @@ on_link(void *arg, const struct smsc_event *ev)
 }
 
 static int
-op_reserve(void *ctx, uint64_t op, const char *msisdn, uint32_t step)
+op_reserve(void *ctx, uint64_t op, const char *msisdn, uint32_t step, const char *lock_txn)
 {
 	struct world *w = ctx;
 
 	assert_string_equal(msisdn, MSISDN);
+	snprintf(w->lock_txn, sizeof(w->lock_txn), "%s", lock_txn != NULL ? lock_txn : "");
 	if (w->store_down)
 		return -1;
 	if (w->store_busy)
@@ -629,6 +631,34 @@ test_store_failure_after_start(void **state)
 	teardown_world(&w);
 }
 
+/* ARCHITECTURE.md section 6: the reservation takes the card for the txn; a card another node's
+ * request holds answers LOCKED, and the channel sends nothing and tells the engine BUSY (it
+ * starts the request again later), without a FAILED. */
+static void
+test_card_on_another_node(void **state)
+{
+	struct world w;
+	int st, sub;
+
+	(void)state;
+	setup_world(&w);
+	assert_int_equal(start(&w, 9, MSISDN, &st, &sub), 0);
+	assert_string_equal(w.lock_txn, "01J0TEST");
+	gw_sim_on_reserved(w.sim, w.pending_op, GW_SIM_STORE_LOCKED, NULL);
+	assert_int_equal(w.nev, 1);
+	assert_int_equal(last_ev(&w)->kind, GW_CHAN_BUSY);
+	assert_int_equal(last_ev(&w)->ref, 9);
+	assert_int_equal(smsc_round(&w, 0), 0);
+	assert_int_equal(gw_sim_waiting(w.sim), 0);
+	/* started again once the card is free: sent as any request */
+	assert_int_equal(start(&w, 9, MSISDN, &st, &sub), 0);
+	assert_string_equal(w.lock_txn, "01J0TEST");
+	store_answer(&w);
+	assert_int_equal(smsc_round(&w, 0), 1);
+	assert_int_equal(last_ev(&w)->kind, GW_CHAN_DISPATCHED);
+	teardown_world(&w);
+}
+
 static void
 expect_fail(const struct world *w, int status, int sub)
 {
@@ -827,6 +857,7 @@ test_counter_resync(void **state)
 	card_por(&w, 0x02, NULL);
 	assert_int_equal(w.reserves, 2);
 	assert_int_equal(w.pending_step, 1000);
+	assert_string_equal(w.lock_txn, "01J0TEST"); /* the resync keeps the card for its txn */
 	card_por(&w, 0x02, NULL); /* the same answer again while the counter is reserved */
 	assert_int_equal(last_ev(&w)->kind, GW_CHAN_DISPATCHED);
 	assert_int_equal(w.reserves, 2);
@@ -963,6 +994,7 @@ test_answer_for_another_node(void **state)
 	w.durable_cntr = 12; /* the other node wrote 12 ahead and sent it */
 	card_por_segments(&w, 0x00, &rsp, 12, KID, NULL, 0);
 	assert_int_equal(w.reserves, 1);
+	assert_string_equal(w.lock_txn, ""); /* reading the keyset takes no card */
 	assert_int_equal(w.nev, 0);
 	store_reply(&w, true);
 	assert_int_equal(w.durable_cntr, 12); /* read, not moved */
@@ -1028,6 +1060,7 @@ main(void)
 		cmocka_unit_test(test_validity_unscaled),
 		cmocka_unit_test(test_start_refusals),
 		cmocka_unit_test(test_store_failure_after_start),
+		cmocka_unit_test(test_card_on_another_node),
 		cmocka_unit_test(test_por_errors),
 		cmocka_unit_test(test_por_bad_cc),
 		cmocka_unit_test(test_por_wait),
