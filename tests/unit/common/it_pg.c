@@ -132,3 +132,48 @@ it_db_loop_once(struct db *db, int wait_ms)
 	}
 	db_on_tick(db);
 }
+
+static void
+no_events(void *arg, uint64_t tag, enum db_err rc)
+{
+	(void)arg;
+	(void)tag;
+	(void)rc;
+}
+
+struct db *
+it_db_client(const char *conninfo, const char *node)
+{
+	char err[256];
+	struct db_config dc = { .conninfo = conninfo,
+		                .node_id = node,
+		                .lanes = 1,
+		                .clock = it_clock,
+		                .done = no_events };
+	struct db *db = db_new(&dc, err, sizeof(err));
+	uint64_t end = it_clock(NULL, true) + 10000u;
+
+	if (db == NULL) {
+		fprintf(stderr, "db_new: %s\n", err);
+		exit(1);
+	}
+	while (!db_ready(db) && it_clock(NULL, true) < end)
+		it_db_loop_once(db, 20);
+	CHECK(db_ready(db));
+	return db;
+}
+
+bool
+it_db_wait(struct db *a, struct db *b, const int *calls, int want)
+{
+	uint64_t end = it_clock(NULL, true) + 10000u;
+
+	while (*calls < want) {
+		if (it_clock(NULL, true) > end)
+			return false;
+		it_db_loop_once(a, 20);
+		if (b != NULL)
+			it_db_loop_once(b, 20);
+	}
+	return true;
+}

@@ -49,5 +49,10 @@ uint64_t it_clock(void *arg, bool monotonic);
  * db_on_tick, as the gateway does with libuv. A connection dropped (DB_E_CONN) is left to
  * db_on_tick to reconnect; any other error counts as a failure. */
 void it_db_loop_once(struct db *db, int wait_ms);
+/* A kyso_db client of node `node` with one lane (its node events ignored), ready (a failed
+ * CHECK after 10 s otherwise); exits when it cannot be made. */
+struct db *it_db_client(const char *conninfo, const char *node);
+/* Runs a and b (NULL: a only) until *calls reaches want; false after 10 s. */
+bool it_db_wait(struct db *a, struct db *b, const int *calls, int want);
 
 #endif

@@ -31,30 +31,6 @@ struct res {
 };
 
 static void
-no_events(void *arg, uint64_t tag, enum db_err rc)
-{
-	(void)arg;
-	(void)tag;
-	(void)rc;
-}
-
-/* Runs both clients until *calls reaches want (or 10 s). */
-static bool
-wait_calls(struct db *a, struct db *b, const int *calls, int want)
-{
-	uint64_t end = it_clock(NULL, true) + 10000u;
-
-	while (*calls < want) {
-		if (it_clock(NULL, true) > end)
-			return false;
-		it_db_loop_once(a, 20);
-		if (b != NULL)
-			it_db_loop_once(b, 20);
-	}
-	return true;
-}
-
-static void
 on_target(void *arg, void *ctx, enum db_err rc, const struct db_recovery_target *t)
 {
 	struct res *r = ctx;
@@ -121,28 +97,6 @@ on_resolve(void *arg, void *ctx, enum db_err rc, enum db_recovery_outcome out, c
 	snprintf(r->s2, sizeof(r->s2), "%s", json != NULL ? json : "");
 }
 
-static struct db *
-client(const char *conninfo, const char *node)
-{
-	char err[256];
-	struct db_config dc = { .conninfo = conninfo,
-		                .node_id = node,
-		                .lanes = 1,
-		                .clock = it_clock,
-		                .done = no_events };
-	struct db *db = db_new(&dc, err, sizeof(err));
-	uint64_t end = it_clock(NULL, true) + 10000u;
-
-	if (db == NULL) {
-		fprintf(stderr, "db_new: %s\n", err);
-		exit(1);
-	}
-	while (!db_ready(db) && it_clock(NULL, true) < end)
-		it_db_loop_once(db, 20);
-	CHECK(db_ready(db));
-	return db;
-}
-
 /* The payload lives in a static slot per case id's last character: requests built together
  * keep their own bodies. */
 static struct db_recovery_open_req
@@ -172,11 +126,11 @@ phase_open(struct db *db, struct db_admin *adm)
 	char v[256];
 
 	CHECK(db_recovery_target(db, 1, on_target, &r) == DB_OK);
-	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.rc == DB_OK);
+	CHECK(it_db_wait(db, NULL, &r.calls, 1) && r.rc == DB_OK);
 	CHECK(strcmp(r.s1, "token|personal|ubnd-dong-nai|dong-nai|active|TK-1") == 0);
 	memset(&r, 0, sizeof(r));
 	CHECK(db_recovery_target(db, 99, on_target, &r) == DB_OK);
-	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.rc == DB_E_NOTFOUND);
+	CHECK(it_db_wait(db, NULL, &r.calls, 1) && r.rc == DB_E_NOTFOUND);
 	CHECK(db_recovery_target(db, 0, on_target, &r) == DB_E_INVAL);
 
 	/* Two blocks of one device queued in the same turn: one case (B14). */
@@ -184,7 +138,7 @@ phase_open(struct db *db, struct db_admin *adm)
 	CHECK(db_recovery_open(db, &a, on_open, &r) == DB_OK);
 	b = req(1, CASE_B, "dong-nai");
 	CHECK(db_recovery_open(db, &b, on_open, &r2) == DB_OK);
-	CHECK(wait_calls(db, NULL, &r2.calls, 1) && r.calls == 1);
+	CHECK(it_db_wait(db, NULL, &r2.calls, 1) && r.calls == 1);
 	CHECK(r.rc == DB_OK && r.created && strcmp(r.s1, CASE_A) == 0);
 	CHECK(r2.rc == DB_OK && !r2.created && strcmp(r2.s1, CASE_A) == 0);
 	CHECK(strstr(r2.s2, CASE_A) != NULL); /* the open case's own body */
@@ -199,11 +153,11 @@ phase_open(struct db *db, struct db_admin *adm)
 	memset(&r, 0, sizeof(r));
 	b = req(3, CASE_C, "central");
 	CHECK(db_recovery_open(db, &b, on_open, &r) == DB_OK);
-	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.rc == DB_E_STATE);
+	CHECK(it_db_wait(db, NULL, &r.calls, 1) && r.rc == DB_E_STATE);
 	memset(&r, 0, sizeof(r));
 	b = req(42, CASE_C, "central");
 	CHECK(db_recovery_open(db, &b, on_open, &r) == DB_OK);
-	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.rc == DB_E_NOTFOUND);
+	CHECK(it_db_wait(db, NULL, &r.calls, 1) && r.rc == DB_E_NOTFOUND);
 	b.case_id = NULL;
 	CHECK(db_recovery_open(db, &b, on_open, &r) == DB_E_INVAL);
 }
@@ -233,30 +187,30 @@ phase_deliver(struct db *db, struct db *db2, struct db_admin *adm)
 
 	/* Node 1 serves dong-nai only: it gets case A, and adopts the '*' row. */
 	CHECK(db_recovery_claim(db, dn, 1, 10, 30, on_claim, &r) == DB_OK);
-	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.rc == DB_OK && r.n == 1);
+	CHECK(it_db_wait(db, NULL, &r.calls, 1) && r.rc == DB_OK && r.n == 1);
 	CHECK(strcmp(r.rows[0], CASE_A) == 0 && r.attempts == 0);
 	it_value(adm, "SELECT count(*) FROM outbox WHERE node = 'it-node'", v, sizeof(v));
 	CHECK(strcmp(v, "2") == 0);
 	/* Leased: neither node gets it again while the lease runs. */
 	memset(&r, 0, sizeof(r));
 	CHECK(db_recovery_claim(db2, both, 2, 10, 30, on_claim, &r) == DB_OK);
-	CHECK(wait_calls(db2, NULL, &r.calls, 1) && r.rc == DB_OK && r.n == 1);
+	CHECK(it_db_wait(db2, NULL, &r.calls, 1) && r.rc == DB_OK && r.n == 1);
 	CHECK(strcmp(r.rows[0], CASE_C) == 0);
 
 	/* A failed attempt releases the lease; due again after retry_s (0 here). */
 	memset(&r, 0, sizeof(r));
 	CHECK(db_recovery_attempt(db, CASE_A, 503, NULL, false, 0, on_attempt, &r) == DB_OK);
-	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.rc == DB_OK);
+	CHECK(it_db_wait(db, NULL, &r.calls, 1) && r.rc == DB_OK);
 	memset(&r, 0, sizeof(r));
 	CHECK(db_recovery_attempt(db2, CASE_C, -3, "connection refused", false, 3600, on_attempt,
 	                          &r) == DB_OK);
-	CHECK(wait_calls(db2, NULL, &r.calls, 1) && r.rc == DB_OK);
+	CHECK(it_db_wait(db2, NULL, &r.calls, 1) && r.rc == DB_OK);
 	/* Both nodes claim at once, one row each at most: A goes to exactly one of them; C is
 	 * not due for an hour. */
 	memset(&r, 0, sizeof(r));
 	CHECK(db_recovery_claim(db, both, 2, 10, 30, on_claim, &r) == DB_OK);
 	CHECK(db_recovery_claim(db2, both, 2, 10, 30, on_claim, &r2) == DB_OK);
-	CHECK(wait_calls(db, db2, &r.calls, 1) && wait_calls(db, db2, &r2.calls, 1));
+	CHECK(it_db_wait(db, db2, &r.calls, 1) && it_db_wait(db, db2, &r2.calls, 1));
 	CHECK(r.n + r2.n == 1);
 	CHECK(strcmp(r.n == 1 ? r.rows[0] : r2.rows[0], CASE_A) == 0);
 	CHECK((r.n == 1 ? r.attempts : r2.attempts) == 1);
@@ -264,7 +218,7 @@ phase_deliver(struct db *db, struct db *db2, struct db_admin *adm)
 	memset(&r, 0, sizeof(r));
 	CHECK(db_recovery_attempt(db, CASE_A, 200, NULL, true, 0, on_attempt, &r) == DB_OK);
 	CHECK(db_recovery_attempt(db, CASE_A, 503, NULL, false, 0, on_attempt, &r) == DB_OK);
-	CHECK(wait_calls(db, NULL, &r.calls, 2) && r.rc == DB_OK);
+	CHECK(it_db_wait(db, NULL, &r.calls, 2) && r.rc == DB_OK);
 	it_value(adm,
 	         "SELECT state || ' ' || attempts || ' ' || (SELECT count(*) FROM recovery_attempt "
 	         "WHERE case_id = '" CASE_A "') FROM recovery_delivery WHERE case_id = '" CASE_A
@@ -273,7 +227,7 @@ phase_deliver(struct db *db, struct db *db2, struct db_admin *adm)
 	CHECK(strcmp(v, "delivered 3 3") == 0);
 	memset(&r, 0, sizeof(r));
 	CHECK(db_recovery_claim(db, both, 2, 10, 30, on_claim, &r) == DB_OK);
-	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.n == 0);
+	CHECK(it_db_wait(db, NULL, &r.calls, 1) && r.n == 0);
 	it_value(adm, "SELECT error FROM recovery_attempt WHERE case_id = '" CASE_C "'", v,
 	         sizeof(v));
 	CHECK(strcmp(v, "connection refused") == 0);
@@ -287,22 +241,22 @@ phase_resolve(struct db *db, struct db_admin *adm)
 
 	CHECK(db_recovery_resolve(db, CASE_A, "central", "connector:x", NULL, on_resolve, &r) ==
 	      DB_OK);
-	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.out == DB_RECOVERY_FORBIDDEN);
+	CHECK(it_db_wait(db, NULL, &r.calls, 1) && r.out == DB_RECOVERY_FORBIDDEN);
 	memset(&r, 0, sizeof(r));
 	CHECK(db_recovery_resolve(db, "rc-00000000000000000000000000", NULL, "kysoctl", NULL,
 	                          on_resolve, &r) == DB_OK);
-	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.out == DB_RECOVERY_NOT_FOUND);
+	CHECK(it_db_wait(db, NULL, &r.calls, 1) && r.out == DB_RECOVERY_NOT_FOUND);
 	memset(&r, 0, sizeof(r));
 	CHECK(db_recovery_resolve(db, CASE_A, "dong-nai", "connector:x", "PUK", on_resolve, &r) ==
 	      DB_OK);
-	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.out == DB_RECOVERY_RESOLVED);
+	CHECK(it_db_wait(db, NULL, &r.calls, 1) && r.out == DB_RECOVERY_RESOLVED);
 	CHECK(strstr(r.s2, "\"resolved_by\" : \"connector:x\"") != NULL);
 	it_value(adm, "SELECT state FROM credential WHERE id = 1", v, sizeof(v));
 	CHECK(strcmp(v, "active") == 0);
 	memset(&r, 0, sizeof(r));
 	CHECK(db_recovery_resolve(db, CASE_A, "dong-nai", "connector:y", NULL, on_resolve, &r) ==
 	      DB_OK);
-	CHECK(wait_calls(db, NULL, &r.calls, 1) && r.out == DB_RECOVERY_ALREADY);
+	CHECK(it_db_wait(db, NULL, &r.calls, 1) && r.out == DB_RECOVERY_ALREADY);
 	CHECK(strstr(r.s2, "\"resolved_by\" : \"connector:x\"") != NULL);
 	it_value(adm, "SELECT count(*) FROM outbox WHERE payload LIKE '%\"state\": \"resolved\"%'",
 	         v, sizeof(v));
@@ -319,7 +273,7 @@ phase_resolve(struct db *db, struct db_admin *adm)
 static void
 phase_closed(const char *conninfo)
 {
-	struct db *db = client(conninfo, "it-node-3");
+	struct db *db = it_db_client(conninfo, "it-node-3");
 	struct res r = { 0 };
 
 	CHECK(db_recovery_target(db, 1, on_target, &r) == DB_OK);
@@ -349,8 +303,8 @@ main(void)
 	            "('ubnd-dong-nai', 'p1', 'personal', 'sim', NULL)");
 	it_sql(adm, "UPDATE credential SET msisdn = '8490' || id, state = CASE id WHEN 3 THEN "
 	            "'revoked' ELSE state END WHERE device = 'sim'");
-	db = client(pg.conninfo, "it-node");
-	db2 = client(pg.conninfo, "it-node-2");
+	db = it_db_client(pg.conninfo, "it-node");
+	db2 = it_db_client(pg.conninfo, "it-node-2");
 	phase_open(db, adm);
 	phase_deliver(db, db2, adm);
 	phase_resolve(db, adm);
