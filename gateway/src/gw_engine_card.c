@@ -39,7 +39,10 @@ gw_eng_card_busy(struct gw_txn *t)
 
 	t->dispatched = false;
 	t->card_wait = true;
-	gw_log(GW_LOG_INFO, "msg=\"card on another node's request, waiting\" txn=%s", t->id);
+	if (!t->card_waited)
+		gw_log(GW_LOG_INFO, "msg=\"card on another node's request, waiting\" txn=%s",
+		       t->id);
+	t->card_waited = true;
 	if (t->want < GW_TS_QUEUED)
 		(void)gw_eng_event(t, GW_TS_QUEUED, 0, 0, gw_eng_progress(t, GW_TS_QUEUED));
 	if (e->card_timer == NULL && e->gw->loop != NULL &&

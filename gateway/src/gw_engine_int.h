@@ -64,6 +64,7 @@ struct gw_txn {
 	int64_t signed_at;    /* Unix s the SIGNED event was recorded (read back), 0: now */
 	bool exit_on_signed;  /* dev.exit_after_signed: die once this SIGNED commits */
 	bool card_wait;       /* its card is on another node's request (gw_engine_card.c) */
+	bool card_waited;     /* ... at least once: logged the first time only */
 };
 
 struct gw_cms_prep;
@@ -108,7 +109,8 @@ struct gw_engine {
 	/* This node's row in `node` exists (a heartbeat committed): only then does it accept
 	 * transactions, which another node can take over only through that row. */
 	bool leased;
-	uv_timer_t *card_timer; /* starts again txns whose card was busy (gw_engine_card.c) */
+	uint64_t lease_retry_ms; /* gw_mono_ms(): no first heartbeat again before */
+	uv_timer_t *card_timer;  /* starts again txns whose card was busy (gw_engine_card.c) */
 };
 
 /* A sign waiting for the directory or its accepted commit. */
@@ -194,8 +196,11 @@ void gw_eng_resume_signed(struct gw_txn *t);
 void gw_eng_timer_free(uv_timer_t **h);
 void gw_eng_lease_start(struct gw_engine *e);
 void gw_eng_lease_stop(struct gw_engine *e);
-/* A heartbeat now (the database just became ready), not at the next period. */
+/* A heartbeat now, unless one is on its way (the period's timer). */
 void gw_eng_lease_now(struct gw_engine *e);
+/* Until this node's lease row exists, a heartbeat at each database turn (the database just
+ * became ready), a failed one holding the next back a second. */
+void gw_eng_lease_first(struct gw_engine *e);
 /* The channel found t's card on another node's request: t waits, `queued`, and is dispatched
  * again later. */
 void gw_eng_card_busy(struct gw_txn *t);

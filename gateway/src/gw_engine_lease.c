@@ -26,6 +26,7 @@
 #define LEASE_RENEW_MS 5000
 #define LEASE_S        15
 #define TAKEOVER_MAX   10000
+#define FIRST_RETRY_MS 1000 /* a first heartbeat that failed goes again no sooner */
 
 static void
 on_takeover(void *arg, void *ctx, enum db_err rc, int64_t taken)
@@ -89,6 +90,7 @@ on_heartbeat(void *arg, void *ctx, enum db_err rc, int64_t held)
 		return;
 	if (rc != DB_OK) {
 		e->lease_busy = false;
+		e->lease_retry_ms = gw_mono_ms() + FIRST_RETRY_MS;
 		return;
 	}
 	e->leased = true;
@@ -119,6 +121,13 @@ gw_eng_lease_now(struct gw_engine *e)
 		return;
 	e->lease_busy = true;
 	gw_db_sync(gw);
+}
+
+void
+gw_eng_lease_first(struct gw_engine *e)
+{
+	if (!e->leased && gw_mono_ms() >= e->lease_retry_ms)
+		gw_eng_lease_now(e);
 }
 
 static void

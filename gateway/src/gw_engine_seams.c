@@ -510,8 +510,8 @@ gw_engine_leased(const struct gw_engine *e)
 void
 gw_engine_db_ready(struct gw_engine *e)
 {
-	if (e != NULL && !e->leased)
-		gw_eng_lease_now(e);
+	if (e != NULL)
+		gw_eng_lease_first(e);
 	if (e == NULL || e->reloaded)
 		return;
 	e->reloaded = true;
