@@ -138,13 +138,19 @@ in_batch(const struct db__rtask *head, const struct db__rtask *t)
 }
 
 /* Moves the reservations queued right behind head (t is the reader's head task, in flight
- * from now on) onto head's batch, while their numbers are distinct: one UPDATE row per card. */
+ * from now on) onto head's batch, while their numbers are distinct: one row per card.
+ * Returns the batch's size. A batch gathered already grows from its end: the call is sent
+ * twice when the statement is prepared first (db__reader_send), and the second send must
+ * carry the whole batch. */
 static size_t
 gather(struct db *db, struct db__rtask *head)
 {
 	struct db__reader *r = &db->rd;
 	struct db__rtask *last = head;
 	size_t n = 1;
+
+	for (; last->sim_batch != NULL; last = last->sim_batch)
+		n++;
 
 	while (n < BATCH_MAX && head->next != NULL && head->next->kind == DB_RT_SIM_RESERVE &&
 	       !in_batch(head, head->next)) {
