@@ -191,9 +191,11 @@ void gw_eng_held_free(struct gw_held *h);
  * read back and finished like a fresh answer; unreadable, the txn ends 900/9001. */
 void gw_eng_resume_signed(struct gw_txn *t);
 
-/* gw_engine_lease.c: the node's lease and the takeover of expired ones. */
-/* Stops a heap timer of the engine and frees it once libuv has closed it; *h becomes NULL. */
+/* Stops a heap timer of the engine and frees it once libuv has closed it; *h becomes NULL
+ * (gw_engine.c). */
 void gw_eng_timer_free(uv_timer_t **h);
+
+/* gw_engine_lease.c: the node's lease and the takeover of expired ones. */
 void gw_eng_lease_start(struct gw_engine *e);
 void gw_eng_lease_stop(struct gw_engine *e);
 /* A heartbeat now, unless one is on its way (the period's timer). */
@@ -201,7 +203,9 @@ void gw_eng_lease_now(struct gw_engine *e);
 /* Until this node's lease row exists, a heartbeat at each database turn (the database just
  * became ready), a failed one holding the next back a second. */
 void gw_eng_lease_first(struct gw_engine *e);
-/* The channel found t's card on another node's request: t waits, `queued`, and is dispatched
+
+/* gw_engine_card.c: one request on a card at a time across nodes.
+ * The channel found t's card on another node's request: t waits, `queued`, and is dispatched
  * again later. */
 void gw_eng_card_busy(struct gw_txn *t);
 void gw_eng_card_stop(struct gw_engine *e);
