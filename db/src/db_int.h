@@ -193,7 +193,8 @@ struct db__rtask {
 	db_signer_fn *signer_cb;
 	uint64_t cookie;
 	/* sim reserve (db_sim.c); sim_cb NULL: a txn's cms signing-time riding in the same
-	 * statement (db_txn_signing_time), which has no callback */
+	 * statement (db_txn_signing_time), which has no callback. txn: that signing-time's
+	 * transaction, or for a reservation the one the card is locked for ("" none). */
 	uint64_t tag;
 	uint32_t step;
 	char msisdn[24];
